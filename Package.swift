@@ -1,0 +1,126 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .unsafeFlags(["-warnings-as-errors"])
+]
+
+let package = Package(
+    name: "sealdrop",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "sealdrop", targets: ["sealdrop"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries, each imported by exactly one Swift target.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibSSH",
+            pkgConfig: "libssh",
+            providers: [.apt(["libssh-dev"])]
+        ),
+
+        // Pure formats: bytes in, values out. No I/O, no C.
+        .target(
+            name: "SealdropFormat",
+            exclude: ["Spec"],
+            swiftSettings: strictSettings
+        ),
+
+        // libsodium behind typed Swift wrappers (the only importer of CSodium).
+        .target(
+            name: "SealdropCrypto",
+            dependencies: ["CSodium"],
+            swiftSettings: strictSettings
+        ),
+
+        // libssh behind typed Swift wrappers (the only importer of CLibSSH).
+        .target(
+            name: "SealdropSSH",
+            dependencies: ["CLibSSH"],
+            swiftSettings: strictSettings
+        ),
+
+        // Byte sources and sinks over file descriptors; atomic output files.
+        .target(
+            name: "SealdropIO",
+            swiftSettings: strictSettings
+        ),
+
+        // Vendor identities: OpenSSH Ed25519 keys, fingerprints, passphrases.
+        .target(
+            name: "SealdropKeys",
+            dependencies: ["SealdropFormat", "SealdropCrypto", "SealdropSSH"],
+            swiftSettings: strictSettings
+        ),
+
+        // Streaming seal and open of envelope format v1.
+        .target(
+            name: "SealdropEnvelope",
+            dependencies: ["SealdropFormat", "SealdropCrypto", "SealdropKeys", "SealdropIO"],
+            swiftSettings: strictSettings
+        ),
+
+        // The `sealdrop` command line: parsing, messages, exit codes.
+        .target(
+            name: "SealdropCLI",
+            dependencies: [
+                "SealdropFormat", "SealdropKeys", "SealdropEnvelope", "SealdropIO",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // Thin executables.
+        .executableTarget(
+            name: "sealdrop",
+            dependencies: ["SealdropCLI"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "envelope-vectors",
+            dependencies: ["SealdropEnvelope", "SealdropKeys", "SealdropCrypto", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+
+        // Tests, one target per concern.
+        .testTarget(
+            name: "SealdropFormatTests",
+            dependencies: ["SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SealdropCryptoTests",
+            dependencies: ["SealdropCrypto"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SealdropKeysTests",
+            dependencies: ["SealdropKeys", "SealdropFormat", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SealdropEnvelopeTests",
+            dependencies: ["SealdropEnvelope", "SealdropKeys", "SealdropFormat", "SealdropIO", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SealdropCLITests",
+            dependencies: ["TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport",
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,61 @@
+import Foundation
+import SealdropFormat
+import SealdropIO
+import SealdropKeys
+
+/// A failure ready for the user: message, optional hint, exit status.
+struct CLIFailure: Error {
+    let message: String
+    let hint: String?
+    let status: ExitStatus
+
+    init(message: String, hint: String? = nil, status: ExitStatus) {
+        self.message = message
+        self.hint = hint
+        self.status = status
+    }
+
+    /// Maps the typed errors of the library targets to messages and codes.
+    init(_ error: Error) {
+        switch error {
+        case let failure as CLIFailure:
+            self = failure
+        case let envelope as EnvelopeError:
+            self.init(message: envelope.message, hint: Self.hint(for: envelope.code), status: .verification)
+        case let key as KeyFileError:
+            self.init(message: key.message, hint: Self.hint(for: key.code), status: .key)
+        case let io as IOError where io.errno == EEXIST:
+            self.init(message: "\(io.path) already exists", hint: "choose another output path, or pass --force to replace it", status: .failure)
+        case let io as IOError:
+            self.init(message: io.description, status: .failure)
+        default:
+            self.init(message: "\(error)", status: .failure)
+        }
+    }
+
+    private static func hint(for code: EnvelopeError.Code) -> String? {
+        switch code {
+        case .senderMismatch:
+            "the sender named with --from did not seal this file; ask the sender which key they used"
+        case .wrongRecipient:
+            "the file was sealed for someone else; ask the sender to seal it for your key (sealdrop keygen prints its fingerprint)"
+        case .badSignature, .chunkAuthenticationFailed, .truncatedStream, .trailingData, .truncatedHeader:
+            "do not use this file; ask the sender to send it again"
+        case .badMagic, .emptyInput:
+            "check that you are opening the .sealdrop file"
+        default:
+            nil
+        }
+    }
+
+    private static func hint(for code: KeyFileError.Code) -> String? {
+        switch code {
+        case .wrongPassphrase, .passphraseUnavailable:
+            "set \(PassphraseSource.environmentVariable) to the key's passphrase, or run on a terminal to be asked"
+        case .unsupportedKeyType:
+            "make an Ed25519 key with 'sealdrop keygen -o KEY' or 'ssh-keygen -t ed25519 -f KEY'"
+        default:
+            nil
+        }
+    }
+}

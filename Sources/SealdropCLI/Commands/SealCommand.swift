@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import SealdropEnvelope
+import SealdropFormat
+import SealdropIO
+import SealdropKeys
+
+/// `sealdrop seal`: encrypt a file for one recipient and sign it.
+struct SealCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seal",
+        abstract: "Seal a file for one recipient.",
+        discussion: """
+            Encrypts INPUT so that only the holder of the recipient's key can open it, \
+            and signs it with your key so the recipient knows it came from you. \
+            The file name, size and note travel encrypted. Use '-' to read standard \
+            input (pg_dump ... | sealdrop seal - -o x.sealdrop ...) or to write \
+            standard output. The output appears only once it is complete.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The file to seal, or '-' for standard input.", valueName: "input"))
+    var input: String
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the envelope, or '-' for standard output.", valueName: "output"))
+    var output: String
+
+    @Option(help: ArgumentHelp("The recipient's OpenSSH public key.", valueName: "recipient.pub"))
+    var to: String
+
+    @OptionGroup var identity: IdentityOptions
+
+    @Option(help: ArgumentHelp("How long the file may wait for its recipient: 90m, 72h, 14d (1m to 14d).", valueName: "duration"))
+    var expires: ExpiryDuration = .defaultValue
+
+    @Option(help: ArgumentHelp("A short note for the recipient, sealed with the file (at most \(EnvelopeFormat.maximumNoteLength) bytes).", valueName: "text"))
+    var note: String = ""
+
+    @Option(help: ArgumentHelp("The file name sealed inside the envelope (default: INPUT's name; none for standard input).", valueName: "name"))
+    var name: String?
+
+    @Flag(help: "Replace OUTPUT if it exists.")
+    var force = false
+
+    func validate() throws {
+        if output == "-", Terminal.isTerminal(1) {
+            throw ValidationError("refusing to write an envelope to a terminal; redirect standard output or name a file with -o")
+        }
+        let fileName = name ?? (input == "-" ? "" : URL(fileURLWithPath: input).lastPathComponent)
+        do {
+            try FileDescription.validate(fileName: fileName, note: note)
+        } catch {
+            throw ValidationError(error.message.replacingOccurrences(
+                of: "the encrypted file description is malformed: ", with: ""
+            ).replacingOccurrences(of: "; the sender's software does not follow format v1", with: ""))
+        }
+    }
+
+    func run() throws {
+        let recipient = try VendorPublicKey.load(path: to)
+        let sender = try identity.load()
+        let fileName = name ?? (input == "-" ? "" : URL(fileURLWithPath: input).lastPathComponent)
+        let now = Date()
+        let request = SealRequest(
+            recipient: recipient,
+            description: try FileDescription(fileName: fileName, note: note),
+            created: now,
+            expires: now.addingTimeInterval(TimeInterval(expires.seconds))
+        )
+
+        var source = try input == "-" ? FileDescriptor.standardInput : FileDescriptor.openForReading(input)
+        let result: SealResult
+        if output == "-" {
+            var sink = FileDescriptor.standardOutput
+            result = try EnvelopeSealer.seal(from: &source, to: &sink, sender: sender, request: request)
+        } else {
+            var sink = try AtomicOutputFile(destination: output, mode: 0o644, overwrite: force)
+            result = try EnvelopeSealer.seal(from: &source, to: &sink, sender: sender, request: request)
+            try sink.commit()
+        }
+        Terminal.info("""
+            sealed \(fileName.isEmpty ? "standard input" : Terminal.printable(fileName)) (\(result.plaintextSize) bytes) \
+            for \(recipient.fingerprint)
+            transfer id: \(result.header.transferIDString)
+            expires:     \(Timestamp.describe(result.header.expires))
+            envelope:    \(output == "-" ? "standard output" : output) (\(result.envelopeSize) bytes)
+            """)
+    }
+}
+
+/// The key you act as, shared by every command that signs or opens.
+struct IdentityOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Your OpenSSH Ed25519 private key. If it has a passphrase, set SEALDROP_PASSPHRASE or answer the prompt.",
+        valueName: "key"
+    ))
+    var identity: String
+
+    func load() throws -> VendorIdentity {
+        try VendorIdentity.load(path: identity)
+    }
+}

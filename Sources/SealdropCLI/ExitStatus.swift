@@ -1,0 +1,18 @@
+/// Exit codes of `sealdrop`; stable, documented in `--help` and the README.
+enum ExitStatus: Int32 {
+    case success = 0
+    /// Something else failed: a file could not be read or written.
+    case failure = 1
+    /// The command line was wrong.
+    case usage = 2
+    /// An envelope failed a check: altered, truncated, forged or not for you.
+    case verification = 3
+    /// A key file could not be used: missing, corrupt, wrong type or passphrase.
+    case key = 4
+
+    static let helpText = """
+        Exit status: 0 success, 1 failure (files, I/O), 2 usage error, \
+        3 an envelope failed verification (nothing was written), \
+        4 a key could not be used.
+        """
+}

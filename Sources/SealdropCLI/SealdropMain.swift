@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import SealdropFormat
+import SealdropIO
+
+/// Runs the `sealdrop` command line and exits with a documented code.
+public enum SealdropMain {
+    public static func run(arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
+        // A closed pipe must become an error we report, not a silent death.
+        signal(SIGPIPE, SIG_IGN)
+        InterruptCleanup.installHandlers()
+        let code = execute(arguments)
+        exit(code.rawValue)
+    }
+
+    static func execute(_ arguments: [String]) -> ExitStatus {
+        var command: ParsableCommand
+        do {
+            command = try SealdropCommand.parseAsRoot(arguments)
+        } catch {
+            return reportParseError(error)
+        }
+        do {
+            try command.run()
+            return .success
+        } catch {
+            return report(error)
+        }
+    }
+
+    private static func reportParseError(_ error: Error) -> ExitStatus {
+        let exitCode = SealdropCommand.exitCode(for: error)
+        if exitCode == .success {
+            // --help, --version: ArgumentParser prints them.
+            print(SealdropCommand.fullMessage(for: error))
+            return .success
+        }
+        let message = SealdropCommand.message(for: error)
+        Terminal.error(message.isEmpty ? "invalid arguments" : message)
+        Terminal.hint("run 'sealdrop help' or 'sealdrop COMMAND --help' for usage")
+        return .usage
+    }
+
+    private static func report(_ error: Error) -> ExitStatus {
+        let failure = CLIFailure(error)
+        Terminal.error(failure.message)
+        if let hint = failure.hint { Terminal.hint(hint) }
+        return failure.status
+    }
+}
+
+/// The root command; subcommands live one per file in `Commands/`.
+struct SealdropCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sealdrop",
+        abstract: "Seal database extracts end to end for one named vendor.",
+        discussion: ExitStatus.helpText,
+        version: "0.1.0",
+        subcommands: [KeygenCommand.self, SealCommand.self, OpenCommand.self, InspectCommand.self]
+    )
+}

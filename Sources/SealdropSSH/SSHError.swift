@@ -1,0 +1,19 @@
+/// A libssh operation failed.
+public struct SSHError: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case keyImportFailed = "key-import-failed"
+        case keyExportFailed = "key-export-failed"
+    }
+
+    public let code: Code
+    public let message: String
+
+    init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
+
+    public var description: String { message }
+}

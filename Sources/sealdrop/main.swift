@@ -1,0 +1,3 @@
+import SealdropCLI
+
+SealdropMain.run()
