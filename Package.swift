@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "SealdropCLI",
             dependencies: [
-                "SealdropFormat", "SealdropKeys", "SealdropEnvelope", "SealdropIO",
+                "SealdropFormat", "SealdropKeys", "SealdropEnvelope", "SealdropIO", "SealdropCrypto", "SealdropSSH",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -98,7 +98,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SealdropCryptoTests",
-            dependencies: ["SealdropCrypto"],
+            dependencies: ["SealdropCrypto", "SealdropFormat"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -108,7 +108,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SealdropEnvelopeTests",
-            dependencies: ["SealdropEnvelope", "SealdropKeys", "SealdropFormat", "SealdropIO", "TestSupport"],
+            dependencies: ["SealdropEnvelope", "SealdropKeys", "SealdropFormat", "SealdropIO", "SealdropCrypto", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -2,6 +2,8 @@ import Foundation
 import SealdropFormat
 import SealdropIO
 import SealdropKeys
+import SealdropCrypto
+import SealdropSSH
 
 /// A failure ready for the user: message, optional hint, exit status.
 struct CLIFailure: Error {
@@ -15,8 +17,9 @@ struct CLIFailure: Error {
         self.status = status
     }
 
-    /// Maps the typed errors of the library targets to messages and codes.
-    init(_ error: Error) {
+    /// Maps the typed errors of the library targets to messages and codes;
+    /// nil for errors of argument parsing, which ArgumentParser reports.
+    init?(libraryError error: Error) {
         switch error {
         case let failure as CLIFailure:
             self = failure
@@ -28,8 +31,12 @@ struct CLIFailure: Error {
             self.init(message: "\(io.path) already exists", hint: "choose another output path, or pass --force to replace it", status: .failure)
         case let io as IOError:
             self.init(message: io.description, status: .failure)
+        case let crypto as CryptoError:
+            self.init(message: crypto.message, status: .failure)
+        case let ssh as SSHError:
+            self.init(message: ssh.message, status: .failure)
         default:
-            self.init(message: "\(error)", status: .failure)
+            return nil
         }
     }
 

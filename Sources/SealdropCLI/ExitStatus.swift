@@ -11,8 +11,11 @@ enum ExitStatus: Int32 {
     case key = 4
 
     static let helpText = """
-        Exit status: 0 success, 1 failure (files, I/O), 2 usage error, \
-        3 an envelope failed verification (nothing was written), \
-        4 a key could not be used.
+        Exit status:
+          0  success
+          1  failure: a file could not be read or written
+          2  usage error
+          3  an envelope failed verification; nothing was written
+          4  a key could not be used (missing, corrupt, wrong type or passphrase)
         """
 }

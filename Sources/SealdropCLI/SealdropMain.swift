@@ -14,13 +14,8 @@ public enum SealdropMain {
     }
 
     static func execute(_ arguments: [String]) -> ExitStatus {
-        var command: ParsableCommand
         do {
-            command = try SealdropCommand.parseAsRoot(arguments)
-        } catch {
-            return reportParseError(error)
-        }
-        do {
+            var command = try SealdropCommand.parseAsRoot(arguments)
             try command.run()
             return .success
         } catch {
@@ -28,10 +23,14 @@ public enum SealdropMain {
         }
     }
 
-    private static func reportParseError(_ error: Error) -> ExitStatus {
-        let exitCode = SealdropCommand.exitCode(for: error)
-        if exitCode == .success {
-            // --help, --version: ArgumentParser prints them.
+    private static func report(_ error: Error) -> ExitStatus {
+        if let failure = CLIFailure(libraryError: error) {
+            Terminal.error(failure.message)
+            if let hint = failure.hint { Terminal.hint(hint) }
+            return failure.status
+        }
+        // Everything else comes from argument parsing, help and version included.
+        if SealdropCommand.exitCode(for: error) == .success {
             print(SealdropCommand.fullMessage(for: error))
             return .success
         }
@@ -39,13 +38,6 @@ public enum SealdropMain {
         Terminal.error(message.isEmpty ? "invalid arguments" : message)
         Terminal.hint("run 'sealdrop help' or 'sealdrop COMMAND --help' for usage")
         return .usage
-    }
-
-    private static func report(_ error: Error) -> ExitStatus {
-        let failure = CLIFailure(error)
-        Terminal.error(failure.message)
-        if let hint = failure.hint { Terminal.hint(hint) }
-        return failure.status
     }
 }
 

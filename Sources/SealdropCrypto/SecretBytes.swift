@@ -17,16 +17,19 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible {
 
     /// Fills `count` bytes by calling `body` on zeroed storage.
     init(count: Int, _ body: (UnsafeMutableRawBufferPointer) throws(CryptoError) -> Void) throws(CryptoError) {
-        self.count = count
-        storage = .allocate(byteCount: max(count, 1), alignment: 16)
-        storage.initializeMemory(as: UInt8.self, repeating: 0)
+        // Work on a local buffer: once every stored property is set, a throw
+        // would run deinit as well, and the buffer would be freed twice.
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 16)
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)
         do {
-            try body(UnsafeMutableRawBufferPointer(rebasing: storage[0..<count]))
+            try body(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
         } catch {
-            sodium_memzero(storage.baseAddress, storage.count)
-            storage.deallocate()
+            sodium_memzero(buffer.baseAddress, buffer.count)
+            buffer.deallocate()
             throw error
         }
+        self.count = count
+        storage = buffer
     }
 
     deinit {

@@ -1,15 +1,19 @@
 internal import CSodium
 
 /// The tag carried by each secretstream message.
-public enum SecretStreamTag: Sendable, Equatable {
+public enum SecretStreamTag: Sendable, Equatable, CustomStringConvertible {
     case message, push, rekey, final
+    /// Any other byte: libsodium passes the tag through, so a reader must
+    /// be ready for values no writer of ours produces.
+    case other(UInt8)
 
     init(raw: UInt8) {
         switch raw {
+        case crypto_secretstream_xchacha20poly1305_tag_message(): self = .message
         case crypto_secretstream_xchacha20poly1305_tag_final(): self = .final
         case crypto_secretstream_xchacha20poly1305_tag_push(): self = .push
         case crypto_secretstream_xchacha20poly1305_tag_rekey(): self = .rekey
-        default: self = .message
+        default: self = .other(raw)
         }
     }
 
@@ -19,6 +23,17 @@ public enum SecretStreamTag: Sendable, Equatable {
         case .push: crypto_secretstream_xchacha20poly1305_tag_push()
         case .rekey: crypto_secretstream_xchacha20poly1305_tag_rekey()
         case .final: crypto_secretstream_xchacha20poly1305_tag_final()
+        case .other(let value): value
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .message: "MESSAGE"
+        case .push: "PUSH"
+        case .rekey: "REKEY"
+        case .final: "FINAL"
+        case .other(let value): "unknown (0x\(String(value, radix: 16)))"
         }
     }
 }

@@ -45,8 +45,10 @@ public enum EnvelopeSealer {
     ) throws -> SealResult {
         let created = Int64(request.created.timeIntervalSince1970.rounded(.down))
         let expires = Int64(request.expires.timeIntervalSince1970.rounded(.down))
-        guard expires > created else {
-            throw EnvelopeError(.malformedHeader, "the expiry must be after the creation time")
+        // The same rule readers apply (spec, step 6): never write a file
+        // that every reader would refuse.
+        guard created >= 0, expires > created else {
+            throw EnvelopeError(.malformedHeader, "cannot seal: the creation time must be after 1970 and the expiry after the creation time; check the system clock")
         }
         let writer = try EnvelopeWriter(
             sink: sink, sender: sender, recipient: request.recipient,

@@ -26,12 +26,13 @@ public final class EnvelopeWriter<Sink: ByteSink> {
         recipient: VendorPublicKey,
         parties: EnvelopeParties,
         created: Int64,
-        expires: Int64
+        expires: Int64,
+        adjustHeader: (inout EnvelopeHeader) -> Void = { _ in }
     ) throws {
         self.sink = sink
         let fileKey = SecretStream.generateKey()
         pusher = try SecretStreamPusher(key: fileKey)
-        let header = EnvelopeHeader(
+        var header = EnvelopeHeader(
             transferID: SecureRandom.bytes(EnvelopeFormat.transferIDLength),
             senderKey: sender.fingerprint,
             senderCertificate: parties.senderCertificate,
@@ -42,6 +43,7 @@ public final class EnvelopeWriter<Sink: ByteSink> {
             sealedFileKey: SealedBox.seal(fileKey, to: recipient.encryptionKey),
             streamHeader: pusher.header
         )
+        adjustHeader(&header)
         let signedPart = header.encodeSignedPart()
         let signature = sender.signingKey.signature(for: SignedEnvelopeHeader.signingMessage(for: signedPart))
         signedHeader = SignedEnvelopeHeader(header: header, signature: signature)

@@ -1,1 +1,16 @@
-print("todo")
+// Regenerates the envelope v1 test vectors: `ops/gen-vectors` runs it.
+// Randomness, keys and times are fixed, so every run writes the same bytes.
+@_spi(TestVectors) import SealdropCrypto
+import Foundation
+
+guard CommandLine.arguments.count == 2 else {
+    FileHandle.standardError.write(Data("usage: envelope-vectors OUTPUT-DIRECTORY\n".utf8))
+    exit(2)
+}
+DeterministicRandomness.install(seed: Digest.seedForVectors)
+do {
+    try VectorSet.write(to: CommandLine.arguments[1])
+} catch {
+    FileHandle.standardError.write(Data("envelope-vectors: \(error)\n".utf8))
+    exit(1)
+}

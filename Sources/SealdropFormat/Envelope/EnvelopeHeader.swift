@@ -97,7 +97,10 @@ public struct EnvelopeHeader: Equatable, Sendable {
             guard !senderKey.isAbsent, !recipientKey.isAbsent else {
                 throw EnvelopeError.malformedHeader("a key fingerprint is all zeros")
             }
-            guard created >= 0, expires > created else {
+            guard created >= 0 else {
+                throw EnvelopeError.malformedHeader("the creation time \(created) is before 1970")
+            }
+            guard expires > created else {
                 throw EnvelopeError.malformedHeader("the expiry (\(expires)) is not after the creation time (\(created))")
             }
             return EnvelopeHeader(
