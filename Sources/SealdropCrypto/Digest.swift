@@ -15,29 +15,3 @@ public enum Digest {
         return out
     }
 }
-
-/// Incremental SHA-256 for data that streams through (whole files).
-public final class SHA256Hasher {
-    private let state: UnsafeMutablePointer<crypto_hash_sha256_state>
-
-    public init() {
-        Sodium.ensureReady()
-        state = .allocate(capacity: 1)
-        crypto_hash_sha256_init(state)
-    }
-
-    deinit {
-        state.deallocate()
-    }
-
-    public func update(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress else { return }
-        crypto_hash_sha256_update(state, base.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
-    }
-
-    public func finalize() -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: Int(crypto_hash_sha256_BYTES))
-        out.withUnsafeMutableBufferPointer { _ = crypto_hash_sha256_final(state, $0.baseAddress!) }
-        return out
-    }
-}

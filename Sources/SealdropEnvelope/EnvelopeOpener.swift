@@ -8,8 +8,6 @@ public struct OpenResult: Sendable {
     public let header: EnvelopeHeader
     public let description: FileDescription
     public let plaintextSize: UInt64
-    /// SHA-256 of the plaintext delivered to the sink.
-    public let plaintextSHA256: [UInt8]
 }
 
 /// Opens an envelope in one pass, making every check of the spec in its
@@ -56,7 +54,6 @@ public enum EnvelopeOpener {
         }
         let description = try FileDescription.decode(first)
 
-        let hasher = SHA256Hasher()
         var offset: UInt64 = 0
         while true {
             let index = stream.index
@@ -67,7 +64,6 @@ public enum EnvelopeOpener {
             }
             let range = try StreamMessage.dataRange(in: message, index: index, expectedOffset: offset, isFinal: isFinal)
             try message[range].withUnsafeBytes { data in
-                hasher.update(data)
                 try sink.write(data)
             }
             offset += UInt64(range.count)
@@ -78,7 +74,7 @@ public enum EnvelopeOpener {
         guard extra == 0 else {
             throw EnvelopeError(.trailingData, "there are bytes after the final chunk; the file was altered after sealing")
         }
-        return OpenResult(header: header, description: description, plaintextSize: offset, plaintextSHA256: hasher.finalize())
+        return OpenResult(header: header, description: description, plaintextSize: offset)
     }
 }
 

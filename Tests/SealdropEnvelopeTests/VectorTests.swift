@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import SealdropCrypto
 import SealdropEnvelope
 import SealdropFormat
 import SealdropIO
@@ -78,7 +79,7 @@ import TestSupport
                 #expect(result.description.fileName == entry.file_name)
                 #expect(result.description.note == entry.note)
                 #expect(Int(result.plaintextSize) == entry.plaintext_size)
-                #expect(Hex.encode(result.plaintextSHA256) == entry.plaintext_sha256)
+                #expect(Hex.encode(Digest.sha256(sink.bytes)) == entry.plaintext_sha256)
                 #expect(sink.bytes.count == entry.plaintext_size)
             } catch let error as EnvelopeError {
                 #expect(error.code.rawValue == entry.expect, "\(entry.file): \(error.message)")

@@ -60,7 +60,7 @@ struct OpenCommand: ParsableCommand {
         var lines = [
             "verified: sealed by \(sender.fingerprint) for you, \(Timestamp.describe(result.header.created))",
             "file name: \(name)",
-            "size: \(result.plaintextSize) bytes, sha256 \(Hex.encode(result.plaintextSHA256))",
+            "size: \(result.plaintextSize) bytes",
             "transfer id: \(result.header.transferIDString)",
             "written to: \(output == "-" ? "standard output" : output)",
         ]
