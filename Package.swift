@@ -102,6 +102,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "SealdropIOTests",
+            dependencies: ["SealdropIO", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "SealdropKeysTests",
             dependencies: ["SealdropKeys", "SealdropFormat", "TestSupport"],
             swiftSettings: strictSettings

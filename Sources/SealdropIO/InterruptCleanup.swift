@@ -27,6 +27,13 @@ public enum InterruptCleanup {
             guard !installed else { return }
             installed = true
             _ = slots
+            // A parent may have started us with these signals blocked (they are
+            // inherited); unblock them here, before any thread exists, so
+            // every later thread inherits the unblocked mask.
+            var mask = sigset_t()
+            sigemptyset(&mask)
+            for signalNumber in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&mask, signalNumber) }
+            pthread_sigmask(SIG_UNBLOCK, &mask, nil)
             for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
                 signal(signalNumber) { received in
                     for index in 0..<InterruptCleanup.slotCount {

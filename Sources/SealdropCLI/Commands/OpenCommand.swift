@@ -42,19 +42,25 @@ struct OpenCommand: ParsableCommand {
     func run() throws {
         let sender = try VendorPublicKey.load(path: from)
         let recipient = try identity.load()
-        var source = try input == "-" ? FileDescriptor.standardInput : FileDescriptor.openForReading(input)
+        // Reading and writing run on their own threads, beside the decryption.
+        var source = ReadAheadSource(try input == "-" ? FileDescriptor.standardInput : FileDescriptor.openForReading(input))
 
         let result: OpenResult
         if output == "-" {
-            var spool = try SpoolFile()
-            result = try EnvelopeOpener.open(from: &source, to: &spool, recipient: recipient, expectedSender: sender)
-            try spool.rewind()
-            var stdout = FileDescriptor.standardOutput
-            try Self.copy(from: &spool, to: &stdout)
-        } else {
-            var sink = try AtomicOutputFile(destination: output, mode: 0o600, overwrite: force)
+            let spool = try SpoolFile()
+            var sink = WriteBehindSink(spool)
             result = try EnvelopeOpener.open(from: &source, to: &sink, recipient: recipient, expectedSender: sender)
-            try sink.commit()
+            try sink.finish()
+            try spool.rewind()
+            var reader = spool
+            var stdout = FileDescriptor.standardOutput
+            try Self.copy(from: &reader, to: &stdout)
+        } else {
+            let file = try AtomicOutputFile(destination: output, mode: 0o600, overwrite: force)
+            var sink = WriteBehindSink(file)
+            result = try EnvelopeOpener.open(from: &source, to: &sink, recipient: recipient, expectedSender: sender)
+            try sink.finish()
+            try file.commit()
         }
         let name = result.description.fileName.isEmpty ? "(none)" : Terminal.printable(result.description.fileName)
         var lines = [

@@ -68,15 +68,19 @@ struct SealCommand: ParsableCommand {
             expires: now.addingTimeInterval(TimeInterval(expires.seconds))
         )
 
-        var source = try input == "-" ? FileDescriptor.standardInput : FileDescriptor.openForReading(input)
+        // Reading and writing run on their own threads, beside the encryption.
+        var source = ReadAheadSource(try input == "-" ? FileDescriptor.standardInput : FileDescriptor.openForReading(input))
         let result: SealResult
         if output == "-" {
-            var sink = FileDescriptor.standardOutput
+            var sink = WriteBehindSink(FileDescriptor.standardOutput)
             result = try EnvelopeSealer.seal(from: &source, to: &sink, sender: sender, request: request)
+            try sink.finish()
         } else {
-            var sink = try AtomicOutputFile(destination: output, mode: 0o644, overwrite: force)
+            let file = try AtomicOutputFile(destination: output, mode: 0o644, overwrite: force)
+            var sink = WriteBehindSink(file)
             result = try EnvelopeSealer.seal(from: &source, to: &sink, sender: sender, request: request)
-            try sink.commit()
+            try sink.finish()
+            try file.commit()
         }
         Terminal.info("""
             sealed \(fileName.isEmpty ? "standard input" : Terminal.printable(fileName)) (\(result.plaintextSize) bytes) \
