@@ -13,6 +13,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // C libraries, each imported by exactly one Swift target.
@@ -61,6 +64,19 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Vendor certificates: the CA, issuance, revocation lists, the trust
+        // store and the one verifier that decides whether a name may be used.
+        .target(
+            name: "SealdropTrust",
+            dependencies: [
+                "SealdropFormat", "SealdropKeys", "SealdropCrypto", "SealdropIO",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // Streaming seal and open of envelope format v1.
         .target(
             name: "SealdropEnvelope",
@@ -73,6 +89,7 @@ let package = Package(
             name: "SealdropCLI",
             dependencies: [
                 "SealdropFormat", "SealdropKeys", "SealdropEnvelope", "SealdropIO", "SealdropCrypto", "SealdropSSH",
+                "SealdropTrust",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -99,6 +116,11 @@ let package = Package(
         .testTarget(
             name: "SealdropCryptoTests",
             dependencies: ["SealdropCrypto", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SealdropTrustTests",
+            dependencies: ["SealdropTrust", "SealdropKeys", "SealdropFormat", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

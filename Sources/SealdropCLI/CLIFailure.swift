@@ -4,6 +4,7 @@ import SealdropIO
 import SealdropKeys
 import SealdropCrypto
 import SealdropSSH
+import SealdropTrust
 
 /// A failure ready for the user: message, optional hint, exit status.
 struct CLIFailure: Error {
@@ -31,6 +32,8 @@ struct CLIFailure: Error {
             self.init(message: "\(io.path) already exists", hint: "choose another output path, or pass --force to replace it", status: .failure)
         case let io as IOError:
             self.init(message: io.description, status: .failure)
+        case let trust as TrustError:
+            self.init(message: trust.message, hint: Self.hint(for: trust.code), status: .trust)
         case let crypto as CryptoError:
             self.init(message: crypto.message, status: .failure)
         case let ssh as SSHError:
@@ -50,6 +53,17 @@ struct CLIFailure: Error {
             "do not use this file; ask the sender to send it again"
         case .badMagic, .emptyInput:
             "check that you are opening the .sealdrop file"
+        default:
+            nil
+        }
+    }
+
+    private static func hint(for code: TrustError.Code) -> String? {
+        switch code {
+        case .revoked, .expired, .wrongRole, .untrustedIssuer, .badSignature:
+            "do not send to or accept from this certificate; ask the CA operator"
+        case .staleRevocationList, .trustStoreUnreadable, .unknownVendor:
+            "fetch the current trust store from the CA operator, or pass --trust with its folder"
         default:
             nil
         }

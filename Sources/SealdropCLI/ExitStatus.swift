@@ -9,6 +9,8 @@ enum ExitStatus: Int32 {
     case verification = 3
     /// A key file could not be used: missing, corrupt, wrong type or passphrase.
     case key = 4
+    /// A certificate or the trust store refused: unknown, expired, revoked, wrong role.
+    case trust = 5
 
     static let helpText = """
         Exit status:
@@ -17,5 +19,6 @@ enum ExitStatus: Int32 {
           2  usage error
           3  an envelope failed verification; nothing was written
           4  a key could not be used (missing, corrupt, wrong type or passphrase)
+          5  a certificate was refused (unknown, expired, revoked, wrong role, other CA)
         """
 }

@@ -48,6 +48,6 @@ struct SealdropCommand: ParsableCommand {
         abstract: "Seal database extracts end to end for one named vendor.",
         discussion: ExitStatus.helpText,
         version: "0.1.0",
-        subcommands: [KeygenCommand.self, SealCommand.self, OpenCommand.self, InspectCommand.self]
+        subcommands: [KeygenCommand.self, SealCommand.self, OpenCommand.self, InspectCommand.self, CACommand.self, CertCommand.self]
     )
 }

@@ -6,6 +6,10 @@ enum Terminal {
         write("sealdrop: error: \(message)\n")
     }
 
+    static func warning(_ message: String) {
+        write("sealdrop: warning: \(message)\n")
+    }
+
     static func hint(_ message: String) {
         write("sealdrop: hint: \(message)\n")
     }

@@ -17,14 +17,28 @@ public struct OpenResult: Sendable {
 /// must hold it out of sight (`AtomicOutputFile`, `SpoolFile`) and release
 /// it only when `open` returns; on a throw, discard it.
 public enum EnvelopeOpener {
+    /// Opens an envelope that `expectedSender` must have sealed.
     public static func open<Source: ByteSource, Sink: ByteSink>(
         from source: inout Source,
         to sink: inout Sink,
         recipient: VendorIdentity,
         expectedSender: VendorPublicKey
     ) throws -> OpenResult {
+        try open(from: &source, to: &sink, recipient: recipient) { _ in expectedSender }
+    }
+
+    /// Opens an envelope whose sender key `resolveSender` finds from the
+    /// cleartext header (by certificate fingerprint, say) and vouches for;
+    /// it may throw to refuse the sender before any decryption.
+    public static func open<Source: ByteSource, Sink: ByteSink>(
+        from source: inout Source,
+        to sink: inout Sink,
+        recipient: VendorIdentity,
+        resolveSender: (EnvelopeHeader) throws -> VendorPublicKey
+    ) throws -> OpenResult {
         let signed = try EnvelopeHeaderReader.read(from: &source)
         let header = signed.header
+        let expectedSender = try resolveSender(header)
 
         guard header.senderKey == expectedSender.fingerprint else {
             throw EnvelopeError(.senderMismatch, "the envelope names sender key \(header.senderKey), not the expected \(expectedSender.fingerprint); check that you named the right sender")

@@ -4,6 +4,7 @@ import SealdropEnvelope
 import SealdropFormat
 import SealdropIO
 import SealdropKeys
+import SealdropTrust
 
 /// `sealdrop seal`: encrypt a file for one recipient and sign it.
 struct SealCommand: ParsableCommand {
@@ -11,8 +12,10 @@ struct SealCommand: ParsableCommand {
         commandName: "seal",
         abstract: "Seal a file for one recipient.",
         discussion: """
-            Encrypts INPUT so that only the holder of the recipient's key can open it, \
-            and signs it with your key so the recipient knows it came from you. \
+            Encrypts INPUT so that only vendor RECIPIENT can open it, and signs it with \
+            your key so the recipient knows it came from you. RECIPIENT's certificate \
+            is taken from the trust store and checked (CA, validity, role, revocation) \
+            before anything is written. \
             The file name, size and note travel encrypted. Use '-' to read standard \
             input (pg_dump ... | sealdrop seal - -o x.sealdrop ...) or to write \
             standard output. The output appears only once it is complete.
@@ -25,10 +28,12 @@ struct SealCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the envelope, or '-' for standard output.", valueName: "output"))
     var output: String
 
-    @Option(help: ArgumentHelp("The recipient's OpenSSH public key.", valueName: "recipient.pub"))
+    @Option(help: ArgumentHelp("The recipient vendor's name (or, with --unverified-key, its OpenSSH public key file).", valueName: "recipient"))
     var to: String
 
     @OptionGroup var identity: IdentityOptions
+
+    @OptionGroup var trust: TrustOptions
 
     @Option(help: ArgumentHelp("How long the file may wait for its recipient: 90m, 72h, 14d (1m to 14d).", valueName: "duration"))
     var expires: ExpiryDuration = .defaultValue
@@ -43,6 +48,7 @@ struct SealCommand: ParsableCommand {
     var force = false
 
     func validate() throws {
+        try trust.validateParty(to, option: "--to")
         if output == "-", Terminal.isTerminal(1) {
             throw ValidationError("refusing to write an envelope to a terminal; redirect standard output or name a file with -o")
         }
@@ -57,12 +63,28 @@ struct SealCommand: ParsableCommand {
     }
 
     func run() throws {
-        let recipient = try VendorPublicKey.load(path: to)
+        // Every check on the recipient happens before any output exists.
         let sender = try identity.load()
+        let recipient: VendorPublicKey
+        let recipientLabel: String
+        var parties = EnvelopeParties()
+        if trust.unverifiedKey {
+            trust.warnUnverified("recipient")
+            recipient = try VendorPublicKey.load(path: to)
+            recipientLabel = "\(recipient.fingerprint) (unverified key)"
+        } else {
+            let store = try trust.loadStore()
+            let party = try store.party(named: try VendorName(to), for: .recipient)
+            let me = try store.party(key: sender.publicKey, for: .sender)
+            recipient = party.key
+            recipientLabel = "\(party.name) (\(recipient.fingerprint))"
+            parties = EnvelopeParties(senderCertificate: me.certificate.fingerprint, recipientCertificate: party.certificate.fingerprint)
+        }
         let fileName = name ?? (input == "-" ? "" : URL(fileURLWithPath: input).lastPathComponent)
         let now = Date()
         let request = SealRequest(
             recipient: recipient,
+            parties: parties,
             description: try FileDescription(fileName: fileName, note: note),
             created: now,
             expires: now.addingTimeInterval(TimeInterval(expires.seconds))
@@ -84,7 +106,7 @@ struct SealCommand: ParsableCommand {
         }
         Terminal.info("""
             sealed \(fileName.isEmpty ? "standard input" : Terminal.printable(fileName)) (\(result.plaintextSize) bytes) \
-            for \(recipient.fingerprint)
+            for \(recipientLabel)
             transfer id: \(result.header.transferIDString)
             expires:     \(Timestamp.describe(result.header.expires))
             envelope:    \(output == "-" ? "standard output" : output) (\(result.envelopeSize) bytes)

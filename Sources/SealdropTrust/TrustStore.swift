@@ -1,0 +1,111 @@
+import Foundation
+import SealdropCrypto
+import SealdropFormat
+import SealdropKeys
+import X509
+import Crypto
+
+/// A trust store folder as a deployment lays it out (see
+/// `Certificates/README.md`): the pinned CA certificate, one certificate
+/// per vendor and per server, and the CA's revocation list.
+public struct TrustStore: Sendable {
+    public static let caFile = "ca.pem"
+    public static let vendorsFolder = "vendors"
+    public static let serverFolder = "server"
+    public static let revocationFile = "revocations.crl"
+
+    public let directory: String
+    public let ca: VendorCertificate
+    public let revocations: RevocationList?
+
+    /// Loads and checks the CA certificate and the revocation list.
+    public static func load(directory: String, now: Date = Date()) throws(TrustError) -> TrustStore {
+        let caPath = directory + "/" + caFile
+        guard FileManager.default.fileExists(atPath: caPath) else {
+            throw TrustError(.trustStoreUnreadable, "\(directory) is not a trust store: it has no \(caFile); pass --trust with the folder the CA operator published")
+        }
+        let ca = try VendorCertificate.load(path: caPath)
+        let caKey = try checkAuthority(ca, source: caPath)
+
+        var revocations: RevocationList?
+        let crlPath = directory + "/" + revocationFile
+        if let data = FileManager.default.contents(atPath: crlPath) {
+            let list = try RevocationList.verified([UInt8](data), source: crlPath, ca: ca.certificate, caKey: caKey)
+            if list.nextUpdate < now.addingTimeInterval(-CertificateVerifier.clockSkew) {
+                throw TrustError(.staleRevocationList, "\(crlPath) expired on \(CertificateVerifier.format(list.nextUpdate)): revocations since then would be missed; fetch the current list from the CA operator")
+            }
+            revocations = list
+        }
+        return TrustStore(directory: directory, ca: ca, revocations: revocations)
+    }
+
+    /// The pinned CA must be a self-signed Ed25519 CA allowed to sign certificates.
+    static func checkAuthority(_ ca: VendorCertificate, source: String) throws(TrustError) -> Ed25519PublicKey {
+        let certificate = ca.certificate
+        guard let constraints = try? certificate.extensions.basicConstraints, case .isCertificateAuthority = constraints,
+              let usage = try? certificate.extensions.keyUsage, usage.keyCertSign
+        else {
+            throw TrustError(.notCertificateAuthority, "\(source) is not a CA certificate (it lacks CA:true or keyCertSign); it cannot be the trust anchor")
+        }
+        guard let key = Curve25519.Signing.PublicKey(certificate.publicKey), let ed25519 = try? Ed25519PublicKey(bytes: key.rawRepresentation) else {
+            throw TrustError(.notEd25519, "\(source) holds a \(VendorCertificate.keyKind(certificate.publicKey)) key; the sealdrop CA uses Ed25519")
+        }
+        guard certificate.issuer == certificate.subject, certificate.publicKey.isValidSignature(certificate.signature, for: certificate) else {
+            throw TrustError(.notCertificateAuthority, "\(source) is not self-signed; the trust anchor must be the CA's own certificate")
+        }
+        return ed25519
+    }
+
+    public func verifier(now: Date = Date()) -> CertificateVerifier {
+        CertificateVerifier(ca: ca, revocations: revocations, now: now)
+    }
+
+    public func path(for name: VendorName, role: CertificateRole) -> String {
+        directory + "/" + (role == .vendor ? Self.vendorsFolder : Self.serverFolder) + "/" + name.value + ".pem"
+    }
+
+    /// The certificate filed under `name`, verified for `purpose`.
+    public func party(named name: VendorName, for purpose: CertificatePurpose, now: Date = Date()) throws(TrustError) -> VerifiedParty {
+        let path = path(for: name, role: purpose.requiredRole)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw TrustError(.unknownVendor, "no certificate for \"\(name)\" in \(directory) (looked for \(path)); check the name or ask the CA operator")
+        }
+        let party = try verifier(now: now).verify(try VendorCertificate.load(path: path), for: purpose)
+        guard party.name == name else {
+            throw TrustError(.unknownVendor, "\(path) names \"\(party.name)\", not \"\(name)\"; the trust store is misfiled")
+        }
+        return party
+    }
+
+    /// Every vendor certificate filed in the store (unverified), for lookups by fingerprint or key.
+    public func vendorCertificates() -> [VendorCertificate] {
+        let folder = directory + "/" + Self.vendorsFolder
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { $0.hasSuffix(".pem") }.sorted().compactMap { try? VendorCertificate.load(path: folder + "/" + $0) }
+    }
+
+    /// The verified vendor whose certificate has `fingerprint`.
+    public func party(certificateFingerprint fingerprint: Fingerprint, for purpose: CertificatePurpose, now: Date = Date()) throws(TrustError) -> VerifiedParty {
+        guard let certificate = vendorCertificates().first(where: { $0.fingerprint == fingerprint }) else {
+            throw TrustError(.unknownVendor, "no certificate in \(directory) has fingerprint \(fingerprint); the trust store may be out of date")
+        }
+        return try verifier(now: now).verify(certificate, for: purpose)
+    }
+
+    /// The verified vendor whose certificate holds `key` (for finding one's own certificate).
+    public func party(key: VendorPublicKey, for purpose: CertificatePurpose, now: Date = Date()) throws(TrustError) -> VerifiedParty {
+        let candidates = vendorCertificates().filter { (try? $0.vendorKey().fingerprint) == key.fingerprint }
+        guard !candidates.isEmpty else {
+            throw TrustError(.unknownVendor, "no certificate in \(directory) holds the key \(key.fingerprint); ask the CA operator to issue one (sealdrop ca issue)")
+        }
+        var firstError: TrustError?
+        for candidate in candidates {
+            do {
+                return try verifier(now: now).verify(candidate, for: purpose)
+            } catch {
+                firstError = firstError ?? error
+            }
+        }
+        throw firstError!
+    }
+}
