@@ -13,7 +13,8 @@ import TestSupport
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Fixtures.sealdrop)
-        process.arguments = ["open", "-", "-o", "out.bin", "--identity", "newvendor", "--from", "oldvendor.pub"]
+        process.arguments = ["open", "-", "-o", "out.bin", "--identity", "newvendor", "--from", "oldvendor"]
+        process.environment = ["SEALDROP_TRUST": workspace.directory.file("ca/trust")]
         process.currentDirectoryURL = URL(fileURLWithPath: workspace.directory.path)
         let input = Pipe()
         process.standardInput = input

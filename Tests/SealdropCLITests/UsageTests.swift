@@ -8,7 +8,7 @@ import TestSupport
         let workspace = try CLIWorkspace()
         let help = try workspace.run(["--help"])
         #expect(help.status == 0)
-        for command in ["keygen", "seal", "open", "inspect"] {
+        for command in ["keygen", "seal", "open", "inspect", "ca", "cert"] {
             #expect(help.output.contains(command))
         }
         #expect(help.output.contains("3  an envelope failed verification; nothing was written"))
@@ -26,11 +26,11 @@ import TestSupport
         #expect(missing.standardError.hasPrefix("sealdrop: error: "))
         #expect(missing.standardError.contains("sealdrop: hint: "))
 
-        let badExpiry = try workspace.run(["seal", "x", "-o", "y", "--to", "newvendor.pub", "--identity", "oldvendor", "--expires", "30d"])
+        let badExpiry = try workspace.run(["seal", "x", "-o", "y", "--to", "newvendor", "--identity", "oldvendor", "--expires", "30d"])
         #expect(badExpiry.status == 2)
         #expect(badExpiry.standardError.contains("--expires"))
 
-        let badName = try workspace.run(["seal", "x", "-o", "y", "--to", "newvendor.pub", "--identity", "oldvendor", "--name", "../up"])
+        let badName = try workspace.run(["seal", "x", "-o", "y", "--to", "newvendor", "--identity", "oldvendor", "--name", "../up"])
         #expect(badName.status == 2)
         #expect(badName.standardError.contains("single path component"))
     }
@@ -43,7 +43,7 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: workspace.path("out.sealdrop")))
 
         _ = try workspace.directory.write([1], to: "one.bin")
-        let publicAsIdentity = try workspace.run(["seal", "one.bin", "-o", "o", "--to", "newvendor.pub", "--identity", "oldvendor.pub"])
+        let publicAsIdentity = try workspace.run(["seal", "one.bin", "-o", "o", "--to", "newvendor", "--identity", "oldvendor.pub"])
         #expect(publicAsIdentity.status == 4)
         #expect(publicAsIdentity.standardError.contains("oldvendor.pub"))
 
