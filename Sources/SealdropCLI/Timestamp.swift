@@ -7,7 +7,7 @@ enum Timestamp {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         let delta = Int64(date.timeIntervalSince(now).rounded())
-        let relative = delta >= 0 ? "in \(span(delta))" : "\(span(-delta)) ago"
+        let relative = abs(delta) < 2 ? "just now" : delta > 0 ? "in \(span(delta))" : "\(span(-delta)) ago"
         return "\(formatter.string(from: date)) (\(relative))"
     }
 

@@ -1,20 +1,16 @@
 import Foundation
 import TestSupport
 
-/// Runs the built `sealdrop` executable in a private directory holding
-/// three vendor keys made by `sealdrop keygen`, a CA made by `sealdrop ca
-/// init`, and a certificate for each vendor in the trust store `ca/trust`.
+/// Runs the built `sealdrop` executable in a private directory holding the
+/// example certificate set of `ops/gen-certificates`: a CA in `ca/`, its
+/// trust store `ca/trust`, and vendor keys with certificates (oldvendor,
+/// newvendor, stranger; formervendor revoked; dropbox as server).
 final class CLIWorkspace: @unchecked Sendable {
     let directory: TemporaryDirectory
-    static let vendors = ["oldvendor", "newvendor", "stranger"]
 
     init() throws {
         directory = try TemporaryDirectory()
-        try check(run(["ca", "init", "--dir", "ca", "--name", "Test CA"]))
-        for vendor in Self.vendors {
-            try check(run(["keygen", "-o", vendor, "--comment", vendor]))
-            try check(run(["ca", "issue", "--ca-dir", "ca", "--name", vendor, "--pubkey", vendor + ".pub"]))
-        }
+        try check(Subprocess.run("/bin/bash", [Fixtures.root + "/ops/gen-certificates", directory.path, Fixtures.sealdrop]))
     }
 
     private func check(_ result: ProcessResult) throws {

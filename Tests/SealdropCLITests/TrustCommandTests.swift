@@ -31,7 +31,7 @@ import TestSupport
         let crl = try openssl(["crl", "-in", "ca/trust/revocations.crl", "-text", "-noout"], in: workspace)
         #expect(crl.status == 0)
         #expect(crl.output.contains("Key Compromise"))
-        #expect(crl.output.contains("X509v3 CRL Number: \n                2"))
+        #expect(crl.output.contains("X509v3 CRL Number: \n                3"))
         let checked = try openssl(["verify", "-crl_check", "-CAfile", "ca/trust/ca.pem", "-CRLfile", "ca/trust/revocations.crl",
                                    "ca/trust/vendors/stranger.pem"], in: workspace)
         #expect(checked.status != 0, "openssl also sees the revocation")
@@ -89,11 +89,22 @@ import TestSupport
         #expect(try workspace.run(["open", "o4", "-o", "r4", "--identity", "newvendor", "--from", "oldvendor.pub", "--unverified-key"]).status == 0)
     }
 
+    @Test func theExampleSetHasARevokedVendorAndAServer() throws {
+        let workspace = try CLIWorkspace()
+        _ = try workspace.directory.write([1], to: "x.bin")
+        let revoked = try workspace.run(["seal", "x.bin", "-o", "x.sealdrop", "--to", "formervendor", "--identity", "oldvendor"])
+        #expect(revoked.status == 5)
+        #expect(revoked.standardError.contains("revoked"))
+        let server = try workspace.run(["cert", "show", "ca/trust/server/dropbox.pem", "--trust", "ca/trust"])
+        #expect(server.status == 0, "\(server.standardError)")
+        #expect(server.output.contains("verdict:      trusted server \"dropbox\""))
+    }
+
     @Test func certShowSpeaksPlainly() throws {
         let workspace = try CLIWorkspace()
         let shown = try workspace.run(["cert", "show", "ca/trust/vendors/newvendor.pem", "--trust", "ca/trust"])
         #expect(shown.status == 0, "\(shown.standardError)")
-        for field in ["subject:      newvendor", "kind:         vendor", "key:          Ed25519, SHA256:", "valid until:", "issuer:       CN=Test CA",
+        for field in ["subject:      newvendor", "kind:         vendor", "key:          Ed25519, SHA256:", "valid until:", "issuer:       CN=Lab migration CA",
                       "verdict:      trusted vendor \"newvendor\""] {
             #expect(shown.output.contains(field), "missing \(field)")
         }
