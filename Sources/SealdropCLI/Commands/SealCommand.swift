@@ -52,14 +52,14 @@ struct SealCommand: ParsableCommand {
         if output == "-", Terminal.isTerminal(1) {
             throw ValidationError("refusing to write an envelope to a terminal; redirect standard output or name a file with -o")
         }
-        let fileName = name ?? (input == "-" ? "" : URL(fileURLWithPath: input).lastPathComponent)
-        do {
-            try FileDescription.validate(fileName: fileName, note: note)
-        } catch {
-            throw ValidationError(error.message.replacingOccurrences(
-                of: "the encrypted file description is malformed: ", with: ""
-            ).replacingOccurrences(of: "; the sender's software does not follow format v1", with: ""))
+        if let problem = FileDescription.problem(fileName: fileName, note: note) {
+            throw ValidationError(problem)
         }
+    }
+
+    /// The name sealed into the envelope: --name, else INPUT's last component.
+    private var fileName: String {
+        name ?? (input == "-" ? "" : URL(fileURLWithPath: input).lastPathComponent)
     }
 
     func run() throws {
@@ -80,7 +80,6 @@ struct SealCommand: ParsableCommand {
             recipientLabel = "\(party.name) (\(recipient.fingerprint))"
             parties = EnvelopeParties(senderCertificate: me.certificate.fingerprint, recipientCertificate: party.certificate.fingerprint)
         }
-        let fileName = name ?? (input == "-" ? "" : URL(fileURLWithPath: input).lastPathComponent)
         let now = Date()
         let request = SealRequest(
             recipient: recipient,

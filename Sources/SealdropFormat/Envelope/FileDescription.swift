@@ -60,22 +60,28 @@ public struct FileDescription: Equatable, Sendable {
     /// characters and within `maximumFileNameLength`; the note is within
     /// `maximumNoteLength` and has no control characters but line breaks.
     public static func validate(fileName: String, note: String) throws(EnvelopeError) {
-        let nameLength = fileName.utf8.count
-        guard nameLength <= EnvelopeFormat.maximumFileNameLength else {
-            throw .malformedMetadata("the file name is \(nameLength) bytes, more than \(EnvelopeFormat.maximumFileNameLength)")
+        if let problem = problem(fileName: fileName, note: note) {
+            throw .malformedMetadata(problem)
         }
-        guard fileName != ".", fileName != "..", !fileName.contains("/"),
-              !fileName.unicodeScalars.contains(where: isControl)
-        else {
-            throw .malformedMetadata("the file name must be a single path component without control characters")
+    }
+
+    /// What breaks the rules, in words, or nil.
+    public static func problem(fileName: String, note: String) -> String? {
+        let nameLength = fileName.utf8.count
+        if nameLength > EnvelopeFormat.maximumFileNameLength {
+            return "the file name is \(nameLength) bytes, more than \(EnvelopeFormat.maximumFileNameLength)"
+        }
+        if fileName == "." || fileName == ".." || fileName.contains("/") || fileName.unicodeScalars.contains(where: isControl) {
+            return "the file name must be a single path component without control characters"
         }
         let noteLength = note.utf8.count
-        guard noteLength <= EnvelopeFormat.maximumNoteLength else {
-            throw .malformedMetadata("the note is \(noteLength) bytes, more than \(EnvelopeFormat.maximumNoteLength)")
+        if noteLength > EnvelopeFormat.maximumNoteLength {
+            return "the note is \(noteLength) bytes, more than \(EnvelopeFormat.maximumNoteLength)"
         }
-        guard !note.unicodeScalars.contains(where: { $0 != "\n" && isControl($0) }) else {
-            throw .malformedMetadata("the note contains control characters")
+        if note.unicodeScalars.contains(where: { $0 != "\n" && isControl($0) }) {
+            return "the note contains control characters"
         }
+        return nil
     }
 
     private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
