@@ -60,7 +60,7 @@ let package = Package(
         // Vendor identities: OpenSSH Ed25519 keys, fingerprints, passphrases.
         .target(
             name: "SealdropKeys",
-            dependencies: ["SealdropFormat", "SealdropCrypto", "SealdropSSH"],
+            dependencies: ["SealdropFormat", "SealdropCrypto", "SealdropSSH", "SealdropIO"],
             swiftSettings: strictSettings
         ),
 

@@ -29,7 +29,9 @@ struct CLIFailure: Error {
         case let key as KeyFileError:
             self.init(message: key.message, hint: Self.hint(for: key.code), status: .key)
         case let io as IOError where io.errno == EEXIST:
-            self.init(message: "\(io.path) already exists", hint: "choose another output path, or pass --force to replace it", status: .failure)
+            self.init(message: "\(io.path) already exists", hint: "choose another output path, or pass --force to replace it", status: .usage)
+        case let io as IOError where io.errno == EISDIR:
+            self.init(message: "\(io.path) is a directory", hint: "name a file, not a folder", status: .usage)
         case let io as IOError:
             self.init(message: io.description, status: .failure)
         case let trust as TrustError:

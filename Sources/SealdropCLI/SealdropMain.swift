@@ -29,15 +29,28 @@ public enum SealdropMain {
             if let hint = failure.hint { Terminal.hint(hint) }
             return failure.status
         }
-        // Everything else comes from argument parsing, help and version included.
         if SealdropCommand.exitCode(for: error) == .success {
+            // --help, --version.
             print(SealdropCommand.fullMessage(for: error))
             return .success
+        }
+        guard Self.isArgumentError(error) else {
+            // An error no one mapped: say what it is, and do not call it a usage error.
+            Terminal.error("\(error)")
+            return .failure
         }
         let message = SealdropCommand.message(for: error)
         Terminal.error(message.isEmpty ? "invalid arguments" : message)
         Terminal.hint("run 'sealdrop help' or 'sealdrop COMMAND --help' for usage")
         return .usage
+    }
+}
+
+extension SealdropMain {
+    /// Errors of argument parsing and validation, which ArgumentParser reports.
+    static func isArgumentError(_ error: Error) -> Bool {
+        error is ValidationError || error is CleanExit || error is ExitCode
+            || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")
     }
 }
 

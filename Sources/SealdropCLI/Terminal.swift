@@ -1,4 +1,5 @@
 import Foundation
+import SealdropFormat
 
 /// Messages for people, on standard error, in the house format.
 enum Terminal {
@@ -23,18 +24,26 @@ enum Terminal {
         FileHandle.standardError.write(Data(text.utf8))
     }
 
-    /// Makes untrusted text (a sender-chosen file name or note) safe to print:
-    /// control characters become visible escapes so they cannot drive the terminal.
+    /// Makes untrusted text (a sender-chosen file name) safe to print on one
+    /// line: unsafe characters (`TextSafety`) become visible escapes.
     static func printable(_ text: String) -> String {
         var out = ""
         for scalar in text.unicodeScalars {
-            if scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) {
-                out += scalar == "\n" ? "\n" : "\\u{\(String(scalar.value, radix: 16))}"
+            if TextSafety.isUnsafe(scalar) {
+                out += "\\u{\(String(scalar.value, radix: 16))}"
             } else {
                 out.unicodeScalars.append(scalar)
             }
         }
         return out
+    }
+
+    /// Untrusted multi-line text, every line under `label` so that no line
+    /// of it can pass for one of ours.
+    static func labelled(_ label: String, _ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { "\(label): \(printable(String($0)))" }
+            .joined(separator: "\n")
     }
 
     static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }

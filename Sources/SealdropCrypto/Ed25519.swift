@@ -75,12 +75,14 @@ public final class Ed25519PrivateKey: Sendable {
     /// so that signatures for different purposes never collide.
     public func signature(for message: [UInt8]) -> [UInt8] {
         var signature = [UInt8](repeating: 0, count: Int(crypto_sign_ed25519_BYTES))
-        secretKey.withUnsafeBytes { secret in
-            _ = crypto_sign_ed25519_detached(
+        let result = secretKey.withUnsafeBytes { secret in
+            crypto_sign_ed25519_detached(
                 &signature, nil, message, UInt64(message.count),
                 secret.baseAddress!.assumingMemoryBound(to: UInt8.self)
             )
         }
+        // Signing with a well-formed secret key cannot fail.
+        precondition(result == 0, "crypto_sign_ed25519_detached failed")
         return signature
     }
 
@@ -88,12 +90,13 @@ public final class Ed25519PrivateKey: Sendable {
     /// used to open what was sealed to `publicKey.x25519PublicKey()`.
     public func x25519PrivateKey() -> X25519PrivateKey {
         let scalar = try! SecretBytes(count: Int(crypto_scalarmult_curve25519_BYTES)) { out in
-            secretKey.withUnsafeBytes { secret in
-                _ = crypto_sign_ed25519_sk_to_curve25519(
+            let result = secretKey.withUnsafeBytes { secret in
+                crypto_sign_ed25519_sk_to_curve25519(
                     out.baseAddress!.assumingMemoryBound(to: UInt8.self),
                     secret.baseAddress!.assumingMemoryBound(to: UInt8.self)
                 )
             }
+            precondition(result == 0, "crypto_sign_ed25519_sk_to_curve25519 failed")
         }
         // The conversion of a valid Ed25519 secret key cannot fail; derive the
         // public half so the pair travels together.

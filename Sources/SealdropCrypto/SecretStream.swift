@@ -67,11 +67,13 @@ public final class SecretStreamPusher {
         }
         let state = UnsafeMutablePointer<crypto_secretstream_xchacha20poly1305_state>.allocate(capacity: 1)
         var header = [UInt8](repeating: 0, count: SecretStream.headerLength)
-        key.withUnsafeBytes { keyBytes in
-            _ = crypto_secretstream_xchacha20poly1305_init_push(
+        let result = key.withUnsafeBytes { keyBytes in
+            crypto_secretstream_xchacha20poly1305_init_push(
                 state, &header, keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
             )
         }
+        // init_push has no failure mode for a key of the right length.
+        precondition(result == 0, "crypto_secretstream_xchacha20poly1305_init_push failed")
         self.state = state
         self.header = header
     }
@@ -88,12 +90,14 @@ public final class SecretStreamPusher {
         into ciphertext: UnsafeMutableRawBufferPointer
     ) {
         precondition(ciphertext.count == message.count + SecretStream.overhead)
-        _ = crypto_secretstream_xchacha20poly1305_push(
+        // push fails only for a message over its size limit (~256 GiB).
+        let result = crypto_secretstream_xchacha20poly1305_push(
             state,
             ciphertext.baseAddress!.assumingMemoryBound(to: UInt8.self), nil,
             message.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(message.count),
             additionalData, UInt64(additionalData.count), tag.raw
         )
+        precondition(result == 0, "crypto_secretstream_xchacha20poly1305_push failed")
     }
 }
 

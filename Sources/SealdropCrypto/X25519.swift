@@ -33,15 +33,17 @@ public enum SealedBox {
     /// Bytes added to the message: ephemeral public key + MAC.
     public static var overhead: Int { Int(crypto_box_sealbytes()) }
 
-    public static func seal(_ message: SecretBytes, to recipient: X25519PublicKey) -> [UInt8] {
+    public static func seal(_ message: SecretBytes, to recipient: X25519PublicKey) throws(CryptoError) -> [UInt8] {
         Sodium.ensureReady()
         var out = [UInt8](repeating: 0, count: message.count + overhead)
-        message.withUnsafeBytes { plain in
-            _ = crypto_box_seal(
+        let result = message.withUnsafeBytes { plain in
+            crypto_box_seal(
                 &out, plain.baseAddress!.assumingMemoryBound(to: UInt8.self),
                 UInt64(plain.count), recipient.bytes
             )
         }
+        // Fails for a public key of low order: never seal a key to it.
+        try check(result, CryptoError(.invalidKey, "cannot seal to this X25519 key (it is not a usable public key)"))
         return out
     }
 

@@ -40,7 +40,7 @@ public final class EnvelopeWriter<Sink: ByteSink> {
             recipientCertificate: parties.recipientCertificate,
             created: created,
             expires: expires,
-            sealedFileKey: SealedBox.seal(fileKey, to: recipient.encryptionKey),
+            sealedFileKey: try SealedBox.seal(fileKey, to: recipient.encryptionKey),
             streamHeader: pusher.header
         )
         adjustHeader(&header)

@@ -4,9 +4,10 @@ import Glibc
 import Synchronization
 
 /// Deletes registered temporary files when the process is interrupted
-/// (SIGINT, SIGTERM, SIGHUP), so Ctrl-C in the middle of a decryption does
-/// not leave unverified plaintext behind. SIGKILL cannot be caught; the
-/// temporary files are mode 0600 and named `.NAME.XXXXXX.partial`.
+/// (SIGINT, SIGTERM, SIGHUP, SIGQUIT), so Ctrl-C in the middle of a
+/// decryption does not leave unverified plaintext behind. Only the named
+/// fallback of `AtomicOutputFile` needs it (its files are mode 0600 and
+/// named `.sealdrop.XXXXXX.partial`); SIGKILL cannot be caught.
 public enum InterruptCleanup {
     /// Enough for the files one command writes at a time.
     static let slotCount = 16
@@ -21,6 +22,23 @@ public enum InterruptCleanup {
     }()
     private static let lock = Mutex(false)
 
+    // A terminal whose settings must come back if we are interrupted while
+    // echo is off (a passphrase prompt). tcsetattr is async-signal-safe.
+    nonisolated(unsafe) private static var terminalFD: Int32 = -1
+    nonisolated(unsafe) private static var terminalSettings = termios()
+
+    /// Restores `settings` on `fd` if a signal arrives before `releaseTerminal()`.
+    public static func protectTerminal(_ fd: Int32, restoring settings: termios) {
+        lock.withLock { _ in
+            terminalSettings = settings
+            terminalFD = fd
+        }
+    }
+
+    public static func releaseTerminal() {
+        lock.withLock { _ in terminalFD = -1 }
+    }
+
     /// Installs the signal handlers once; later calls do nothing.
     public static func installHandlers() {
         lock.withLock { installed in
@@ -32,12 +50,15 @@ public enum InterruptCleanup {
             // every later thread inherits the unblocked mask.
             var mask = sigset_t()
             sigemptyset(&mask)
-            for signalNumber in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&mask, signalNumber) }
+            for signalNumber in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&mask, signalNumber) }
             pthread_sigmask(SIG_UNBLOCK, &mask, nil)
-            for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+            for signalNumber in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
                 signal(signalNumber) { received in
                     for index in 0..<InterruptCleanup.slotCount {
                         if let path = InterruptCleanup.slots[index] { unlink(path) }
+                    }
+                    if InterruptCleanup.terminalFD >= 0 {
+                        _ = tcsetattr(InterruptCleanup.terminalFD, TCSAFLUSH, &InterruptCleanup.terminalSettings)
                     }
                     signal(received, SIG_DFL)
                     raise(received)

@@ -1,60 +1,45 @@
 import Foundation
 import SealdropFormat
+import SealdropIO
 
 /// Reading and writing key files, with errors that name the file.
 enum KeyFiles {
     /// Key files are small; anything bigger is not a key.
     static let maximumKeyFileSize = 64 * 1024
 
+    /// Reads at most `maximumKeyFileSize` bytes, from a file or a pipe
+    /// (`--to <(...)`, `--identity /dev/stdin`).
     static func readText(_ path: String) throws(KeyFileError) -> String {
-        let data: Data
+        var bytes = [UInt8](repeating: 0, count: maximumKeyFileSize + 1)
+        let count: Int
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            var file = try FileDescriptor.openForReading(path)
+            count = try bytes.withUnsafeMutableBytes { try file.readFully(into: $0) }
         } catch {
-            throw KeyFileError(.unreadable, "cannot read key file \(path): \(Self.reason(error))")
+            throw KeyFileError(.unreadable, "cannot read key file \(error)")
         }
-        guard data.count <= maximumKeyFileSize else {
-            throw KeyFileError(.notAKeyFile, "\(path) is \(data.count) bytes, too large to be a key file")
+        defer { bytes.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        guard count <= maximumKeyFileSize else {
+            throw KeyFileError(.notAKeyFile, "\(path) is larger than \(maximumKeyFileSize) bytes, too large to be a key file")
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: bytes[0..<count], as: UTF8.self) else {
             throw KeyFileError(.notAKeyFile, "\(path) is not a text key file")
         }
         return text
     }
 
-    /// Writes `text` to `path` with `mode`, refusing to replace an existing file.
+    /// Writes `text` to `path` with `mode`, complete or not at all, refusing
+    /// to replace an existing file.
     static func write(_ text: String, to path: String, mode: Int) throws(KeyFileError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(mode))
-        guard fd >= 0 else {
-            let reason = String(cString: strerror(errno))
-            throw KeyFileError(.unwritable, "cannot create \(path): \(reason)")
+        do {
+            var file = try AtomicOutputFile(destination: path, mode: mode_t(mode))
+            try file.write(Array(text.utf8))
+            try file.commit()
+        } catch let error as IOError where error.errno == EEXIST {
+            throw KeyFileError(.unwritable, "\(path) already exists; choose another path or remove it first")
+        } catch {
+            throw KeyFileError(.unwritable, "cannot write \(path): \(error)")
         }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            guard written > 0 else {
-                let reason = String(cString: strerror(errno))
-                unlink(path)
-                throw KeyFileError(.unwritable, "cannot write \(path): \(reason)")
-            }
-            offset += written
-        }
-        // The mode given to open() is reduced by the umask; set it exactly.
-        fchmod(fd, mode_t(mode))
-        fsync(fd)
-    }
-
-    private static func reason(_ error: Error) -> String {
-        let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        if nsError.domain == NSCocoaErrorDomain, nsError.code == NSFileReadNoSuchFileError {
-            return "no such file"
-        }
-        return nsError.localizedDescription
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import SealdropFormat
+import SealdropIO
 
 /// Where the passphrase for a protected key comes from. Never the command
 /// line: arguments are visible to every user through `ps`.
@@ -45,9 +46,11 @@ public enum PassphrasePrompt {
         guard tcgetattr(fd, &saved) == 0 else { return nil }
         var quiet = saved
         quiet.c_lflag &= ~tcflag_t(ECHO)
+        InterruptCleanup.protectTerminal(fd, restoring: saved)
         _ = tcsetattr(fd, TCSAFLUSH, &quiet)
         defer {
             _ = tcsetattr(fd, TCSAFLUSH, &saved)
+            InterruptCleanup.releaseTerminal()
             _ = Glibc.write(fd, "\n", 1)
         }
         _ = prompt.withCString { Glibc.write(fd, $0, strlen($0)) }

@@ -72,11 +72,9 @@ public final class VendorIdentity: Sendable {
         for existing in [path, publicPath] where FileManager.default.fileExists(atPath: existing) {
             throw KeyFileError(.unwritable, "\(existing) already exists; choose another path or remove it first")
         }
-        var text = OpenSSHPrivateKeyFile.encode(
-            seed: signingKey.seed.withUnsafeBytes { Array($0) },
-            publicKey: publicKey.ssh,
-            checkNumber: SecureRandom.uint32()
-        )
+        var seed = signingKey.seed.withUnsafeBytes { Array($0) }
+        defer { seed.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        var text = OpenSSHPrivateKeyFile.encode(seed: seed, publicKey: publicKey.ssh, checkNumber: SecureRandom.uint32())
         if let passphrase {
             do {
                 text = try PrivateKeyCipher.encrypt(armored: text, passphrase: passphrase)

@@ -7,8 +7,6 @@ import SealdropKeys
 /// Every vector, named for its case. Bad vectors are derived from good ones
 /// by editing bytes, or written by a sender that breaks the format's rules.
 enum VectorCases {
-    typealias Set = VectorSet
-
     static let chunk = EnvelopeFormat.sealedChunkSize
     static let headerLength = EnvelopeFormat.signedHeaderLength
     static let capacity = EnvelopeFormat.chunkDataCapacity
@@ -20,10 +18,10 @@ enum VectorCases {
     static func good() throws -> [Vector] {
         func ok(_ file: String, _ comment: String, size: Int, name: String, note: String = "",
                 parties: EnvelopeParties = EnvelopeParties()) throws -> Vector {
-            let plaintext = Set.pattern(size)
+            let plaintext = VectorSet.pattern(size)
             return Vector(
                 file: file, comment: comment, expect: "ok", plaintext: plaintext, fileName: name, note: note,
-                bytes: try Set.seal(plaintext, fileName: name, note: note, parties: parties)
+                bytes: try VectorSet.seal(plaintext, fileName: name, note: note, parties: parties)
             )
         }
         return [
@@ -45,7 +43,7 @@ enum VectorCases {
 
     /// The base for edits: a small envelope with two data chunks.
     static func base() throws -> [UInt8] {
-        try Set.seal(Set.pattern(2 * capacity + 10), fileName: "base.bin")
+        try VectorSet.seal(VectorSet.pattern(2 * capacity + 10), fileName: "base.bin")
     }
 
     static func edited(_ bytes: [UInt8], _ edit: (inout [UInt8]) -> Void) -> [UInt8] {
@@ -56,17 +54,17 @@ enum VectorCases {
 
     static func headerCases() throws -> [Vector] {
         // Header edits need no more than the smallest envelope.
-        let base = try Set.seal(Set.pattern(10), fileName: "base.bin")
+        let base = try VectorSet.seal(VectorSet.pattern(10), fileName: "base.bin")
         func bad(_ file: String, _ comment: String, _ expect: EnvelopeError.Code, _ bytes: [UInt8]) -> Vector {
             Vector(file: file, comment: comment, expect: expect.rawValue, bytes: bytes)
         }
         func resigned(_ adjust: @escaping (inout EnvelopeHeader) -> Void) throws -> [UInt8] {
             let writer = try EnvelopeWriter(
-                sink: MemorySink(), sender: Set.sender.identity, recipient: Set.recipient.identity.publicKey,
-                parties: EnvelopeParties(), created: Set.created, expires: Set.expires, adjustHeader: adjust
+                sink: MemorySink(), sender: VectorSet.sender.identity, recipient: VectorSet.recipient.identity.publicKey,
+                parties: EnvelopeParties(), created: VectorSet.created, expires: VectorSet.expires, adjustHeader: adjust
             )
             try writer.push(try FileDescription(fileName: "x.bin").encode(), tag: .message)
-            try Set.pushData(Set.pattern(10), to: writer)
+            try VectorSet.pushData(VectorSet.pattern(10), to: writer)
             return writer.output.bytes
         }
         return [
@@ -88,19 +86,19 @@ enum VectorCases {
             bad("forged-sender.sealdrop", "names the expected sender's key but is signed by another key", .badSignature,
                 try {
                     let writer = try EnvelopeWriter(
-                        sink: MemorySink(), sender: Set.other.identity, recipient: Set.recipient.identity.publicKey,
-                        parties: EnvelopeParties(), created: Set.created, expires: Set.expires,
-                        adjustHeader: { $0.senderKey = Set.sender.identity.fingerprint }
+                        sink: MemorySink(), sender: VectorSet.other.identity, recipient: VectorSet.recipient.identity.publicKey,
+                        parties: EnvelopeParties(), created: VectorSet.created, expires: VectorSet.expires,
+                        adjustHeader: { $0.senderKey = VectorSet.sender.identity.fingerprint }
                     )
                     try writer.push(try FileDescription(fileName: "forged.bin").encode(), tag: .message)
-                    try Set.pushData(Set.pattern(10), to: writer)
+                    try VectorSet.pushData(VectorSet.pattern(10), to: writer)
                     return writer.output.bytes
                 }()),
             Vector(file: "other-sender.sealdrop", comment: "sealed and signed by another vendor than the expected sender",
                    expect: EnvelopeError.Code.senderMismatch.rawValue,
-                   bytes: try Set.seal(Set.pattern(10), fileName: "other.bin", from: Set.other)),
+                   bytes: try VectorSet.seal(VectorSet.pattern(10), fileName: "other.bin", from: VectorSet.other)),
             Vector(file: "other-recipient.sealdrop", comment: "sealed for another vendor", expect: EnvelopeError.Code.wrongRecipient.rawValue,
-                   bytes: try Set.seal(Set.pattern(10), fileName: "other.bin", to: Set.other)),
+                   bytes: try VectorSet.seal(VectorSet.pattern(10), fileName: "other.bin", to: VectorSet.other)),
             bad("bad-file-key.sealdrop", "a signed header whose sealed file key is random bytes", .fileKeyUnreadable,
                 try resigned { $0.sealedFileKey = SecureRandom.bytes(EnvelopeFormat.sealedFileKeyLength) }),
         ]
@@ -113,13 +111,13 @@ enum VectorCases {
         func bad(_ file: String, _ comment: String, _ expect: EnvelopeError.Code, _ bytes: [UInt8]) -> Vector {
             Vector(file: file, comment: comment, expect: expect.rawValue, bytes: bytes)
         }
-        let spliced = try Set.seal(Set.pattern(2 * capacity + 10), fileName: "base.bin")
+        let spliced = try VectorSet.seal(VectorSet.pattern(2 * capacity + 10), fileName: "base.bin")
         // The sender's own valid signature over a header that differs only in
         // its transfer id: only the binding of the stream to the header
         // (the additional data) can catch the swap.
         var renamed = try SignedEnvelopeHeader.decode(base[...]).0.header
         renamed.transferID[0] ^= 0xff
-        let resignature = Set.sender.identity.signingKey.signature(for: SignedEnvelopeHeader.signingMessage(for: renamed.encodeSignedPart()))
+        let resignature = VectorSet.sender.identity.signingKey.signature(for: SignedEnvelopeHeader.signingMessage(for: renamed.encodeSignedPart()))
         let rebound = SignedEnvelopeHeader(header: renamed, signature: resignature).encoded + base.dropFirst(headerLength)
         return [
             bad("chunk-byte-changed.sealdrop", "one bit of chunk 1's ciphertext flipped", .chunkAuthenticationFailed, edited(base) { $0[start(1) + 100] ^= 0x01 }),
@@ -149,8 +147,8 @@ enum VectorCases {
         func crafted(_ file: String, _ comment: String, _ expect: EnvelopeError.Code,
                      _ body: (EnvelopeWriter<MemorySink>) throws -> Void) throws -> Vector {
             let writer = try EnvelopeWriter(
-                sink: MemorySink(), sender: Set.sender.identity, recipient: Set.recipient.identity.publicKey,
-                parties: EnvelopeParties(), created: Set.created, expires: Set.expires
+                sink: MemorySink(), sender: VectorSet.sender.identity, recipient: VectorSet.recipient.identity.publicKey,
+                parties: EnvelopeParties(), created: VectorSet.created, expires: VectorSet.expires
             )
             try body(writer)
             return Vector(file: file, comment: comment, expect: expect.rawValue, bytes: writer.output.bytes)
@@ -171,44 +169,44 @@ enum VectorCases {
             },
             try crafted("push-tag.sealdrop", "a data chunk carries the PUSH tag", .unexpectedTag) {
                 try $0.push(description, tag: .message)
-                try $0.push(Set.dataMessage(Set.pattern(capacity), offset: 0), tag: .push)
-                try $0.push(Set.dataMessage([], offset: capacity), tag: .final)
+                try $0.push(VectorSet.dataMessage(VectorSet.pattern(capacity), offset: 0), tag: .push)
+                try $0.push(VectorSet.dataMessage([], offset: capacity), tag: .final)
             },
             try crafted("unknown-tag.sealdrop", "the final chunk carries tag byte 0x04, which no v1 writer uses", .unexpectedTag) {
                 try $0.push(description, tag: .message)
-                try $0.push(Set.dataMessage([], offset: 0), tag: .other(0x04))
+                try $0.push(VectorSet.dataMessage([], offset: 0), tag: .other(0x04))
             },
             try crafted("description-padding.sealdrop", "the description's padding is not zero", .malformedMetadata) {
                 try $0.push(rawDescription(name: Array("x.bin".utf8), padding: 1), tag: .message)
-                try $0.push(Set.dataMessage([], offset: 0), tag: .final)
+                try $0.push(VectorSet.dataMessage([], offset: 0), tag: .final)
             },
             try crafted("description-path.sealdrop", "the file name is a path (../etc/passwd)", .malformedMetadata) {
                 try $0.push(rawDescription(name: Array("../etc/passwd".utf8)), tag: .message)
-                try $0.push(Set.dataMessage([], offset: 0), tag: .final)
+                try $0.push(VectorSet.dataMessage([], offset: 0), tag: .final)
             },
             try crafted("description-not-utf8.sealdrop", "the file name is not UTF-8", .malformedMetadata) {
                 try $0.push(rawDescription(name: [0x66, 0xff, 0x66]), tag: .message)
-                try $0.push(Set.dataMessage([], offset: 0), tag: .final)
+                try $0.push(VectorSet.dataMessage([], offset: 0), tag: .final)
             },
             try crafted("short-data-chunk.sealdrop", "a chunk before the last is not full", .malformedChunk) {
                 try $0.push(description, tag: .message)
-                try $0.push(Set.dataMessage(Set.pattern(100), offset: 0), tag: .message)
-                try $0.push(Set.dataMessage([], offset: 100), tag: .final)
+                try $0.push(VectorSet.dataMessage(VectorSet.pattern(100), offset: 0), tag: .message)
+                try $0.push(VectorSet.dataMessage([], offset: 100), tag: .final)
             },
             try crafted("wrong-offset.sealdrop", "the final chunk declares the wrong file offset", .malformedChunk) {
                 try $0.push(description, tag: .message)
-                try $0.push(Set.dataMessage(Set.pattern(capacity), offset: 0), tag: .message)
-                try $0.push(Set.dataMessage(Set.pattern(5), offset: 0), tag: .final)
+                try $0.push(VectorSet.dataMessage(VectorSet.pattern(capacity), offset: 0), tag: .message)
+                try $0.push(VectorSet.dataMessage(VectorSet.pattern(5), offset: 0), tag: .final)
             },
             try crafted("chunk-padding.sealdrop", "the final chunk's padding is not zero", .malformedChunk) {
                 try $0.push(description, tag: .message)
-                var message = Set.dataMessage(Set.pattern(5), offset: 0)
+                var message = VectorSet.dataMessage(VectorSet.pattern(5), offset: 0)
                 message[message.count - 1] = 0xaa
                 try $0.push(message, tag: .final)
             },
             try crafted("final-length-too-large.sealdrop", "the final chunk declares more data than a chunk holds", .malformedChunk) {
                 try $0.push(description, tag: .message)
-                try $0.push(Set.dataMessage([], offset: 0, declaredLength: capacity + 1), tag: .final)
+                try $0.push(VectorSet.dataMessage([], offset: 0, declaredLength: capacity + 1), tag: .final)
             },
         ]
     }

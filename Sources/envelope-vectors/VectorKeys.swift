@@ -3,13 +3,6 @@ import SealdropCrypto
 import SealdropFormat
 import SealdropKeys
 
-extension Digest {
-    /// The seed of the deterministic random source; any fixed value works.
-    static var seedForVectors: [UInt8] {
-        [UInt8](repeating: 0x5e, count: 32)
-    }
-}
-
 /// The three fixed identities vectors are made with.
 struct VectorKey {
     let name: String

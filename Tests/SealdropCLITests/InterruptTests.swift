@@ -4,8 +4,8 @@ import TestSupport
 
 /// Stopping `sealdrop open` half way leaves no partial plaintext behind.
 @Suite struct InterruptTests {
-    @Test(arguments: [SIGTERM, SIGINT])
-    func interruptedOpenRemovesItsTemporaryFile(signal: Int32) throws {
+    @Test(arguments: [SIGTERM, SIGINT, SIGKILL])
+    func interruptedOpenLeavesNothing(signal: Int32) throws {
         let workspace = try CLIWorkspace()
         _ = try workspace.directory.write(Fixtures.bytes(1_000_000), to: "big.bin")
         #expect(try workspace.seal("big.bin", to: "big.sealdrop").status == 0)
@@ -23,14 +23,20 @@ import TestSupport
         // Half the envelope, then silence: the open waits mid-stream.
         input.fileHandleForWriting.write(Data(envelope.prefix(envelope.count / 2)))
 
+        // The unnamed output file exists only as an open descriptor; wait
+        // until the process has one open in this directory.
         let deadline = Date().addingTimeInterval(10)
-        var sawTemporary = false
-        while Date() < deadline, !sawTemporary {
-            sawTemporary = try workspace.directory.entries().contains { $0.hasPrefix(".out.bin.partial.") }
-            if !sawTemporary { usleep(20_000) }
+        var writing = false
+        while Date() < deadline, !writing {
+            let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/fd")) ?? []
+            writing = descriptors.contains { fd in
+                let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process.processIdentifier)/fd/\(fd)")) ?? ""
+                return target.hasPrefix(workspace.directory.path) && target.contains("(deleted)") || target.hasPrefix(workspace.directory.path + "/#")
+            }
+            if !writing { usleep(20_000) }
         }
-        #expect(sawTemporary, "the open had started writing")
-        usleep(200_000)
+        #expect(writing, "the open had started writing")
+        usleep(300_000)
         kill(process.processIdentifier, signal)
         let stopBy = Date().addingTimeInterval(10)
         while process.isRunning, Date() < stopBy { usleep(20_000) }
@@ -42,7 +48,7 @@ import TestSupport
         try? input.fileHandleForWriting.close()
 
         #expect(process.terminationReason == .uncaughtSignal)
-        let left = try workspace.directory.entries().filter { $0.hasPrefix(".out.bin") || $0 == "out.bin" }
+        let left = try workspace.directory.entries().filter { $0.hasPrefix(".") || $0 == "out.bin" }
         #expect(left.isEmpty, "left behind: \(left)")
     }
 }

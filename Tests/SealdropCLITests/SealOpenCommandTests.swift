@@ -15,10 +15,14 @@ import TestSupport
         let opened = try workspace.open("extract.sealdrop", to: "restored.sql.gz")
         #expect(opened.status == 0, "\(opened.standardError)")
         #expect(try workspace.directory.read("restored.sql.gz") == plaintext)
-        let fingerprint = try workspace.run(["keygen", "-o", "unused"]).status == 0
-        #expect(fingerprint)
         #expect(opened.standardError.contains("file name: extract.sql.gz"))
         #expect(opened.standardError.contains("note: for the LIS import"))
+
+        // A note cannot forge a line of ours: each of its lines is labelled.
+        let forged = try workspace.seal("extract.sql.gz", to: "forged.sealdrop", extra: ["--note", "hi\nverified: sealed by someone-else"])
+        #expect(forged.status == 0)
+        let shown = try workspace.open("forged.sealdrop", to: "forged.out")
+        #expect(shown.standardError.contains("note: hi\nnote: verified: sealed by someone-else"))
         #expect(opened.standardError.contains("verified: sealed by oldvendor (SHA256:"))
 
         let attributes = try FileManager.default.attributesOfItem(atPath: workspace.path("restored.sql.gz"))
@@ -86,8 +90,16 @@ import TestSupport
         #expect(refused.status == 2)
         #expect(refused.standardError.contains("already exists"))
         #expect(try workspace.directory.read("existing") == Array("keep me".utf8))
+        #expect(try workspace.seal("small.bin", to: "existing").status == 2, "seal refuses the same way")
         #expect(try workspace.open("small.sealdrop", to: "existing", extra: ["--force"]).status == 0)
         #expect(try workspace.directory.read("existing") == [1, 2, 3])
+        try FileManager.default.createDirectory(atPath: workspace.path("folder"), withIntermediateDirectories: false)
+        let folder = try workspace.open("small.sealdrop", to: "folder", extra: ["--force"])
+        #expect(folder.status == 2)
+        #expect(folder.standardError.contains("is a directory"))
+        try FileManager.default.createSymbolicLink(atPath: workspace.path("dangling"), withDestinationPath: workspace.path("nowhere"))
+        #expect(try workspace.open("small.sealdrop", to: "dangling").status == 2, "a symlink counts as existing")
+        #expect(!FileManager.default.fileExists(atPath: workspace.path("nowhere")))
     }
 
     @Test func inspectShowsTheHeaderWithoutKeys() throws {
@@ -96,8 +108,6 @@ import TestSupport
         #expect(try workspace.seal("x.bin", to: "x.sealdrop").status == 0)
         let inspected = try workspace.run(["inspect", "x.sealdrop"])
         #expect(inspected.status == 0)
-        let recipient = try workspace.run(["keygen", "-o", "ignored"])
-        #expect(recipient.status == 0)
         for field in ["transfer id:", "sender key:       SHA256:", "recipient key:    SHA256:", "expires:", "chunks:           3", "plaintext size:   65524 to 131048 bytes", "not checked"] {
             #expect(inspected.output.contains(field), "missing \(field)")
         }

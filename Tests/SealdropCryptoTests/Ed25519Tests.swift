@@ -46,7 +46,7 @@ import SealdropFormat
     @Test func sealsToTheConvertedEd25519KeyAndOpensWithItsSecret() throws {
         let recipient = Ed25519PrivateKey.generate()
         let message = SecretBytes(copying: Array(0..<32) as [UInt8])
-        let box = SealedBox.seal(message, to: try recipient.publicKey.x25519PublicKey())
+        let box = try SealedBox.seal(message, to: try recipient.publicKey.x25519PublicKey())
         #expect(box.count == 32 + SealedBox.overhead)
         #expect(SealedBox.overhead == 48)
         let opened = try SealedBox.open(box, with: recipient.x25519PrivateKey())
@@ -55,7 +55,7 @@ import SealdropFormat
 
     @Test func refusesAnotherKeyAndAlteredBoxes() throws {
         let recipient = Ed25519PrivateKey.generate()
-        var box = SealedBox.seal(SecretBytes(copying: [1, 2, 3]), to: try recipient.publicKey.x25519PublicKey())
+        var box = try SealedBox.seal(SecretBytes(copying: [1, 2, 3]), to: try recipient.publicKey.x25519PublicKey())
         #expect(throws: CryptoError(.openFailed, "")) { try SealedBox.open(box, with: Ed25519PrivateKey.generate().x25519PrivateKey()) }
         box[box.count - 1] ^= 1
         #expect(throws: CryptoError(.openFailed, "")) { try SealedBox.open(box, with: recipient.x25519PrivateKey()) }
@@ -109,5 +109,15 @@ import SealdropFormat
     @Test func sha256KnownAnswers() {
         #expect(Hex.encode(Digest.sha256(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(Hex.encode(Digest.sha256([])) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    }
+}
+
+@Suite struct FormatConstantsTests {
+    /// The envelope's named sizes are libsodium's, not copies that could drift.
+    @Test func envelopeSizesMatchLibsodium() {
+        #expect(EnvelopeFormat.chunkOverhead == SecretStream.overhead)
+        #expect(EnvelopeFormat.streamHeaderLength == SecretStream.headerLength)
+        #expect(EnvelopeFormat.sealedFileKeyLength == SealedBox.overhead + SecretStream.keyLength)
+        #expect(EnvelopeFormat.signatureLength == 64)
     }
 }

@@ -93,7 +93,7 @@ import TestSupport
         let directory = try TemporaryDirectory()
         let run = try Subprocess.run(generator, [directory.path])
         #expect(run.status == 0, "\(run.standardError)")
-        for entry in Self.manifest.vectors + [] {
+        for entry in Self.manifest.vectors {
             let fresh = try directory.read(entry.file)
             let committed = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.envelopeVectors + "/" + entry.file)))
             #expect(fresh == committed, "\(entry.file) differs from a fresh generation: run ops/gen-vectors and review")

@@ -56,7 +56,8 @@ import Testing
         #expect(try FileDescription.decode(encoded) == description)
     }
 
-    @Test(arguments: ["../etc/passwd", "a/b", ".", "..", "bell\u{7}", "tab\tname", String(repeating: "x", count: 256)])
+    @Test(arguments: ["../etc/passwd", "a/b", ".", "..", "bell\u{7}", "tab\tname", String(repeating: "x", count: 256),
+                      "rep\u{202E}lqs.exe", "zero\u{200B}width", "line\u{2028}break"])
     func refusesUnsafeNames(_ name: String) {
         #expect(throws: EnvelopeError(.malformedMetadata, "")) { try FileDescription(fileName: name) }
     }
@@ -67,6 +68,9 @@ import Testing
         }
         #expect(throws: EnvelopeError(.malformedMetadata, "")) {
             try FileDescription(fileName: "x", note: "escape \u{1b}[2J")
+        }
+        #expect(throws: EnvelopeError(.malformedMetadata, "")) {
+            try FileDescription(fileName: "x", note: "right-to-left \u{202E} override")
         }
     }
 

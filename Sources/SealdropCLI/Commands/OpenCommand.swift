@@ -47,8 +47,8 @@ struct OpenCommand: ParsableCommand {
         } else if trust.unverifiedKey {
             throw ValidationError("--unverified-key needs --from with the sender's public key file")
         }
-        if output != "-", !force, FileManager.default.fileExists(atPath: output) {
-            throw ValidationError("\(output) already exists; pass --force to replace it")
+        if output.isEmpty {
+            throw ValidationError("-o needs a file name, or '-' for standard output")
         }
     }
 
@@ -84,7 +84,7 @@ struct OpenCommand: ParsableCommand {
             "written to: \(output == "-" ? "standard output" : output)",
         ]
         if !result.description.note.isEmpty {
-            lines.append("note: \(Terminal.printable(result.description.note))")
+            lines.append(Terminal.labelled("note", result.description.note))
         }
         Terminal.info(lines.joined(separator: "\n"))
     }

@@ -49,6 +49,9 @@ struct SealCommand: ParsableCommand {
 
     func validate() throws {
         try trust.validateParty(to, option: "--to")
+        if output.isEmpty {
+            throw ValidationError("-o needs a file name, or '-' for standard output")
+        }
         if output == "-", Terminal.isTerminal(1) {
             throw ValidationError("refusing to write an envelope to a terminal; redirect standard output or name a file with -o")
         }

@@ -57,8 +57,9 @@ public struct FileDescription: Equatable, Sendable {
     }
 
     /// The rules of the spec: the name is one path component without control
-    /// characters and within `maximumFileNameLength`; the note is within
-    /// `maximumNoteLength` and has no control characters but line breaks.
+    /// or formatting characters (`TextSafety`) and within
+    /// `maximumFileNameLength`; the note is within `maximumNoteLength` and
+    /// has none of those characters but line feeds.
     public static func validate(fileName: String, note: String) throws(EnvelopeError) {
         if let problem = problem(fileName: fileName, note: note) {
             throw .malformedMetadata(problem)
@@ -71,20 +72,16 @@ public struct FileDescription: Equatable, Sendable {
         if nameLength > EnvelopeFormat.maximumFileNameLength {
             return "the file name is \(nameLength) bytes, more than \(EnvelopeFormat.maximumFileNameLength)"
         }
-        if fileName == "." || fileName == ".." || fileName.contains("/") || fileName.unicodeScalars.contains(where: isControl) {
-            return "the file name must be a single path component without control characters"
+        if fileName == "." || fileName == ".." || fileName.contains("/") || fileName.unicodeScalars.contains(where: TextSafety.isUnsafe) {
+            return "the file name must be a single path component without control or formatting characters"
         }
         let noteLength = note.utf8.count
         if noteLength > EnvelopeFormat.maximumNoteLength {
             return "the note is \(noteLength) bytes, more than \(EnvelopeFormat.maximumNoteLength)"
         }
-        if note.unicodeScalars.contains(where: { $0 != "\n" && isControl($0) }) {
-            return "the note contains control characters"
+        if note.unicodeScalars.contains(where: { $0 != "\n" && TextSafety.isUnsafe($0) }) {
+            return "the note contains control or formatting characters"
         }
         return nil
-    }
-
-    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value)
     }
 }
