@@ -9,7 +9,7 @@ let package = Package(
     name: "sealdrop",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "sealdrop", targets: ["sealdrop"]),
+        .executable(name: "sealdrop", targets: ["sealdrop"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

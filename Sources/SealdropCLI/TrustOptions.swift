@@ -8,17 +8,19 @@ import SealdropTrust
 struct TrustOptions: ParsableArguments {
     static let environmentVariable = "SEALDROP_TRUST"
 
-    @Option(help: ArgumentHelp(
-        "The trust store folder: ca.pem, vendors/, revocations.crl (default: $SEALDROP_TRUST, else ./Certificates).",
-        valueName: "dir"
-    ))
+    @Option(
+        help: ArgumentHelp(
+            "The trust store folder: ca.pem, vendors/, revocations.crl (default: $SEALDROP_TRUST, else ./Certificates).",
+            valueName: "dir"
+        ))
     var trust: String?
 
-    @Flag(help: """
-        Name the other party by an OpenSSH public key file instead of a vendor name. \
-        Nothing then checks that the key belongs to that vendor, is current or is not \
-        revoked: whoever could swap the key file could read or forge the extract.
-        """)
+    @Flag(
+        help: """
+            Name the other party by an OpenSSH public key file instead of a vendor name. \
+            Nothing then checks that the key belongs to that vendor, is current or is not \
+            revoked: whoever could swap the key file could read or forge the extract.
+            """)
     var unverifiedKey = false
 
     var trustDirectory: String {

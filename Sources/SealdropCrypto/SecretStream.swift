@@ -135,7 +135,7 @@ public final class SecretStreamPuller {
         into message: UnsafeMutableRawBufferPointer
     ) throws(CryptoError) -> SecretStreamTag {
         guard ciphertext.count >= SecretStream.overhead,
-              message.count == ciphertext.count - SecretStream.overhead
+            message.count == ciphertext.count - SecretStream.overhead
         else {
             throw CryptoError(.authenticationFailed, "the message is shorter than its authentication tag")
         }

@@ -41,7 +41,9 @@ public enum EnvelopeOpener {
         let expectedSender = try resolveSender(header)
 
         guard header.senderKey == expectedSender.fingerprint else {
-            throw EnvelopeError(.senderMismatch, "the envelope names sender key \(header.senderKey), not the expected \(expectedSender.fingerprint); check that you named the right sender")
+            throw EnvelopeError(
+                .senderMismatch,
+                "the envelope names sender key \(header.senderKey), not the expected \(expectedSender.fingerprint); check that you named the right sender")
         }
         guard expectedSender.signingKey.isValidSignature(signed.signature, for: signed.signingMessage) else {
             throw EnvelopeError(.badSignature, "the sender's signature over the header does not verify: the header was altered or forged")
@@ -56,7 +58,7 @@ public enum EnvelopeOpener {
             throw EnvelopeError(.fileKeyUnreadable, "the file key sealed in the header does not open with your key")
         }
         guard fileKey.count == SecretStream.keyLength,
-              let puller = try? SecretStreamPuller(key: fileKey, header: header.streamHeader)
+            let puller = try? SecretStreamPuller(key: fileKey, header: header.streamHeader)
         else {
             throw EnvelopeError(.fileKeyUnreadable, "the file key or stream header in the envelope is invalid")
         }

@@ -48,7 +48,8 @@ public enum EnvelopeSealer {
         // The same rule readers apply (spec, step 6): never write a file
         // that every reader would refuse.
         guard created >= 0, expires > created else {
-            throw EnvelopeError(.malformedHeader, "cannot seal: the creation time must be after 1970 and the expiry after the creation time; check the system clock")
+            throw EnvelopeError(
+                .malformedHeader, "cannot seal: the creation time must be after 1970 and the expiry after the creation time; check the system clock")
         }
         let writer = try EnvelopeWriter(
             sink: sink, sender: sender, recipient: request.recipient,

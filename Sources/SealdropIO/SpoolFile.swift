@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An unnamed temporary file (mode 0600, never linked into a directory,

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `mkstemp` with close-on-exec, returning the descriptor and the path made.

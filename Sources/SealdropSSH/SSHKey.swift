@@ -1,6 +1,6 @@
 internal import CLibSSH
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Owns one libssh `ssh_key` and frees it; the pointer never leaves this file.

@@ -112,7 +112,9 @@ public struct CertificateAuthority {
             Critical(BasicConstraints.notCertificateAuthority)
             Critical(KeyUsage(digitalSignature: true))
             SubjectKeyIdentifier(hash: publicKey)
-            AuthorityKeyIdentifier(keyIdentifier: try certificate.certificate.extensions.subjectKeyIdentifier?.keyIdentifier ?? SubjectKeyIdentifier(hash: caPublicKey).keyIdentifier)
+            AuthorityKeyIdentifier(
+                keyIdentifier: try certificate.certificate.extensions.subjectKeyIdentifier?.keyIdentifier
+                    ?? SubjectKeyIdentifier(hash: caPublicKey).keyIdentifier)
         }
         var allExtensions = extensions
         try allExtensions.append(role.extendedKeyUsageExtension)
@@ -123,10 +125,11 @@ public struct CertificateAuthority {
             issuerPrivateKey: Certificate.PrivateKey(try Self.swiftCryptoKey(key))
         )
         let result = try VendorCertificate(certificate: issued)
-        state.issued.append(IssuedCertificate(
-            serial: Hex.encode(issued.serialNumber.bytes), name: name.value, role: role.rawValue,
-            fingerprint: result.fingerprint.description, notAfter: notAfter, revoked: nil
-        ))
+        state.issued.append(
+            IssuedCertificate(
+                serial: Hex.encode(issued.serialNumber.bytes), name: name.value, role: role.rawValue,
+                fingerprint: result.fingerprint.description, notAfter: notAfter, revoked: nil
+            ))
         try writePublic(result.pem, to: path)
         try saveState()
         return result
@@ -142,7 +145,8 @@ public struct CertificateAuthority {
             if record.name == target || record.serial == serial { matched.append(index) }
         }
         guard !matched.isEmpty else {
-            throw TrustError(.caOperationFailed, "no unrevoked certificate has the name or serial \"\(VendorName.printable(target))\"; see \(directory)/\(Self.stateFile)")
+            throw TrustError(
+                .caOperationFailed, "no unrevoked certificate has the name or serial \"\(VendorName.printable(target))\"; see \(directory)/\(Self.stateFile)")
         }
         for index in matched {
             state.issued[index].revoked = .init(date: now, reason: reason.description)

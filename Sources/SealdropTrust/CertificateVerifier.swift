@@ -58,7 +58,8 @@ public struct CertificateVerifier: Sendable {
         let key = try candidate.vendorKey()
 
         guard caKey.isValidSignature(certificate.signature, for: certificate) else {
-            let sameIssuer = certificate.issuer == ca.certificate.subject
+            let sameIssuer =
+                certificate.issuer == ca.certificate.subject
                 && (try? certificate.extensions.authorityKeyIdentifier?.keyIdentifier) == (try? ca.certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
             if sameIssuer {
                 throw TrustError(.badSignature, "\(label) has an invalid signature: it was altered after the CA signed it")

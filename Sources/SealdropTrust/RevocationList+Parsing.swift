@@ -14,8 +14,8 @@ extension RevocationList {
             guard root.identifier == .sequence, case .constructed(let parts) = root.content else { throw Self.bad(source, "not a sequence") }
             var iterator = parts.makeIterator()
             guard let tbsNode = iterator.next(), let algorithm = iterator.next(), let signatureNode = iterator.next(), iterator.next() == nil,
-                  case .primitive(let signatureBits) = signatureNode.content, signatureNode.identifier == .bitString,
-                  signatureBits.first == 0
+                case .primitive(let signatureBits) = signatureNode.content, signatureNode.identifier == .bitString,
+                signatureBits.first == 0
             else { throw Self.bad(source, "not a signed certificate list") }
             guard Self.isEd25519(algorithm) else { throw Self.bad(source, "it is not signed with Ed25519") }
             guard caKey.isValidSignature(Array(signatureBits.dropFirst()), for: Array(tbsNode.encodedBytes)) else {
@@ -76,7 +76,7 @@ extension RevocationList {
 
     private static func isEd25519(_ node: ASN1Node) -> Bool {
         guard case .constructed(let parts) = node.content, let oid = parts.first(where: { _ in true }),
-              case .primitive(let bytes) = oid.content
+            case .primitive(let bytes) = oid.content
         else { return false }
         return oid.identifier == .objectIdentifier && bytes.elementsEqual(KnownOID.ed25519)
     }
@@ -118,7 +118,8 @@ extension RevocationList {
             guard case .constructed(let children) = current.content else { continue }
             let list = Array(children)
             if list.count >= 2, list[0].identifier == .objectIdentifier, case .primitive(let id) = list[0].content, id.elementsEqual(oid),
-               case .primitive(let value) = list[list.count - 1].content {
+                case .primitive(let value) = list[list.count - 1].content
+            {
                 return Array(value)
             }
             pending += list

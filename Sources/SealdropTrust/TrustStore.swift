@@ -22,7 +22,8 @@ public struct TrustStore: Sendable {
     public static func load(directory: String, now: Date = Date()) throws(TrustError) -> TrustStore {
         let caPath = directory + "/" + caFile
         guard FileManager.default.fileExists(atPath: caPath) else {
-            throw TrustError(.trustStoreUnreadable, "\(directory) is not a trust store: it has no \(caFile); pass --trust with the folder the CA operator published")
+            throw TrustError(
+                .trustStoreUnreadable, "\(directory) is not a trust store: it has no \(caFile); pass --trust with the folder the CA operator published")
         }
         let ca = try VendorCertificate.load(path: caPath)
         let caKey = try checkAuthority(ca, source: caPath)
@@ -32,7 +33,10 @@ public struct TrustStore: Sendable {
         if let data = FileManager.default.contents(atPath: crlPath) {
             let list = try RevocationList.verified([UInt8](data), source: crlPath, ca: ca.certificate, caKey: caKey)
             if list.nextUpdate < now.addingTimeInterval(-CertificateVerifier.clockSkew) {
-                throw TrustError(.staleRevocationList, "\(crlPath) expired on \(CertificateVerifier.format(list.nextUpdate)): revocations since then would be missed; fetch the current list from the CA operator")
+                throw TrustError(
+                    .staleRevocationList,
+                    "\(crlPath) expired on \(CertificateVerifier.format(list.nextUpdate)): revocations since then would be missed; fetch the current list from the CA operator"
+                )
             }
             revocations = list
         }
@@ -43,7 +47,7 @@ public struct TrustStore: Sendable {
     static func checkAuthority(_ ca: VendorCertificate, source: String) throws(TrustError) -> Ed25519PublicKey {
         let certificate = ca.certificate
         guard let constraints = try? certificate.extensions.basicConstraints, case .isCertificateAuthority = constraints,
-              let usage = try? certificate.extensions.keyUsage, usage.keyCertSign
+            let usage = try? certificate.extensions.keyUsage, usage.keyCertSign
         else {
             throw TrustError(.notCertificateAuthority, "\(source) is not a CA certificate (it lacks CA:true or keyCertSign); it cannot be the trust anchor")
         }
@@ -85,7 +89,8 @@ public struct TrustStore: Sendable {
     }
 
     /// The verified vendor whose certificate has `fingerprint`.
-    public func party(certificateFingerprint fingerprint: Fingerprint, for purpose: CertificatePurpose, now: Date = Date()) throws(TrustError) -> VerifiedParty {
+    public func party(certificateFingerprint fingerprint: Fingerprint, for purpose: CertificatePurpose, now: Date = Date()) throws(TrustError) -> VerifiedParty
+    {
         guard let certificate = vendorCertificates().first(where: { $0.fingerprint == fingerprint }) else {
             throw TrustError(.unknownVendor, "no certificate in \(directory) has fingerprint \(fingerprint); the trust store may be out of date")
         }
@@ -96,7 +101,8 @@ public struct TrustStore: Sendable {
     public func party(key: VendorPublicKey, for purpose: CertificatePurpose, now: Date = Date()) throws(TrustError) -> VerifiedParty {
         let candidates = vendorCertificates().filter { (try? $0.vendorKey().fingerprint) == key.fingerprint }
         guard !candidates.isEmpty else {
-            throw TrustError(.unknownVendor, "no certificate in \(directory) holds the key \(key.fingerprint); ask the CA operator to issue one (sealdrop ca issue)")
+            throw TrustError(
+                .unknownVendor, "no certificate in \(directory) holds the key \(key.fingerprint); ask the CA operator to issue one (sealdrop ca issue)")
         }
         var firstError: TrustError?
         for candidate in candidates {

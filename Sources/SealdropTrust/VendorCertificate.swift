@@ -27,7 +27,9 @@ public struct VendorCertificate: Sendable {
     /// The Ed25519 key as a vendor key, if it is one.
     public func vendorKey() throws(TrustError) -> VendorPublicKey {
         guard let key = Curve25519.Signing.PublicKey(certificate.publicKey) else {
-            throw TrustError(.notEd25519, "the certificate for \(commonName ?? "?") holds a \(Self.keyKind(certificate.publicKey)) key; sealdrop certificates hold Ed25519 keys")
+            throw TrustError(
+                .notEd25519,
+                "the certificate for \(commonName ?? "?") holds a \(Self.keyKind(certificate.publicKey)) key; sealdrop certificates hold Ed25519 keys")
         }
         do {
             return try VendorPublicKey(SSHEd25519PublicKey(rawKey: Array(key.rawRepresentation), comment: commonName ?? ""))

@@ -16,8 +16,10 @@ enum VectorCases {
     }
 
     static func good() throws -> [Vector] {
-        func ok(_ file: String, _ comment: String, size: Int, name: String, note: String = "",
-                parties: EnvelopeParties = EnvelopeParties()) throws -> Vector {
+        func ok(
+            _ file: String, _ comment: String, size: Int, name: String, note: String = "",
+            parties: EnvelopeParties = EnvelopeParties()
+        ) throws -> Vector {
             let plaintext = VectorSet.pattern(size)
             return Vector(
                 file: file, comment: comment, expect: "ok", plaintext: plaintext, fileName: name, note: note,
@@ -26,9 +28,12 @@ enum VectorCases {
         }
         return [
             try ok("ok-empty.sealdrop", "an empty file: description and an empty final chunk", size: 0, name: "empty.sql"),
-            try ok("ok-small.sealdrop", "a few bytes with a note", size: 13, name: "extract.sql.gz", note: "Extract for the LIS migration.\nCall before importing."),
+            try ok(
+                "ok-small.sealdrop", "a few bytes with a note", size: 13, name: "extract.sql.gz", note: "Extract for the LIS migration.\nCall before importing."
+            ),
             try ok("ok-unnamed.sealdrop", "sealed from standard input without a name", size: 1000, name: ""),
-            try ok("ok-one-full-chunk.sealdrop", "exactly one chunk's capacity: a full data chunk, then an empty final chunk", size: capacity, name: "full.bin"),
+            try ok(
+                "ok-one-full-chunk.sealdrop", "exactly one chunk's capacity: a full data chunk, then an empty final chunk", size: capacity, name: "full.bin"),
             try ok("ok-two-chunks.sealdrop", "one byte more than a chunk holds", size: capacity + 1, name: "two.bin"),
             try ok(
                 "ok-certificate-fingerprints.sealdrop", "header carries certificate fingerprints for both parties",
@@ -72,18 +77,27 @@ enum VectorCases {
             bad("bad-magic.sealdrop", "the first byte of the magic changed", .badMagic, edited(base) { $0[0] ^= 0x20 }),
             bad("not-an-envelope.sealdrop", "a text file", .badMagic, Array("-- PostgreSQL database dump\n".utf8)),
             bad("unsupported-version.sealdrop", "version field 2", .unsupportedVersion, edited(base) { $0[9] = 2 }),
-            bad("header-too-large.sealdrop", "header length 0xffffffff", .headerTooLarge, edited(base) { $0.replaceSubrange(10..<14, with: [0xff, 0xff, 0xff, 0xff]) }),
-            bad("header-length-past-end.sealdrop", "header length 4000 in a file of 300 bytes", .truncatedHeader,
+            bad(
+                "header-too-large.sealdrop", "header length 0xffffffff", .headerTooLarge,
+                edited(base) { $0.replaceSubrange(10..<14, with: [0xff, 0xff, 0xff, 0xff]) }),
+            bad(
+                "header-length-past-end.sealdrop", "header length 4000 in a file of 300 bytes", .truncatedHeader,
                 Array(edited(base) { $0.replaceSubrange(10..<14, with: [0, 0, 0x0f, 0xa0]) }.prefix(300))),
-            bad("header-length-wrong.sealdrop", "header length 200, not the v1 length 268", .malformedHeader, edited(base) { $0.replaceSubrange(10..<14, with: [0, 0, 0, 200]) }),
+            bad(
+                "header-length-wrong.sealdrop", "header length 200, not the v1 length 268", .malformedHeader,
+                edited(base) { $0.replaceSubrange(10..<14, with: [0, 0, 0, 200]) }),
             bad("truncated-preamble.sealdrop", "the file ends after 10 bytes", .truncatedHeader, Array(base.prefix(10))),
             bad("truncated-header.sealdrop", "the file ends inside the signature", .truncatedHeader, Array(base.prefix(headerLength - 1))),
             bad("bad-chunk-size.sealdrop", "a signed header declaring 32768-byte chunks", .malformedHeader, try resigned { $0.chunkSize = 32768 }),
-            bad("expiry-before-creation.sealdrop", "a signed header whose expiry precedes its creation", .malformedHeader,
+            bad(
+                "expiry-before-creation.sealdrop", "a signed header whose expiry precedes its creation", .malformedHeader,
                 try resigned { $0.expires = $0.created - 1 }),
-            bad("header-byte-changed.sealdrop", "one bit of the creation time flipped after signing", .badSignature, edited(base) { $0[14 + 16 + 128 + 7] ^= 0x01 }),
+            bad(
+                "header-byte-changed.sealdrop", "one bit of the creation time flipped after signing", .badSignature,
+                edited(base) { $0[14 + 16 + 128 + 7] ^= 0x01 }),
             bad("signature-changed.sealdrop", "one bit of the signature flipped", .badSignature, edited(base) { $0[headerLength - 1] ^= 0x80 }),
-            bad("forged-sender.sealdrop", "names the expected sender's key but is signed by another key", .badSignature,
+            bad(
+                "forged-sender.sealdrop", "names the expected sender's key but is signed by another key", .badSignature,
                 try {
                     let writer = try EnvelopeWriter(
                         sink: MemorySink(), sender: VectorSet.other.identity, recipient: VectorSet.recipient.identity.publicKey,
@@ -94,12 +108,15 @@ enum VectorCases {
                     try VectorSet.pushData(VectorSet.pattern(10), to: writer)
                     return writer.output.bytes
                 }()),
-            Vector(file: "other-sender.sealdrop", comment: "sealed and signed by another vendor than the expected sender",
-                   expect: EnvelopeError.Code.senderMismatch.rawValue,
-                   bytes: try VectorSet.seal(VectorSet.pattern(10), fileName: "other.bin", from: VectorSet.other)),
-            Vector(file: "other-recipient.sealdrop", comment: "sealed for another vendor", expect: EnvelopeError.Code.wrongRecipient.rawValue,
-                   bytes: try VectorSet.seal(VectorSet.pattern(10), fileName: "other.bin", to: VectorSet.other)),
-            bad("bad-file-key.sealdrop", "a signed header whose sealed file key is random bytes", .fileKeyUnreadable,
+            Vector(
+                file: "other-sender.sealdrop", comment: "sealed and signed by another vendor than the expected sender",
+                expect: EnvelopeError.Code.senderMismatch.rawValue,
+                bytes: try VectorSet.seal(VectorSet.pattern(10), fileName: "other.bin", from: VectorSet.other)),
+            Vector(
+                file: "other-recipient.sealdrop", comment: "sealed for another vendor", expect: EnvelopeError.Code.wrongRecipient.rawValue,
+                bytes: try VectorSet.seal(VectorSet.pattern(10), fileName: "other.bin", to: VectorSet.other)),
+            bad(
+                "bad-file-key.sealdrop", "a signed header whose sealed file key is random bytes", .fileKeyUnreadable,
                 try resigned { $0.sealedFileKey = SecureRandom.bytes(EnvelopeFormat.sealedFileKeyLength) }),
         ]
     }
@@ -120,17 +137,25 @@ enum VectorCases {
         let resignature = VectorSet.sender.identity.signingKey.signature(for: SignedEnvelopeHeader.signingMessage(for: renamed.encodeSignedPart()))
         let rebound = SignedEnvelopeHeader(header: renamed, signature: resignature).encoded + base.dropFirst(headerLength)
         return [
-            bad("chunk-byte-changed.sealdrop", "one bit of chunk 1's ciphertext flipped", .chunkAuthenticationFailed, edited(base) { $0[start(1) + 100] ^= 0x01 }),
-            bad("chunk-tag-changed.sealdrop", "one bit of chunk 2's authentication tag flipped", .chunkAuthenticationFailed, edited(base) { $0[start(3) - 1] ^= 0x01 }),
-            bad("chunks-swapped.sealdrop", "chunks 1 and 2 exchanged", .chunkAuthenticationFailed, edited(base) {
-                let one = Array($0[start(1)..<start(2)])
-                let two = Array($0[start(2)..<start(3)])
-                $0.replaceSubrange(start(1)..<start(3), with: two + one)
-            }),
+            bad(
+                "chunk-byte-changed.sealdrop", "one bit of chunk 1's ciphertext flipped", .chunkAuthenticationFailed,
+                edited(base) { $0[start(1) + 100] ^= 0x01 }),
+            bad(
+                "chunk-tag-changed.sealdrop", "one bit of chunk 2's authentication tag flipped", .chunkAuthenticationFailed,
+                edited(base) { $0[start(3) - 1] ^= 0x01 }),
+            bad(
+                "chunks-swapped.sealdrop", "chunks 1 and 2 exchanged", .chunkAuthenticationFailed,
+                edited(base) {
+                    let one = Array($0[start(1)..<start(2)])
+                    let two = Array($0[start(2)..<start(3)])
+                    $0.replaceSubrange(start(1)..<start(3), with: two + one)
+                }),
             bad("chunk-dropped.sealdrop", "chunk 1 removed", .chunkAuthenticationFailed, edited(base) { $0.removeSubrange(start(1)..<start(2)) }),
-            bad("stream-spliced.sealdrop", "the header of one envelope with the chunks of another from the same sender to the same recipient",
+            bad(
+                "stream-spliced.sealdrop", "the header of one envelope with the chunks of another from the same sender to the same recipient",
                 .chunkAuthenticationFailed, Array(base.prefix(headerLength)) + Array(spliced.dropFirst(headerLength))),
-            bad("stream-under-resigned-header.sealdrop", "the stream of an envelope under a validly re-signed copy of its header with another transfer id",
+            bad(
+                "stream-under-resigned-header.sealdrop", "the stream of an envelope under a validly re-signed copy of its header with another transfer id",
                 .chunkAuthenticationFailed, rebound),
             bad("final-chunk-missing.sealdrop", "truncated at a chunk boundary: the final chunk is gone", .truncatedStream, Array(base.prefix(start(3)))),
             bad("stream-missing.sealdrop", "the header alone", .truncatedStream, Array(base.prefix(headerLength))),
@@ -144,8 +169,10 @@ enum VectorCases {
     /// Envelopes whose encryption is valid but whose sender broke the format's
     /// rules: a reader must still refuse them.
     static func senderCases() throws -> [Vector] {
-        func crafted(_ file: String, _ comment: String, _ expect: EnvelopeError.Code,
-                     _ body: (EnvelopeWriter<MemorySink>) throws -> Void) throws -> Vector {
+        func crafted(
+            _ file: String, _ comment: String, _ expect: EnvelopeError.Code,
+            _ body: (EnvelopeWriter<MemorySink>) throws -> Void
+        ) throws -> Vector {
             let writer = try EnvelopeWriter(
                 sink: MemorySink(), sender: VectorSet.sender.identity, recipient: VectorSet.recipient.identity.publicKey,
                 parties: EnvelopeParties(), created: VectorSet.created, expires: VectorSet.expires

@@ -108,7 +108,10 @@ import TestSupport
         #expect(try workspace.seal("x.bin", to: "x.sealdrop").status == 0)
         let inspected = try workspace.run(["inspect", "x.sealdrop"])
         #expect(inspected.status == 0)
-        for field in ["transfer id:", "sender key:       SHA256:", "recipient key:    SHA256:", "expires:", "chunks:           3", "plaintext size:   65524 to 131048 bytes", "not checked"] {
+        for field in [
+            "transfer id:", "sender key:       SHA256:", "recipient key:    SHA256:", "expires:", "chunks:           3",
+            "plaintext size:   65524 to 131048 bytes", "not checked",
+        ] {
             #expect(inspected.output.contains(field), "missing \(field)")
         }
         #expect(!inspected.output.contains("x.bin"), "the file name is encrypted")

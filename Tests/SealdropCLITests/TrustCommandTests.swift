@@ -32,12 +32,18 @@ import TestSupport
         #expect(crl.status == 0)
         #expect(crl.output.contains("Key Compromise"))
         #expect(crl.output.contains("X509v3 CRL Number: \n                3"))
-        let checked = try openssl(["verify", "-crl_check", "-CAfile", "ca/trust/ca.pem", "-CRLfile", "ca/trust/revocations.crl",
-                                   "ca/trust/vendors/stranger.pem"], in: workspace)
+        let checked = try openssl(
+            [
+                "verify", "-crl_check", "-CAfile", "ca/trust/ca.pem", "-CRLfile", "ca/trust/revocations.crl",
+                "ca/trust/vendors/stranger.pem",
+            ], in: workspace)
         #expect(checked.status != 0, "openssl also sees the revocation")
         #expect(checked.output.contains("revoked") || checked.standardError.contains("revoked"))
-        let stillGood = try openssl(["verify", "-crl_check", "-CAfile", "ca/trust/ca.pem", "-CRLfile", "ca/trust/revocations.crl",
-                                     "ca/trust/vendors/newvendor.pem"], in: workspace)
+        let stillGood = try openssl(
+            [
+                "verify", "-crl_check", "-CAfile", "ca/trust/ca.pem", "-CRLfile", "ca/trust/revocations.crl",
+                "ca/trust/vendors/newvendor.pem",
+            ], in: workspace)
         #expect(stillGood.status == 0, "\(stillGood.standardError)")
     }
 
@@ -104,8 +110,10 @@ import TestSupport
         let workspace = try CLIWorkspace()
         let shown = try workspace.run(["cert", "show", "ca/trust/vendors/newvendor.pem", "--trust", "ca/trust"])
         #expect(shown.status == 0, "\(shown.standardError)")
-        for field in ["subject:      newvendor", "kind:         vendor", "key:          Ed25519, SHA256:", "valid until:", "issuer:       CN=Lab migration CA",
-                      "verdict:      trusted vendor \"newvendor\""] {
+        for field in [
+            "subject:      newvendor", "kind:         vendor", "key:          Ed25519, SHA256:", "valid until:", "issuer:       CN=Lab migration CA",
+            "verdict:      trusted vendor \"newvendor\"",
+        ] {
             #expect(shown.output.contains(field), "missing \(field)")
         }
         let ca = try workspace.run(["cert", "show", "ca/trust/ca.pem"])

@@ -35,8 +35,9 @@ import TestSupport
         let now = Date()
         let sealed = try EnvelopeSealer.seal(
             from: &input, to: &envelopeFile, sender: vendors.sender,
-            request: SealRequest(recipient: vendors.recipient.publicKey, description: try FileDescription(fileName: "input.bin"),
-                                 created: now, expires: now.addingTimeInterval(60))
+            request: SealRequest(
+                recipient: vendors.recipient.publicKey, description: try FileDescription(fileName: "input.bin"),
+                created: now, expires: now.addingTimeInterval(60))
         )
         try envelopeFile.commit()
         #expect(sealed.plaintextSize == UInt64(plaintext.count))

@@ -23,8 +23,10 @@ import TestSupport
 
     static func chunkStart(_ index: Int) -> Int { header + index * chunk }
 
-    func expectRefused(_ bytes: [UInt8], _ code: EnvelopeError.Code, as opener: VendorIdentity? = nil,
-                       sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectRefused(
+        _ bytes: [UInt8], _ code: EnvelopeError.Code, as opener: VendorIdentity? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let directory = try TemporaryDirectory()
         do {
             _ = try vendors.openToFile(bytes, in: directory, as: opener)
@@ -65,11 +67,12 @@ import TestSupport
         try expectRefused(edited { $0[Self.chunkStart(2) + 4321] ^= 0x10 }, .chunkAuthenticationFailed)
     }
     @Test func chunksSwapped() throws {
-        try expectRefused(edited {
-            let one = Array($0[Self.chunkStart(1)..<Self.chunkStart(2)])
-            $0.replaceSubrange(Self.chunkStart(1)..<Self.chunkStart(2), with: $0[Self.chunkStart(2)..<Self.chunkStart(3)])
-            $0.replaceSubrange(Self.chunkStart(2)..<Self.chunkStart(3), with: one)
-        }, .chunkAuthenticationFailed)
+        try expectRefused(
+            edited {
+                let one = Array($0[Self.chunkStart(1)..<Self.chunkStart(2)])
+                $0.replaceSubrange(Self.chunkStart(1)..<Self.chunkStart(2), with: $0[Self.chunkStart(2)..<Self.chunkStart(3)])
+                $0.replaceSubrange(Self.chunkStart(2)..<Self.chunkStart(3), with: one)
+            }, .chunkAuthenticationFailed)
     }
     @Test func chunkDropped() throws {
         try expectRefused(edited { $0.removeSubrange(Self.chunkStart(2)..<Self.chunkStart(3)) }, .chunkAuthenticationFailed)

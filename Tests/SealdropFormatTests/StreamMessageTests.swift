@@ -56,8 +56,10 @@ import Testing
         #expect(try FileDescription.decode(encoded) == description)
     }
 
-    @Test(arguments: ["../etc/passwd", "a/b", ".", "..", "bell\u{7}", "tab\tname", String(repeating: "x", count: 256),
-                      "rep\u{202E}lqs.exe", "zero\u{200B}width", "line\u{2028}break"])
+    @Test(arguments: [
+        "../etc/passwd", "a/b", ".", "..", "bell\u{7}", "tab\tname", String(repeating: "x", count: 256),
+        "rep\u{202E}lqs.exe", "zero\u{200B}width", "line\u{2028}break",
+    ])
     func refusesUnsafeNames(_ name: String) {
         #expect(throws: EnvelopeError(.malformedMetadata, "")) { try FileDescription(fileName: name) }
     }

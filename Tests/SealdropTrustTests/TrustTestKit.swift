@@ -24,8 +24,10 @@ struct TestAuthority {
     }
 
     @discardableResult
-    mutating func issue(_ name: String, role: CertificateRole = .vendor, days: Int = 365, now: Date = Date(),
-                        key: VendorIdentity = .generate()) throws -> (VendorCertificate, VendorIdentity) {
+    mutating func issue(
+        _ name: String, role: CertificateRole = .vendor, days: Int = 365, now: Date = Date(),
+        key: VendorIdentity = .generate()
+    ) throws -> (VendorCertificate, VendorIdentity) {
         let certificate = try authority.issue(name: try VendorName(name), subjectKey: key.publicKey, role: role, days: days, now: now, replace: true)
         return (certificate, key)
     }

@@ -50,7 +50,8 @@ struct CAInitCommand: ParsableCommand {
             passphrase = value
         }
         let authority = try CertificateAuthority.create(directory: dir, name: name, days: days, passphrase: passphrase)
-        print("""
+        print(
+            """
             created CA "\(name)" in \(dir)
             private key:   \(dir)/\(CertificateAuthority.keyFile) (mode 0600; keep it offline if you can)
             trust store:   \(authority.trustDirectory) (publish this folder)
@@ -93,7 +94,8 @@ struct CAIssueCommand: ParsableCommand {
         let key = try VendorPublicKey.load(path: pubkey)
         let issued = try authority.issue(name: try VendorName(name), subjectKey: key, role: role.role, days: days, replace: replace)
         let folder = role.role == .vendor ? TrustStore.vendorsFolder : TrustStore.serverFolder
-        print("""
+        print(
+            """
             issued a \(role.role) certificate for \(name)
             file:        \(authority.trustDirectory)/\(folder)/\(name).pem
             serial:      \(Hex.encode(issued.certificate.serialNumber.bytes))
@@ -115,10 +117,11 @@ struct CARevokeCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("A vendor name (revokes all its current certificates) or a serial in hex.", valueName: "name-or-serial"))
     var target: String
 
-    @Option(help: ArgumentHelp(
-        "Why: \(RevocationList.Reason.allCases.map(\.description).joined(separator: ", ")).",
-        valueName: "reason"
-    ))
+    @Option(
+        help: ArgumentHelp(
+            "Why: \(RevocationList.Reason.allCases.map(\.description).joined(separator: ", ")).",
+            valueName: "reason"
+        ))
     var reason = "unspecified"
 
     func validate() throws {

@@ -42,7 +42,7 @@ struct KeygenCommand: ParsableCommand {
             return value
         }
         guard let first = PassphrasePrompt.read("New passphrase: "),
-              let second = PassphrasePrompt.read("Same passphrase again: ")
+            let second = PassphrasePrompt.read("Same passphrase again: ")
         else {
             throw CLIFailure(
                 message: "--protect needs a passphrase and there is no terminal to ask for one",

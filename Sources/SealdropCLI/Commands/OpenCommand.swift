@@ -30,10 +30,11 @@ struct OpenCommand: ParsableCommand {
 
     @OptionGroup var identity: IdentityOptions
 
-    @Option(help: ArgumentHelp(
-        "The vendor you expect the file from; refused if another vendor sealed it (with --unverified-key: the sender's OpenSSH public key file, required).",
-        valueName: "sender"
-    ))
+    @Option(
+        help: ArgumentHelp(
+            "The vendor you expect the file from; refused if another vendor sealed it (with --unverified-key: the sender's OpenSSH public key file, required).",
+            valueName: "sender"
+        ))
     var from: String?
 
     @OptionGroup var trust: TrustOptions
@@ -126,7 +127,9 @@ final class SenderResolver {
             return bareKey
         }
         guard let store, let fingerprint = header.senderCertificate else {
-            throw TrustError(.unknownVendor, "the envelope names no sender certificate (it was sealed with --unverified-key); open it with --from SENDER.pub --unverified-key")
+            throw TrustError(
+                .unknownVendor,
+                "the envelope names no sender certificate (it was sealed with --unverified-key); open it with --from SENDER.pub --unverified-key")
         }
         let party = try store.party(certificateFingerprint: fingerprint, for: .sender)
         if let expected, party.name.value != expected {

@@ -106,7 +106,8 @@ struct SealCommand: ParsableCommand {
             try sink.finish()
             try file.commit()
         }
-        Terminal.info("""
+        Terminal.info(
+            """
             sealed \(fileName.isEmpty ? "standard input" : Terminal.printable(fileName)) (\(result.plaintextSize) bytes) \
             for \(recipientLabel)
             transfer id: \(result.header.transferIDString)
@@ -118,10 +119,11 @@ struct SealCommand: ParsableCommand {
 
 /// The key you act as, shared by every command that signs or opens.
 struct IdentityOptions: ParsableArguments {
-    @Option(help: ArgumentHelp(
-        "Your OpenSSH Ed25519 private key. If it has a passphrase, set SEALDROP_PASSPHRASE or answer the prompt.",
-        valueName: "key"
-    ))
+    @Option(
+        help: ArgumentHelp(
+            "Your OpenSSH Ed25519 private key. If it has a passphrase, set SEALDROP_PASSPHRASE or answer the prompt.",
+            valueName: "key"
+        ))
     var identity: String
 
     func load() throws -> VendorIdentity {

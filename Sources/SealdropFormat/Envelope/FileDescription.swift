@@ -48,7 +48,7 @@ public struct FileDescription: Equatable, Sendable {
             throw .malformedMetadata("its padding is not all zeros")
         }
         guard let nameText = String(validating: name, as: UTF8.self),
-              let noteText = String(validating: note, as: UTF8.self)
+            let noteText = String(validating: note, as: UTF8.self)
         else {
             throw .malformedMetadata("the file name or note is not valid UTF-8")
         }

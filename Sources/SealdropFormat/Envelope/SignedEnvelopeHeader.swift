@@ -60,7 +60,10 @@ public struct SignedEnvelopeHeader: Equatable, Sendable {
         let version = (try? reader.readUInt16()) ?? 0
         let bodyLength = Int((try? reader.readUInt32()) ?? 0)
         guard version == EnvelopeFormat.version else {
-            throw EnvelopeError(.unsupportedVersion, "envelope format version \(version) is not supported; this sealdrop reads version \(EnvelopeFormat.version) only, so the sender may use a newer release")
+            throw EnvelopeError(
+                .unsupportedVersion,
+                "envelope format version \(version) is not supported; this sealdrop reads version \(EnvelopeFormat.version) only, so the sender may use a newer release"
+            )
         }
         guard bodyLength <= EnvelopeFormat.maximumHeaderBodyLength else {
             throw EnvelopeError(.headerTooLarge, "the header declares \(bodyLength) bytes, more than the limit of \(EnvelopeFormat.maximumHeaderBodyLength)")

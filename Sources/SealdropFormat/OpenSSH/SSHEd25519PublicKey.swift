@@ -54,9 +54,10 @@ public struct SSHEd25519PublicKey: Hashable, Sendable {
 
     /// Parses the first non-empty, non-comment line of a `.pub` file.
     public init(authorizedKeyText text: String) throws(KeyFileError) {
-        guard let line = text.split(whereSeparator: \.isNewline)
-            .map({ $0.trimmingWhitespace() })
-            .first(where: { !$0.isEmpty && !$0.hasPrefix("#") })
+        guard
+            let line = text.split(whereSeparator: \.isNewline)
+                .map({ $0.trimmingWhitespace() })
+                .first(where: { !$0.isEmpty && !$0.hasPrefix("#") })
         else {
             throw KeyFileError(.notAKeyFile, "it holds no public key line")
         }
