@@ -37,6 +37,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // SFTP v3 (draft-ietf-secsh-filexfer-02) packets as values: no I/O, no C,
+        // so a session can run over a libssh channel or over stdin/stdout.
+        .target(
+            name: "SealdropSFTP",
+            dependencies: ["SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+
         // libsodium behind typed Swift wrappers (the only importer of CSodium).
         .target(
             name: "SealdropCrypto",
@@ -121,6 +129,11 @@ let package = Package(
         .testTarget(
             name: "SealdropTrustTests",
             dependencies: ["SealdropTrust", "SealdropKeys", "SealdropFormat", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SealdropSFTPTests",
+            dependencies: ["SealdropSFTP", "SealdropFormat"],
             swiftSettings: strictSettings
         ),
         .testTarget(
