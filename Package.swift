@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C libraries, each imported by exactly one Swift target.
@@ -85,6 +86,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Transfer metadata and lifecycle: a store protocol, SQLite behind it.
+        .target(
+            name: "SealdropStore",
+            dependencies: [
+                "SealdropFormat",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // Streaming seal and open of envelope format v1.
         .target(
             name: "SealdropEnvelope",
@@ -134,6 +145,11 @@ let package = Package(
         .testTarget(
             name: "SealdropSFTPTests",
             dependencies: ["SealdropSFTP", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SealdropStoreTests",
+            dependencies: ["SealdropStore", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
