@@ -9,7 +9,8 @@ let package = Package(
     name: "sealdrop",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "sealdrop", targets: ["sealdrop"])
+        .executable(name: "sealdrop", targets: ["sealdrop"]),
+        .executable(name: "sealdropd", targets: ["sealdropd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -96,6 +97,17 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The drop box: the virtual tree, the SFTP session rules, uploads,
+        // downloads, expiry. Transport-free: sessions take decoded packets.
+        .target(
+            name: "SealdropServer",
+            dependencies: [
+                "SealdropFormat", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropEnvelope",
+                "SealdropCrypto", "SealdropIO",
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // Streaming seal and open of envelope format v1.
         .target(
             name: "SealdropEnvelope",
@@ -114,10 +126,25 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The `sealdropd` command line: configuration, serving, the subsystem mode.
+        .target(
+            name: "SealdropDaemon",
+            dependencies: [
+                "SealdropServer", "SealdropSSH", "SealdropTrust", "SealdropKeys", "SealdropSFTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // Thin executables.
         .executableTarget(
             name: "sealdrop",
             dependencies: ["SealdropCLI"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "sealdropd",
+            dependencies: ["SealdropDaemon"],
             swiftSettings: strictSettings
         ),
         .executableTarget(

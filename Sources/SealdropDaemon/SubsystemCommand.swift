@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import SealdropServer
+
+/// `sealdropd sftp-subsystem`: one session over stdin/stdout, for running
+/// under OpenSSH's sshd (`ForceCommand sealdropd sftp-subsystem --vendor NAME`
+/// in the vendor's authorized_keys entry) in hardened deployments.
+struct SubsystemCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sftp-subsystem",
+        abstract: "Serve one SFTP session on standard input and output (behind OpenSSH's sshd)."
+    )
+
+    @Option(help: ArgumentHelp("The vendor this session belongs to (sshd has checked its key).", valueName: "name"))
+    var vendor: String
+
+    @OptionGroup var storage: StorageOptions
+
+    func run() throws {
+        let configuration = DropBoxConfiguration(dataDirectory: storage.data, trustDirectory: storage.trust)
+        let dropBox = try DropBox(configuration: configuration, log: DaemonLog.line)
+        dropBox.reap()
+        let source = ProcessInfo.processInfo.environment["SSH_CLIENT"].map { String($0.prefix { $0 != " " }) } ?? "local"
+        guard let party = dropBox.subsystemVendor(vendor, sourceAddress: source) else {
+            throw ExitCode(1)
+        }
+        let session = SFTPSession(dropBox: dropBox, vendor: party, sourceAddress: source)
+        SFTPConnection(session: session).run(
+            receive: { buffer in
+                while true {
+                    let count = read(0, buffer.baseAddress, buffer.count)
+                    if count < 0, errno == EINTR { continue }
+                    return count
+                }
+            },
+            send: { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = bytes.withUnsafeBytes { write(1, $0.baseAddress! + offset, bytes.count - offset) }
+                    if written < 0, errno == EINTR { continue }
+                    guard written > 0 else { throw CocoaError(.fileWriteUnknown) }
+                    offset += written
+                }
+            })
+    }
+}

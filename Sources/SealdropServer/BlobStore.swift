@@ -1,0 +1,82 @@
+import Foundation
+import SealdropCrypto
+import SealdropFormat
+
+/// Envelope files on disk. Uploads are written under `staging/` with
+/// random names, out of every vendor's sight; a validated upload is fsynced
+/// and renamed into `blobs/` (also a random name), and the directory fsynced.
+/// No name under either folder ever comes from a client.
+public final class BlobStore: Sendable {
+    let configuration: DropBoxConfiguration
+
+    public init(configuration: DropBoxConfiguration) throws {
+        self.configuration = configuration
+        for folder in [configuration.dataDirectory, configuration.blobDirectory, configuration.stagingDirectory] {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+    }
+
+    /// A new staging file, open for reading and writing, mode 0600.
+    func createStaging() throws -> (fd: Int32, path: String) {
+        let path = configuration.stagingDirectory + "/" + Hex.encode(SecureRandom.bytes(16)) + ".upload"
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ServerIOError("create a staging file", errno) }
+        return (fd, path)
+    }
+
+    /// Moves a validated staging file into `blobs/`, durably; returns the blob name.
+    func publish(stagingFD: Int32, stagingPath: String) throws -> String {
+        guard fsync(stagingFD) == 0 else { throw ServerIOError("flush an upload", errno) }
+        let name = Hex.encode(SecureRandom.bytes(16)) + ".blob"
+        guard rename(stagingPath, configuration.blobDirectory + "/" + name) == 0 else { throw ServerIOError("publish an upload", errno) }
+        syncDirectory(configuration.blobDirectory)
+        return name
+    }
+
+    func openBlob(_ name: String) throws -> Int32 {
+        let fd = open(configuration.blobDirectory + "/" + name, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ServerIOError("open a stored transfer", errno) }
+        return fd
+    }
+
+    /// Deletes a blob at once; a missing file is already the goal.
+    func delete(_ name: String) {
+        unlink(configuration.blobDirectory + "/" + name)
+        syncDirectory(configuration.blobDirectory)
+    }
+
+    /// At start-up: nothing in staging survives a restart (a half-finished
+    /// upload is never published), and blobs no pending transfer names are removed.
+    func clean(keeping blobs: Set<String>) -> (staging: Int, strays: Int) {
+        var removed = (staging: 0, strays: 0)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: configuration.stagingDirectory)) ?? [] {
+            if unlink(configuration.stagingDirectory + "/" + name) == 0 { removed.staging += 1 }
+        }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: configuration.blobDirectory)) ?? [] where !blobs.contains(name) {
+            if unlink(configuration.blobDirectory + "/" + name) == 0 { removed.strays += 1 }
+        }
+        syncDirectory(configuration.blobDirectory)
+        return removed
+    }
+
+    private func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+}
+
+/// A server-side file operation failed.
+struct ServerIOError: Error, CustomStringConvertible {
+    let operation: String
+    let code: Int32
+
+    init(_ operation: String, _ code: Int32) {
+        self.operation = operation
+        self.code = code
+    }
+
+    var description: String { "cannot \(operation): \(String(cString: strerror(code)))" }
+}

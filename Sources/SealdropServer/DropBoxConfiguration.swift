@@ -1,0 +1,34 @@
+import Foundation
+
+/// What a drop box enforces. Every limit is named here with its reason;
+/// `ops/sealdropd.conf` documents the same settings for operators.
+public struct DropBoxConfiguration: Sendable {
+    /// SQLite metadata and blob files live here.
+    public var dataDirectory: String
+    /// The trust store: CA, vendor certificates, revocation list.
+    public var trustDirectory: String
+    /// Expiry granted when an envelope's request is out of policy in the
+    /// short direction; DESIGN.md's default is 72 hours.
+    public var defaultExpiry: TimeInterval = 72 * 3600
+    /// The longest a transfer may wait: 14 days, so an extract never rests
+    /// on the server longer than a migration step takes.
+    public var maximumExpiry: TimeInterval = 14 * 86_400
+    /// The largest envelope accepted: 64 GiB covers any laboratory database.
+    public var maximumFileSize: UInt64 = 64 << 30
+    /// Bytes one vendor may have waiting at once.
+    public var maximumStoredBytesPerVendor: UInt64 = 256 << 30
+    /// Transfers one vendor may have waiting at once.
+    public var maximumPendingPerVendor = 1000
+    /// How often expired transfers are swept; a transfer never outlives
+    /// its expiry by more than this.
+    public var reaperInterval: TimeInterval = 60
+
+    public init(dataDirectory: String, trustDirectory: String) {
+        self.dataDirectory = dataDirectory
+        self.trustDirectory = trustDirectory
+    }
+
+    public var databasePath: String { dataDirectory + "/metadata.sqlite" }
+    public var blobDirectory: String { dataDirectory + "/blobs" }
+    public var stagingDirectory: String { dataDirectory + "/staging" }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import SealdropSFTP
+
+/// Runs one SFTP session over a byte stream: frames packets, hands them to
+/// the session, writes the replies. The same loop serves a libssh channel
+/// and stdin/stdout (an OpenSSH `Subsystem`), given two closures.
+public struct SFTPConnection {
+    /// Reads some bytes into the buffer; 0 means the client is gone.
+    public typealias Receive = (UnsafeMutableRawBufferPointer) throws -> Int
+    public typealias Send = ([UInt8]) throws -> Void
+
+    let session: SFTPSession
+
+    public init(session: SFTPSession) {
+        self.session = session
+    }
+
+    /// Serves until the client disconnects or breaks the framing; then ends
+    /// the session (unfinished uploads dropped, claims released).
+    public func run(receive: Receive, send: Send) {
+        defer { session.end() }
+        var framer = SFTPPacketFramer()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count: Int
+            do {
+                count = try buffer.withUnsafeMutableBytes { try receive($0) }
+            } catch {
+                return
+            }
+            if count <= 0 { return }
+            framer.append(buffer[0..<count])
+            do {
+                while true {
+                    let body: ArraySlice<UInt8>
+                    do {
+                        guard let next = try framer.nextPacketBody() else { break }
+                        body = next
+                    } catch {
+                        // The length field itself is bad: the stream cannot be resynchronised.
+                        session.dropBox.log("\(session.vendor.name): closing the session: \(error)")
+                        return
+                    }
+                    let replies: [SFTPMessage]
+                    do {
+                        replies = session.handle(try SFTPMessage.decode(body))
+                    } catch {
+                        replies = session.reply(to: error).map { [$0] } ?? []
+                    }
+                    for reply in replies { try send(reply.encode()) }
+                }
+            } catch {
+                return
+            }
+        }
+    }
+}

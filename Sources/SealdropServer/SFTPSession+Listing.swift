@@ -1,0 +1,147 @@
+import Foundation
+import SealdropSFTP
+import SealdropStore
+import SealdropTrust
+
+extension SFTPSession {
+    /// Directory modes: owner-only, and outboxes write-only, so `ls -l`
+    /// shows the rules.
+    static let readableDirectory = SFTPAttributes.directory | 0o500
+    static let writeOnlyDirectory = SFTPAttributes.directory | 0o300
+    static let readOnlyFile = SFTPAttributes.regularFile | 0o400
+
+    func attributes(of path: VirtualPath) throws -> SFTPAttributes {
+        switch path {
+        case .root, .inbox, .sent, .directory, .receipts, .outbox:
+            return SFTPAttributes(size: 0, permissions: Self.readableDirectory)
+        case .outboxVendor(let name):
+            _ = try outboxRecipient(name)
+            return SFTPAttributes(size: 0, permissions: Self.writeOnlyDirectory)
+        case .inboxFile(let id):
+            return fileAttributes(try myInboxTransfer(id))
+        case .sentFile(let id):
+            guard let transfer = try dropBox.store.transfer(id: id), transfer.sender == vendor.name.value else {
+                throw Refusal(.noSuchFile, "no such file or directory")
+            }
+            return fileAttributes(transfer)
+        case .directoryFile(let name):
+            guard let file = directoryFile(name), let info = try? FileManager.default.attributesOfItem(atPath: file) else {
+                throw Refusal(.noSuchFile, "no such certificate")
+            }
+            return SFTPAttributes(
+                size: (info[.size] as? NSNumber)?.uint64Value ?? 0, permissions: Self.readOnlyFile,
+                modificationTime: UInt32(clamping: Int((info[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)))
+        case .outboxFile:
+            // Write-only: what was uploaded is not visible here (see /sent).
+            throw Refusal(.noSuchFile, "no such file or directory")
+        }
+    }
+
+    func fstat(_ handle: OpenHandle) throws -> SFTPAttributes {
+        switch handle {
+        case .listing: SFTPAttributes(size: 0, permissions: Self.readableDirectory)
+        case .memoryFile(let bytes): SFTPAttributes(size: UInt64(bytes.count), permissions: Self.readOnlyFile)
+        case .upload(let state): SFTPAttributes(size: state.size, permissions: SFTPAttributes.regularFile | 0o200)
+        case .download(let state): fileAttributes(state.transfer)
+        }
+    }
+
+    /// A pending, unexpired transfer addressed to this vendor; anything else
+    /// (another vendor's id included) is simply "no such file".
+    func myInboxTransfer(_ id: String) throws -> Transfer {
+        guard let transfer = try dropBox.store.transfer(id: id), transfer.recipient == vendor.name.value,
+            TransferState.pending.contains(transfer.state), transfer.expiresAt > Date()
+        else { throw Refusal(.noSuchFile, "no such file or directory") }
+        return transfer
+    }
+
+    func fileAttributes(_ transfer: Transfer) -> SFTPAttributes {
+        let time = UInt32(clamping: Int(transfer.uploadedAt.timeIntervalSince1970))
+        return SFTPAttributes(size: transfer.size, permissions: Self.readOnlyFile, accessTime: time, modificationTime: time)
+    }
+
+    func listing(of path: VirtualPath) throws -> [SFTPNameEntry] {
+        var entries = [entry(".", SFTPAttributes(size: 0, permissions: Self.readableDirectory))]
+        switch path {
+        case .root:
+            for name in ["inbox", "outbox", "sent", "directory", "receipts"] {
+                entries.append(entry(name, SFTPAttributes(size: 0, permissions: Self.readableDirectory)))
+            }
+        case .inbox:
+            let now = Date()
+            for transfer in try dropBox.store.inbox(recipient: vendor.name.value) where transfer.expiresAt > now {
+                entries.append(entry(transfer.id + VirtualPath.envelopeSuffix, fileAttributes(transfer), owner: transfer.sender))
+            }
+        case .sent:
+            for transfer in try dropBox.store.sent(by: vendor.name.value) {
+                entries.append(entry(transfer.id + VirtualPath.envelopeSuffix, fileAttributes(transfer), owner: transfer.state.rawValue))
+            }
+        case .outbox:
+            for name in outboxNames() {
+                entries.append(entry(name, SFTPAttributes(size: 0, permissions: Self.writeOnlyDirectory)))
+            }
+        case .outboxVendor(let name):
+            _ = try outboxRecipient(name)
+        case .directory:
+            for name in ["ca.pem"] + vendorCertificateNames() {
+                if let attributes = try? attributes(of: .directoryFile(name: name)) { entries.append(entry(name, attributes)) }
+            }
+        case .receipts:
+            break
+        default:
+            throw Refusal(.noSuchFile, "not a directory")
+        }
+        return entries
+    }
+
+    func readdir(_ raw: [UInt8], id: UInt32) throws -> SFTPMessage {
+        let key = String(decoding: raw, as: UTF8.self)
+        guard case .listing(let entries, let sent) = try lookup(raw) else { throw Refusal(.failure, "not a directory handle") }
+        guard !sent, !entries.isEmpty else { return .status(id: id, code: .eof, message: "end of directory") }
+        handles[key] = .listing(entries, sent: true)
+        return .name(id: id, entries: Array(entries.prefix(SFTPLimits.maximumNamesPerReply)))
+    }
+
+    /// Every other vendor whose certificate verifies as a recipient now.
+    private func outboxNames() -> [String] {
+        guard let trust = try? dropBox.trustStore() else { return [] }
+        let verifier = trust.verifier()
+        return trust.vendorCertificates()
+            .compactMap { try? verifier.verify($0, for: .recipient).name.value }
+            .filter { $0 != vendor.name.value }
+            .sorted()
+    }
+
+    private func vendorCertificateNames() -> [String] {
+        let folder = dropBox.configuration.trustDirectory + "/vendors"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".pem") }.sorted()
+    }
+
+    private func entry(_ name: String, _ attributes: SFTPAttributes, owner: String = "sealdrop") -> SFTPNameEntry {
+        let isDirectory = (attributes.permissions ?? 0) & SFTPAttributes.directory != 0
+        let mode = Self.modeString(attributes.permissions ?? 0, directory: isDirectory)
+        let date = Date(timeIntervalSince1970: TimeInterval(attributes.modificationTime ?? 0))
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "MMM dd HH:mm"
+        let longname =
+            "\(mode)    1 \(owner.padding(toLength: 10, withPad: " ", startingAt: 0)) \(String(attributes.size ?? 0).leftPadded(12)) \(formatter.string(from: date)) \(name)"
+        return SFTPNameEntry(filename: Array(name.utf8), longname: Array(longname.utf8), attributes: attributes)
+    }
+
+    static func modeString(_ mode: UInt32, directory: Bool) -> String {
+        var text = directory ? "d" : "-"
+        for shift in stride(from: 6, through: 0, by: -3) {
+            let bits = (mode >> UInt32(shift)) & 7
+            text += (bits & 4 != 0 ? "r" : "-") + (bits & 2 != 0 ? "w" : "-") + (bits & 1 != 0 ? "x" : "-")
+        }
+        return text
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}

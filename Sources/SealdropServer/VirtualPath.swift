@@ -1,0 +1,98 @@
+import SealdropFormat
+
+/// A path in the tree a vendor sees, after normalisation. Every client path
+/// goes through `VirtualPath.resolve`; nothing else touches client paths,
+/// so no `..`, absolute path or odd byte can reach the file system.
+public enum VirtualPath: Equatable, Sendable {
+    case root
+    case inbox
+    case inboxFile(transferID: String)
+    case outbox
+    case outboxVendor(name: String)
+    case outboxFile(vendor: String, name: String)
+    case sent
+    case sentFile(transferID: String)
+    case directory
+    case directoryFile(name: String)
+    case receipts
+
+    /// Longest path we resolve; real ones are under 100 bytes.
+    static let maximumLength = 1024
+    static let envelopeSuffix = ".sealdrop"
+
+    /// Resolves `raw` (relative paths against `/`, the only working
+    /// directory) lexically: `.` and `..` are applied to the string, never
+    /// to a file system, and `..` stops at the root.
+    public static func resolve(_ raw: [UInt8]) -> VirtualPath? {
+        guard raw.count <= maximumLength, !raw.contains(0), let text = String(validating: raw, as: UTF8.self) else { return nil }
+        var parts = [Substring]()
+        for part in text.split(separator: "/", omittingEmptySubsequences: true) {
+            switch part {
+            case ".": continue
+            case "..": _ = parts.popLast()
+            default: parts.append(part)
+            }
+        }
+        return classify(parts.map(String.init))
+    }
+
+    static func classify(_ parts: [String]) -> VirtualPath? {
+        switch parts.count {
+        case 0: return .root
+        case 1:
+            switch parts[0] {
+            case "inbox": return .inbox
+            case "outbox": return .outbox
+            case "sent": return .sent
+            case "directory": return .directory
+            case "receipts": return .receipts
+            default: return nil
+            }
+        case 2:
+            switch parts[0] {
+            case "inbox": return transferID(parts[1]).map { .inboxFile(transferID: $0) }
+            case "sent": return transferID(parts[1]).map { .sentFile(transferID: $0) }
+            case "outbox": return .outboxVendor(name: parts[1])
+            case "directory": return .directoryFile(name: parts[1])
+            default: return nil
+            }
+        case 3:
+            guard parts[0] == "outbox" else { return nil }
+            return .outboxFile(vendor: parts[1], name: parts[2])
+        default:
+            return nil
+        }
+    }
+
+    /// `ID.sealdrop` with ID 32 lower-case hex digits, or nil.
+    static func transferID(_ name: String) -> String? {
+        guard name.hasSuffix(envelopeSuffix) else { return nil }
+        let id = String(name.dropLast(envelopeSuffix.count))
+        guard id.count == 32, id.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
+        return id
+    }
+
+    /// The canonical absolute path, as REALPATH answers.
+    public var canonical: String {
+        switch self {
+        case .root: "/"
+        case .inbox: "/inbox"
+        case .inboxFile(let id): "/inbox/\(id)\(Self.envelopeSuffix)"
+        case .outbox: "/outbox"
+        case .outboxVendor(let name): "/outbox/\(name)"
+        case .outboxFile(let vendor, let name): "/outbox/\(vendor)/\(name)"
+        case .sent: "/sent"
+        case .sentFile(let id): "/sent/\(id)\(Self.envelopeSuffix)"
+        case .directory: "/directory"
+        case .directoryFile(let name): "/directory/\(name)"
+        case .receipts: "/receipts"
+        }
+    }
+
+    public var isDirectory: Bool {
+        switch self {
+        case .root, .inbox, .outbox, .outboxVendor, .sent, .directory, .receipts: true
+        default: false
+        }
+    }
+}

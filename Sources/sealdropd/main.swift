@@ -1,0 +1,3 @@
+import SealdropDaemon
+
+SealdropDaemonMain.run()
