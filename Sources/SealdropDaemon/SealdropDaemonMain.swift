@@ -19,7 +19,8 @@ struct SealdropdCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealdropd",
         abstract: "The sealdrop drop box server.",
-        subcommands: [SubsystemCommand.self]
+        subcommands: [ServeCommand.self, SubsystemCommand.self],
+        defaultSubcommand: ServeCommand.self
     )
 }
 

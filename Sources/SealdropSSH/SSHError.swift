@@ -3,6 +3,10 @@ public struct SSHError: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
         case keyImportFailed = "key-import-failed"
         case keyExportFailed = "key-export-failed"
+        case serverFailed = "server-failed"
+        case handshakeFailed = "handshake-failed"
+        case channelFailed = "channel-failed"
+        case timedOut = "timed-out"
     }
 
     public let code: Code

@@ -1,0 +1,97 @@
+import Foundation
+import SealdropServer
+
+/// Everything `sealdropd serve` can be told, from the config file and
+/// flags. `ops/sealdropd.conf` documents each setting.
+struct ServerSettings {
+    var listenHost = "127.0.0.1"
+    var listenPort = 2222
+    var dropBox = DropBoxConfiguration(dataDirectory: "sealdrop-data", trustDirectory: "Certificates")
+    /// Sessions served at once; each is a thread, so this bounds threads and memory.
+    var maximumSessions = 64
+    /// One vendor cannot take every slot.
+    var maximumSessionsPerVendor = 8
+    /// Seconds from TCP accept to an authenticated sftp channel.
+    var loginTimeout: Double = 30
+    /// Seconds without a request before a session is closed.
+    var idleTimeout: Double = 600
+    /// Failed logins allowed per source address per minute before it is refused outright.
+    var failedLoginsPerMinute = 10
+
+    /// Applies a `key = value` file; `#` starts a comment. Unknown keys and
+    /// bad values are errors naming the line.
+    mutating func load(file path: String) throws {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw SettingsError("cannot read \(path): \(error.localizedDescription)")
+        }
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            let parts = trimmed.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[1].isEmpty else { throw SettingsError("\(path):\(index + 1): expected `key = value`") }
+            do {
+                try set(parts[0], parts[1])
+            } catch let error as SettingsError {
+                throw SettingsError("\(path):\(index + 1): \(error.message)")
+            }
+        }
+    }
+
+    mutating func set(_ key: String, _ value: String) throws {
+        switch key {
+        case "listen": try setListen(value)
+        case "data": dropBox.dataDirectory = value
+        case "trust": dropBox.trustDirectory = value
+        case "default-expiry": dropBox.defaultExpiry = try Self.duration(value, key)
+        case "maximum-expiry": dropBox.maximumExpiry = try Self.duration(value, key)
+        case "maximum-file-size": dropBox.maximumFileSize = try Self.bytes(value, key)
+        case "vendor-quota": dropBox.maximumStoredBytesPerVendor = try Self.bytes(value, key)
+        case "vendor-pending-transfers": dropBox.maximumPendingPerVendor = try Self.count(value, key)
+        case "reaper-interval": dropBox.reaperInterval = try Self.duration(value, key)
+        case "maximum-sessions": maximumSessions = try Self.count(value, key)
+        case "maximum-sessions-per-vendor": maximumSessionsPerVendor = try Self.count(value, key)
+        case "login-timeout": loginTimeout = try Self.duration(value, key)
+        case "idle-timeout": idleTimeout = try Self.duration(value, key)
+        case "failed-logins-per-minute": failedLoginsPerMinute = try Self.count(value, key)
+        default: throw SettingsError("unknown setting \"\(key)\"")
+        }
+    }
+
+    mutating func setListen(_ value: String) throws {
+        guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), (0...65535).contains(port) else {
+            throw SettingsError("listen must be HOST:PORT, such as 127.0.0.1:2222")
+        }
+        listenHost = String(value[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        listenPort = port
+    }
+
+    static func duration(_ text: String, _ key: String) throws -> TimeInterval {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        guard let unit = text.last, let factor = units[unit], let value = Double(text.dropLast()), value > 0 else {
+            throw SettingsError("\(key) must be a duration such as 90s, 10m, 72h or 14d")
+        }
+        return value * factor
+    }
+
+    static func bytes(_ text: String, _ key: String) throws -> UInt64 {
+        let units: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        if let unit = text.last, let factor = units[unit], let value = UInt64(text.dropLast()) { return value * factor }
+        guard let value = UInt64(text) else { throw SettingsError("\(key) must be a size such as 500M or 64G") }
+        return value
+    }
+
+    static func count(_ text: String, _ key: String) throws -> Int {
+        guard let value = Int(text), value > 0 else { throw SettingsError("\(key) must be a positive whole number") }
+        return value
+    }
+}
+
+struct SettingsError: Error, CustomStringConvertible {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}

@@ -1,0 +1,213 @@
+internal import CLibSSH
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One accepted SSH connection (libssh `ssh_session`), from key exchange to
+/// close. It accepts public-key login only, then exactly one session
+/// channel with the `sftp` subsystem; everything else (passwords, shell,
+/// exec, pty, forwarding, agent, X11) is refused by default, because no
+/// callback exists to accept it.
+public final class SSHServerConnection: @unchecked Sendable {
+    private let session: ssh_session
+    // The callback structs and their owner must outlive the session (see
+    // the library notes); they live as long as this object.
+    private var serverCallbacks = ssh_server_callbacks_struct()
+    private var channelCallbacks = ssh_channel_callbacks_struct()
+    private var context: Context!
+
+    /// The peer's address, for logs and the failed-login rate.
+    public let sourceAddress: String
+
+    /// Called on the connection's thread for each public key offered.
+    public typealias Authorizer = (_ user: String, _ keyBlob: [UInt8]) -> Bool
+
+    final class Context {
+        let authorize: Authorizer
+        var user: String?
+        var keyBlob: [UInt8]?
+        var authenticated = false
+        var channel: ssh_channel?
+        var sftpRequested = false
+        var attempts = 0
+        weak var owner: SSHServerConnection?
+
+        init(authorize: @escaping Authorizer) {
+            self.authorize = authorize
+        }
+    }
+
+    init(session: ssh_session) {
+        self.session = session
+        sourceAddress = Self.peerAddress(ssh_get_fd(session))
+        var one: Int32 = 1
+        setsockopt(ssh_get_fd(session), Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    deinit {
+        if let channel = context?.channel {
+            ssh_channel_free(channel)
+        }
+        ssh_disconnect(session)
+        ssh_free(session)
+    }
+
+    /// Public-key authentication attempts allowed per connection.
+    static let maximumAuthenticationAttempts = 6
+
+    /// Runs the key exchange, authentication and channel set-up, within
+    /// `timeout` seconds. Returns the authenticated user and key blob.
+    public func establish(timeout: Double, authorize: @escaping Authorizer) throws(SSHError) -> (user: String, keyBlob: [UInt8]) {
+        let context = Context(authorize: authorize)
+        context.owner = self
+        self.context = context
+        let userdata = Unmanaged.passUnretained(context).toOpaque()
+
+        serverCallbacks.size = MemoryLayout<ssh_server_callbacks_struct>.size
+        serverCallbacks.userdata = userdata
+        serverCallbacks.auth_pubkey_function = { _, user, key, state, userdata in
+            let context = Unmanaged<Context>.fromOpaque(userdata!).takeUnretainedValue()
+            context.attempts += 1
+            guard context.attempts <= SSHServerConnection.maximumAuthenticationAttempts, let user, let key,
+                let blob = SSHServerConnection.blob(of: key)
+            else { return SSH_AUTH_DENIED.rawValue }
+            let name = String(cString: user)
+            guard context.authorize(name, blob) else { return SSH_AUTH_DENIED.rawValue }
+            // The probe (no signature yet) is answered "this key would do";
+            // libssh has verified the signature when the state is VALID.
+            if state == CChar(SSH_PUBLICKEY_STATE_VALID.rawValue) {
+                context.user = name
+                context.keyBlob = blob
+                context.authenticated = true
+            } else if state != CChar(SSH_PUBLICKEY_STATE_NONE.rawValue) {
+                return SSH_AUTH_DENIED.rawValue
+            }
+            return SSH_AUTH_SUCCESS.rawValue
+        }
+        serverCallbacks.channel_open_request_session_function = { session, userdata in
+            let context = Unmanaged<Context>.fromOpaque(userdata!).takeUnretainedValue()
+            guard context.authenticated, context.channel == nil, let channel = ssh_channel_new(session) else { return nil }
+            context.channel = channel
+            context.owner?.installChannelCallbacks(channel)
+            return channel
+        }
+        ssh_set_auth_methods(session, Int32(SSH_AUTH_METHOD_PUBLICKEY))
+        guard ssh_set_server_callbacks(session, &serverCallbacks) == SSH_OK else {
+            throw SSHError(.serverFailed, "libssh refused the server callbacks")
+        }
+        guard ssh_handle_key_exchange(session) == SSH_OK else {
+            throw SSHError(.handshakeFailed, "key exchange with \(sourceAddress) failed: \(lastError)")
+        }
+        guard let event = ssh_event_new() else { throw SSHError(.serverFailed, "libssh could not create an event loop") }
+        defer { ssh_event_free(event) }
+        ssh_event_add_session(event, session)
+        let deadline = Self.now() + timeout
+        while !(context.authenticated && context.sftpRequested) {
+            guard Self.now() < deadline else { throw SSHError(.handshakeFailed, "\(sourceAddress) did not log in and open sftp within \(Int(timeout)) s") }
+            if ssh_event_dopoll(event, 100) == SSH_ERROR {
+                throw SSHError(.handshakeFailed, "connection from \(sourceAddress) failed during login: \(lastError)")
+            }
+            guard ssh_is_connected(session) != 0 else { throw SSHError(.handshakeFailed, "\(sourceAddress) disconnected during login") }
+        }
+        ssh_event_remove_session(event, session)
+        return (context.user!, context.keyBlob!)
+    }
+
+    private func installChannelCallbacks(_ channel: ssh_channel) {
+        channelCallbacks.size = MemoryLayout<ssh_channel_callbacks_struct>.size
+        channelCallbacks.userdata = Unmanaged.passUnretained(context).toOpaque()
+        channelCallbacks.channel_subsystem_request_function = { _, _, subsystem, userdata in
+            let context = Unmanaged<Context>.fromOpaque(userdata!).takeUnretainedValue()
+            guard let subsystem, String(cString: subsystem) == "sftp", !context.sftpRequested else { return 1 }
+            context.sftpRequested = true
+            return 0
+        }
+        ssh_set_channel_callbacks(channel, &channelCallbacks)
+    }
+
+    /// Reads channel data; 0 at end of stream. `timeout` in milliseconds.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, timeout: Int32) throws(SSHError) -> Int {
+        guard let channel = context?.channel else { return 0 }
+        let count = ssh_channel_read_timeout(channel, buffer.baseAddress, UInt32(buffer.count), 0, timeout)
+        if count == SSH_ERROR { throw SSHError(.channelFailed, "reading from \(sourceAddress) failed: \(lastError)") }
+        if count == 0, ssh_channel_is_eof(channel) != 0 || ssh_channel_is_open(channel) == 0 { return 0 }
+        if count == 0 { throw SSHError(.timedOut, "\(sourceAddress) was idle too long") }
+        return Int(count)
+    }
+
+    public func write(_ bytes: [UInt8]) throws(SSHError) {
+        guard let channel = context?.channel else { throw SSHError(.channelFailed, "no channel") }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { ssh_channel_write(channel, $0.baseAddress! + offset, UInt32(bytes.count - offset)) }
+            guard written > 0 else { throw SSHError(.channelFailed, "writing to \(sourceAddress) failed: \(lastError)") }
+            offset += Int(written)
+        }
+    }
+
+    /// Sends EOF and closes the channel; the connection closes on release.
+    public func close() {
+        if let channel = context?.channel {
+            ssh_channel_send_eof(channel)
+            ssh_channel_close(channel)
+        }
+    }
+
+    private var lastError: String { String(cString: ssh_get_error(UnsafeMutableRawPointer(session))) }
+
+    /// The SSH wire blob of a public key (`ssh_pki_export_pubkey_blob` is
+    /// not exported by this libssh: decode the Base64 form instead).
+    static func blob(of key: ssh_key) -> [UInt8]? {
+        var base64: UnsafeMutablePointer<CChar>?
+        guard ssh_pki_export_pubkey_base64(key, &base64) == SSH_OK, let base64 else { return nil }
+        defer { ssh_string_free_char(base64) }
+        return Base64Decoding.decode(String(cString: base64))
+    }
+
+    static func peerAddress(_ fd: Int32) -> String {
+        var address = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) == 0 }
+        }
+        guard ok else { return "unknown" }
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        let result = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, length, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST)
+            }
+        }
+        return result == 0 ? String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "unknown"
+    }
+
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
+
+/// Standard Base64 without Foundation (this module imports no other target).
+enum Base64Decoding {
+    static func decode(_ text: String) -> [UInt8]? {
+        var table = [Int16](repeating: -1, count: 256)
+        for (index, character) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
+            table[Int(character)] = Int16(index)
+        }
+        var out = [UInt8]()
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for character in text.utf8 where character != UInt8(ascii: "=") {
+            let value = table[Int(character)]
+            guard value >= 0 else { return nil }
+            accumulator = accumulator << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+            }
+        }
+        return out
+    }
+}
