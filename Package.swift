@@ -180,6 +180,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "SealdropServerTests",
+            dependencies: ["SealdropServer", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropFormat", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "SealdropIOTests",
             dependencies: ["SealdropIO", "TestSupport"],
             swiftSettings: strictSettings

@@ -146,11 +146,16 @@ public final class SSHServerConnection: @unchecked Sendable {
         }
     }
 
-    /// Sends EOF and closes the channel; the connection closes on release.
+    /// Sends EOF and closes the channel, then gives the client a moment to
+    /// close its side, so it sees an orderly end rather than a dropped link.
     public func close() {
-        if let channel = context?.channel {
-            ssh_channel_send_eof(channel)
-            ssh_channel_close(channel)
+        guard let channel = context?.channel else { return }
+        ssh_channel_send_eof(channel)
+        ssh_channel_close(channel)
+        var scratch = [UInt8](repeating: 0, count: 512)
+        let deadline = Self.now() + 1
+        while ssh_is_connected(session) != 0, ssh_channel_is_closed(channel) == 0, Self.now() < deadline {
+            _ = scratch.withUnsafeMutableBytes { ssh_channel_read_timeout(channel, $0.baseAddress, UInt32($0.count), 0, 100) }
         }
     }
 

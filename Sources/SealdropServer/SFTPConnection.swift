@@ -26,6 +26,7 @@ public struct SFTPConnection {
             do {
                 count = try buffer.withUnsafeMutableBytes { try receive($0) }
             } catch {
+                session.dropBox.log("\(session.vendor.name): session ended: \(error)")
                 return
             }
             if count <= 0 { return }
@@ -50,6 +51,7 @@ public struct SFTPConnection {
                     for reply in replies { try send(reply.encode()) }
                 }
             } catch {
+                session.dropBox.log("\(session.vendor.name): session ended: \(error)")
                 return
             }
         }

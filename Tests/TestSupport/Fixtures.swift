@@ -23,6 +23,7 @@ public enum Fixtures {
     }()
 
     public static var sealdrop: String { productsDirectory + "/sealdrop" }
+    public static var sealdropd: String { productsDirectory + "/sealdropd" }
 
     /// Deterministic pseudo-random bytes for test inputs.
     public static func bytes(_ count: Int, seed: UInt64 = 1) -> [UInt8] {
