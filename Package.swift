@@ -181,7 +181,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SealdropServerTests",
-            dependencies: ["SealdropServer", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropFormat", "TestSupport"],
+            dependencies: [
+                "SealdropServer", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropFormat", "SealdropEnvelope",
+                "SealdropIO", "TestSupport",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

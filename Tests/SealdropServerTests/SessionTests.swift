@@ -1,0 +1,227 @@
+import Foundation
+import SealdropEnvelope
+import SealdropFormat
+import SealdropIO
+import SealdropKeys
+@testable import SealdropServer
+import SealdropSFTP
+import SealdropStore
+import SealdropTrust
+import Testing
+import TestSupport
+
+/// SFTP sessions driven in-process, for what needs two sessions at once,
+/// a clock, or a restart.
+final class DropBoxWorld: @unchecked Sendable {
+    let directory: TemporaryDirectory
+    var authority: CertificateAuthority
+    var keys: [String: VendorIdentity] = [:]
+    var dropBox: DropBox
+    var configuration: DropBoxConfiguration
+
+    init(maximumExpiry: TimeInterval = 14 * 86_400) throws {
+        directory = try TemporaryDirectory()
+        authority = try CertificateAuthority.create(directory: directory.file("ca"), name: "Test CA", days: 30)
+        for name in ["oldvendor", "newvendor", "stranger"] {
+            let key = VendorIdentity.generate(comment: name)
+            keys[name] = key
+            try authority.issue(name: try VendorName(name), subjectKey: key.publicKey, role: .vendor, days: 30)
+        }
+        configuration = DropBoxConfiguration(dataDirectory: directory.file("data"), trustDirectory: authority.trustDirectory)
+        configuration.maximumExpiry = maximumExpiry
+        dropBox = try DropBox(configuration: configuration)
+    }
+
+    func reopen() throws {
+        dropBox = try DropBox(configuration: configuration)
+    }
+
+    func session(_ name: String) throws -> SFTPSession {
+        let party = try TrustStore.load(directory: authority.trustDirectory).party(named: try VendorName(name), for: .sender)
+        let session = SFTPSession(dropBox: dropBox, vendor: party, sourceAddress: "test")
+        _ = session.handle(.initialize(version: 3, extensions: []))
+        return session
+    }
+
+    func envelope(_ size: Int = 5000, from sender: String = "oldvendor", to recipient: String = "newvendor", expiresIn: TimeInterval = 3600) throws -> [UInt8] {
+        let store = try TrustStore.load(directory: authority.trustDirectory)
+        let me = try store.party(named: try VendorName(sender), for: .sender)
+        let them = try store.party(named: try VendorName(recipient), for: .recipient)
+        var source = MemorySource(Fixtures.bytes(size))
+        var sink = MemorySink()
+        _ = try EnvelopeSealer.seal(
+            from: &source, to: &sink, sender: keys[sender]!,
+            request: SealRequest(
+                recipient: them.key,
+                parties: EnvelopeParties(senderCertificate: me.certificate.fingerprint, recipientCertificate: them.certificate.fingerprint),
+                description: try FileDescription(fileName: "x"), expires: Date().addingTimeInterval(expiresIn)))
+        return sink.bytes
+    }
+
+    /// OPEN, WRITE in 32 KiB pieces, CLOSE; returns the CLOSE status.
+    func upload(_ bytes: [UInt8], as session: SFTPSession, to vendor: String = "newvendor") -> SFTPMessage {
+        guard
+            case .handle(_, let handle) = session.handle(
+                .open(id: 1, path: Array("/outbox/\(vendor)/x".utf8), flags: [.write, .create, .truncate], attributes: .empty)
+            ).first
+        else { return .status(id: 0, code: .failure, message: "open refused") }
+        var offset = 0
+        while offset < bytes.count {
+            let piece = Array(bytes[offset..<min(offset + 32_768, bytes.count)])
+            _ = session.handle(.write(id: 2, handle: handle, offset: UInt64(offset), data: piece))
+            offset += piece.count
+        }
+        return session.handle(.close(id: 3, handle: handle)).first!
+    }
+
+    func inboxIDs(_ session: SFTPSession) -> [String] {
+        guard case .handle(_, let handle) = session.handle(.opendir(id: 4, path: Array("/inbox".utf8))).first,
+            case .name(_, let entries) = session.handle(.readdir(id: 5, handle: handle)).first
+        else { return [] }
+        _ = session.handle(.close(id: 6, handle: handle))
+        return entries.map { String(decoding: $0.filename, as: UTF8.self) }.filter { $0.hasSuffix(".sealdrop") }
+    }
+
+    func blobs() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: configuration.blobDirectory)) ?? []).sorted()
+    }
+
+    func staging() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: configuration.stagingDirectory)) ?? []).sorted()
+    }
+}
+
+@Suite struct SessionTests {
+    static func isOK(_ message: SFTPMessage) -> Bool {
+        if case .status(_, .ok, _) = message { return true }
+        return false
+    }
+
+    @Test func aSecondConcurrentDownloadIsRefused() throws {
+        let world = try DropBoxWorld()
+        #expect(Self.isOK(world.upload(try world.envelope(), as: try world.session("oldvendor"))))
+        let first = try world.session("newvendor")
+        let second = try world.session("newvendor")
+        let name = try #require(world.inboxIDs(first).first)
+        let path = Array("/inbox/\(name)".utf8)
+        guard case .handle = first.handle(.open(id: 1, path: path, flags: .read, attributes: .empty)).first else {
+            Issue.record("the first download was refused")
+            return
+        }
+        guard case .status(_, .failure, let message) = second.handle(.open(id: 1, path: path, flags: .read, attributes: .empty)).first else {
+            Issue.record("the second download was not refused")
+            return
+        }
+        #expect(message.contains("another session"))
+    }
+
+    @Test func anInterruptedDownloadResumesInANewSessionAndThenDelivers() throws {
+        let world = try DropBoxWorld()
+        let envelope = try world.envelope(200_000)
+        #expect(Self.isOK(world.upload(envelope, as: try world.session("oldvendor"))))
+        let name = try #require(world.inboxIDs(try world.session("newvendor")).first)
+        let path = Array("/inbox/\(name)".utf8)
+
+        var received = [UInt8](repeating: 0, count: envelope.count)
+        func fetch(_ session: SFTPSession, _ range: Range<Int>) throws -> [UInt8] {
+            guard case .handle(_, let handle) = session.handle(.open(id: 1, path: path, flags: .read, attributes: .empty)).first else {
+                throw FixtureError.setup("open refused")
+            }
+            var offset = range.lowerBound
+            while offset < range.upperBound {
+                guard case .data(_, let data) = session.handle(.read(id: 2, handle: handle, offset: UInt64(offset), length: 32_768)).first else { break }
+                received.replaceSubrange(offset..<(offset + data.count), with: data)
+                offset += data.count
+            }
+            return handle
+        }
+        do {
+            let interrupted = try world.session("newvendor")
+            _ = try fetch(interrupted, 0..<100_000)
+            interrupted.end()  // the connection dropped
+        }
+        #expect(world.blobs().count == 1, "an unfinished download keeps the blob")
+        let resumed = try world.session("newvendor")
+        let handle = try fetch(resumed, 100_000..<envelope.count)
+        #expect(Self.isOK(resumed.handle(.close(id: 9, handle: handle)).first!))
+        #expect(received == envelope)
+        #expect(world.blobs().isEmpty)
+        #expect(world.inboxIDs(resumed).isEmpty)
+    }
+
+    @Test func anExpiredTransferIsInvisibleAndReaped() throws {
+        let world = try DropBoxWorld()
+        #expect(Self.isOK(world.upload(try world.envelope(expiresIn: 2), as: try world.session("oldvendor"))))
+        let recipient = try world.session("newvendor")
+        #expect(world.inboxIDs(recipient).count == 1)
+        Thread.sleep(forTimeInterval: 2.2)
+        #expect(world.inboxIDs(recipient).isEmpty, "expiry is enforced on access, before the reaper runs")
+        #expect(world.dropBox.reap() == 1)
+        #expect(world.blobs().isEmpty)
+        #expect(try world.dropBox.events().map(\.kind).suffix(2) == [.expired, .deleted])
+    }
+
+    @Test func anExpiryBeyondTheCeilingIsRefused() throws {
+        let world = try DropBoxWorld(maximumExpiry: 3600)
+        let close = world.upload(try world.envelope(expiresIn: 7200), as: try world.session("oldvendor"))
+        guard case .status(_, .failure, let message) = close else {
+            Issue.record("accepted an expiry beyond the ceiling")
+            return
+        }
+        #expect(message.contains("beyond this server's ceiling"))
+        #expect(world.blobs().isEmpty && world.staging().isEmpty)
+    }
+
+    @Test func aRestartMidUploadPublishesNothingAndCleansUp() throws {
+        let world = try DropBoxWorld()
+        let session = try world.session("oldvendor")
+        guard
+            case .handle(_, let handle) = session.handle(.open(id: 1, path: Array("/outbox/newvendor/x".utf8), flags: [.write, .create], attributes: .empty))
+                .first
+        else {
+            Issue.record("open refused")
+            return
+        }
+        _ = session.handle(.write(id: 2, handle: handle, offset: 0, data: Array(try world.envelope().prefix(10_000))))
+        #expect(world.staging().count == 1)
+        // The process dies: no session cleanup runs. A new start removes the leftover.
+        try world.reopen()
+        #expect(world.staging().isEmpty)
+        #expect(world.inboxIDs(try world.session("newvendor")).isEmpty)
+    }
+
+    @Test func theSenderRevokesAndTheBlobIsGone() throws {
+        let world = try DropBoxWorld()
+        let sender = try world.session("oldvendor")
+        #expect(Self.isOK(world.upload(try world.envelope(), as: sender)))
+        let name = try #require(world.inboxIDs(try world.session("newvendor")).first)
+        guard case .status(_, .noSuchFile, _) = try world.session("stranger").handle(.remove(id: 1, path: Array("/sent/\(name)".utf8))).first else {
+            Issue.record("a stranger revoked")
+            return
+        }
+        #expect(Self.isOK(sender.handle(.remove(id: 2, path: Array("/sent/\(name)".utf8))).first!))
+        #expect(world.blobs().isEmpty)
+        #expect(world.inboxIDs(try world.session("newvendor")).isEmpty)
+    }
+
+    @Test func unsupportedOperationsAndBadPacketsGetAnswers() throws {
+        let world = try DropBoxWorld()
+        let session = try world.session("oldvendor")
+        let refusals: [SFTPMessage] = [
+            .rename(id: 1, from: Array("/a".utf8), to: Array("/b".utf8)), .mkdir(id: 2, path: Array("/x".utf8), attributes: .empty),
+            .symlink(id: 3, linkPath: Array("/l".utf8), targetPath: Array("/t".utf8)), .readlink(id: 4, path: Array("/l".utf8)),
+            .extended(id: 5, request: Array("statvfs@openssh.com".utf8), data: []), .remove(id: 6, path: Array("/inbox".utf8)),
+            .open(id: 7, path: Array("/etc/passwd".utf8), flags: .read, attributes: .empty),
+        ]
+        for request in refusals {
+            guard case .status(let id, let code, let message) = session.handle(request).first else {
+                Issue.record("no status for \(request.packetType)")
+                continue
+            }
+            #expect(id == request.requestID)
+            #expect(code != .ok, "\(request.packetType)")
+            #expect(!message.isEmpty)
+        }
+        #expect(session.reply(to: SFTPError(.truncated, "cut", requestID: 8)) == .status(id: 8, code: .badMessage, message: "cut"))
+    }
+}
