@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // C libraries, each imported by exactly one Swift target.
@@ -132,6 +133,7 @@ let package = Package(
             dependencies: [
                 "SealdropServer", "SealdropSSH", "SealdropTrust", "SealdropKeys", "SealdropSFTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -183,7 +185,7 @@ let package = Package(
             name: "SealdropServerTests",
             dependencies: [
                 "SealdropServer", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropFormat", "SealdropEnvelope",
-                "SealdropIO", "TestSupport",
+                "SealdropIO", "SealdropDaemon", "TestSupport",
             ],
             swiftSettings: strictSettings
         ),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 
 /// Runs the `sealdropd` command line.
 public enum SealdropDaemonMain {
@@ -33,10 +34,15 @@ struct StorageOptions: ParsableArguments {
     var trust = "Certificates"
 }
 
-/// Logs to standard error, one line per event, never file contents or keys.
+/// Logs through swift-log to standard error, one line per event; never key
+/// material or file contents (the drop box only ever passes facts).
 enum DaemonLog {
+    static let logger: Logger = {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        return Logger(label: "sealdropd")
+    }()
+
     static func line(_ text: String) {
-        let stamp = ISO8601DateFormatter().string(from: Date())
-        FileHandle.standardError.write(Data("\(stamp) sealdropd: \(text)\n".utf8))
+        logger.info("\(text)")
     }
 }

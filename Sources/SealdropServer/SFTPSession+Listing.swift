@@ -10,13 +10,16 @@ extension SFTPSession {
     static let writeOnlyDirectory = SFTPAttributes.directory | 0o300
     static let readOnlyFile = SFTPAttributes.regularFile | 0o400
 
+    /// Folders are virtual: they show the session's start as their time.
+    var folderTime: UInt32 { UInt32(clamping: Int(startedAt.timeIntervalSince1970)) }
+
     func attributes(of path: VirtualPath) throws -> SFTPAttributes {
         switch path {
         case .root, .inbox, .sent, .directory, .receipts, .outbox:
-            return SFTPAttributes(size: 0, permissions: Self.readableDirectory)
+            return SFTPAttributes(size: 0, permissions: Self.readableDirectory, accessTime: folderTime, modificationTime: folderTime)
         case .outboxVendor(let name):
             _ = try outboxRecipient(name)
-            return SFTPAttributes(size: 0, permissions: Self.writeOnlyDirectory)
+            return SFTPAttributes(size: 0, permissions: Self.writeOnlyDirectory, accessTime: folderTime, modificationTime: folderTime)
         case .inboxFile(let id):
             return fileAttributes(try myInboxTransfer(id))
         case .sentFile(let id):
@@ -61,11 +64,11 @@ extension SFTPSession {
     }
 
     func listing(of path: VirtualPath) throws -> [SFTPNameEntry] {
-        var entries = [entry(".", SFTPAttributes(size: 0, permissions: Self.readableDirectory))]
+        var entries = [entry(".", try attributes(of: path))]
         switch path {
         case .root:
             for name in ["inbox", "outbox", "sent", "directory", "receipts"] {
-                entries.append(entry(name, SFTPAttributes(size: 0, permissions: Self.readableDirectory)))
+                entries.append(entry(name, try attributes(of: VirtualPath.classify([name])!)))
             }
         case .inbox:
             let now = Date()
@@ -78,7 +81,7 @@ extension SFTPSession {
             }
         case .outbox:
             for name in outboxNames() {
-                entries.append(entry(name, SFTPAttributes(size: 0, permissions: Self.writeOnlyDirectory)))
+                entries.append(entry(name, SFTPAttributes(size: 0, permissions: Self.writeOnlyDirectory, accessTime: folderTime, modificationTime: folderTime)))
             }
         case .outboxVendor(let name):
             _ = try outboxRecipient(name)

@@ -23,6 +23,7 @@ public final class SFTPSession {
     let sourceAddress: String
     /// Random per session; names the download claim.
     let sessionID = Hex.encode(SecureRandom.bytes(12))
+    let startedAt = Date()
     var handles: [String: OpenHandle] = [:]
     private var nextHandle: UInt64 = 1
     private var initialized = false

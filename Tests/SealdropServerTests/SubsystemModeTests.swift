@@ -1,0 +1,29 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The same drop box as an OpenSSH `Subsystem` (stdin/stdout), driven by
+/// `sftp -D`, which speaks to a local server program directly.
+@Suite struct SubsystemModeTests {
+    @Test func openSSHSftpWorksOverStandardInputAndOutput() throws {
+        let directory = try TemporaryDirectory()
+        #expect(try Subprocess.run("/bin/bash", [Fixtures.root + "/ops/gen-certificates", directory.path, Fixtures.sealdrop]).status == 0)
+        let trust = directory.file("ca/trust")
+        _ = try directory.write(Fixtures.bytes(80_000), to: "x.plain")
+        let sealed = try Subprocess.run(
+            Fixtures.sealdrop, ["seal", "x.plain", "-o", "x.sealdrop", "--to", "newvendor", "--identity", "oldvendor"],
+            environment: ["SEALDROP_TRUST": trust], directory: directory.path)
+        #expect(sealed.status == 0, "\(sealed.standardError)")
+
+        func sftp(_ vendor: String, _ commands: [String]) throws -> ProcessResult {
+            let batch = try directory.write(Array((commands.joined(separator: "\n") + "\n").utf8), to: "batch-\(vendor)")
+            let server = "\(Fixtures.sealdropd) sftp-subsystem --vendor \(vendor) --data \(directory.file("data")) --trust \(trust)"
+            return try Subprocess.run(Subprocess.which("sftp")!, ["-D", server, "-b", batch], directory: directory.path)
+        }
+        #expect(try sftp("oldvendor", ["put x.sealdrop /outbox/newvendor/"]).status == 0)
+        let got = try sftp("newvendor", ["cd /inbox", "get *.sealdrop received.sealdrop"])
+        #expect(got.status == 0, "\(got.standardError)")
+        #expect(try directory.read("received.sealdrop") == (try directory.read("x.sealdrop")))
+        #expect(try sftp("formervendor", ["ls /"]).status != 0, "a revoked vendor gets no session")
+    }
+}
