@@ -39,6 +39,17 @@ import TestSupport
         #expect(sent.output.contains("delivered"))
     }
 
+    @Test func theDirectoryServesCertificatesReadOnly() throws {
+        let server = try ServerFixture()
+        let result = try server.sftp("newvendor", ["ls /directory", "get /directory/ca.pem ca-copy.pem", "get /directory/oldvendor.pem", "ls /receipts"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(try server.directory.read("ca-copy.pem") == (try server.directory.read("ca/trust/ca.pem")))
+        #expect(try server.directory.read("oldvendor.pem") == (try server.directory.read("ca/trust/vendors/oldvendor.pem")))
+        _ = try server.directory.write(Array("x".utf8), to: "fake.pem")
+        #expect(try server.sftp("newvendor", ["put fake.pem /directory/ca.pem"]).status != 0)
+        #expect(try server.directory.read("ca/trust/ca.pem") == (try server.directory.read("ca-copy.pem")))
+    }
+
     @Test func theHostKeyFingerprintIsTheOneOpenSSHSees() throws {
         let server = try ServerFixture()
         let listed = try Subprocess.run(Subprocess.which("ssh-keygen")!, ["-lf", server.data + "/ssh_host_ed25519_key.pub"])
