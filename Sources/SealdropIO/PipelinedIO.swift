@@ -7,7 +7,7 @@ import Foundation
 /// is handed over: only the background thread touches it afterwards.
 public final class ReadAheadSource: ByteSource {
     /// Big enough to amortise thread hand-offs, small enough to keep memory low.
-    public static let defaultBlockSize = 256 * 1024
+    public static let defaultBlockSize = 128 * 1024
     public static let defaultDepth = 2
 
     private let filled: BlockQueue
