@@ -116,12 +116,19 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The vendor's side of the drop box: SSH connection, pipelined SFTP transfers.
+        .target(
+            name: "SealdropClient",
+            dependencies: ["SealdropSFTP", "SealdropSSH", "SealdropIO", "SealdropKeys", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+
         // The `sealdrop` command line: parsing, messages, exit codes.
         .target(
             name: "SealdropCLI",
             dependencies: [
                 "SealdropFormat", "SealdropKeys", "SealdropEnvelope", "SealdropIO", "SealdropCrypto", "SealdropSSH",
-                "SealdropTrust",
+                "SealdropTrust", "SealdropClient", "SealdropSFTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

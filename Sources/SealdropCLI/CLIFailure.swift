@@ -5,6 +5,7 @@ import SealdropKeys
 import SealdropCrypto
 import SealdropSSH
 import SealdropTrust
+import SealdropClient
 
 /// A failure ready for the user: message, optional hint, exit status.
 struct CLIFailure: Error {
@@ -38,8 +39,16 @@ struct CLIFailure: Error {
             self.init(message: trust.message, hint: Self.hint(for: trust.code), status: .trust)
         case let crypto as CryptoError:
             self.init(message: crypto.message, status: .failure)
+        case let ssh as SSHError where ssh.code == .hostKeyMismatch:
+            self.init(
+                message: ssh.message,
+                hint:
+                    "someone may be impersonating the drop box; do not continue. If the operator changed the key, confirm the new fingerprint with them and run 'sealdrop init' again",
+                status: .network)
         case let ssh as SSHError:
-            self.init(message: ssh.message, status: .failure)
+            self.init(message: ssh.message, status: .network)
+        case let sftp as SFTPClientError:
+            self.init(message: "the drop box refused: \(sftp.message)", status: .network)
         default:
             return nil
         }

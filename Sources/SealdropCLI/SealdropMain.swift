@@ -61,6 +61,9 @@ struct SealdropCommand: ParsableCommand {
         abstract: "Seal database extracts end to end for one named vendor.",
         discussion: ExitStatus.helpText,
         version: "0.1.0",
-        subcommands: [KeygenCommand.self, SealCommand.self, OpenCommand.self, InspectCommand.self, CACommand.self, CertCommand.self]
+        subcommands: [
+            InitCommand.self, SendCommand.self, InboxCommand.self, ReceiveCommand.self, StatusCommand.self, RevokeCommand.self,
+            KeygenCommand.self, SealCommand.self, OpenCommand.self, InspectCommand.self, CACommand.self, CertCommand.self,
+        ]
     )
 }

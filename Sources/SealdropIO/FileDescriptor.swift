@@ -19,6 +19,11 @@ public final class FileDescriptor: ByteSource, ByteSink {
         if ownsDescriptor { close(rawValue) }
     }
 
+    /// Wraps a descriptor someone else owns and closes.
+    public convenience init(unowned rawValue: Int32, path: String) {
+        self.init(rawValue: rawValue, path: path, owns: false)
+    }
+
     public static var standardInput: FileDescriptor { FileDescriptor(rawValue: 0, path: "standard input", owns: false) }
     public static var standardOutput: FileDescriptor { FileDescriptor(rawValue: 1, path: "standard output", owns: false) }
 

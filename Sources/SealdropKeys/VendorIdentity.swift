@@ -64,6 +64,14 @@ public final class VendorIdentity: Sendable {
         return VendorIdentity(signingKey: key, comment: part.comment)
     }
 
+    /// The key as unencrypted OpenSSH private key text, for handing to an
+    /// SSH library in memory (never written anywhere by this call).
+    public func openSSHPrivateKeyText() -> String {
+        var seed = signingKey.seed.withUnsafeBytes { Array($0) }
+        defer { seed.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        return OpenSSHPrivateKeyFile.encode(seed: seed, publicKey: publicKey.ssh, checkNumber: SecureRandom.uint32())
+    }
+
     /// Writes `path` (mode 0600) and `path.pub` (mode 0644), refusing to
     /// replace either. With a passphrase, the private key is encrypted the
     /// way `ssh-keygen -N` does.

@@ -7,12 +7,15 @@ public struct SSHError: Error, Equatable, Sendable, CustomStringConvertible {
         case handshakeFailed = "handshake-failed"
         case channelFailed = "channel-failed"
         case timedOut = "timed-out"
+        case connectFailed = "connect-failed"
+        case hostKeyMismatch = "host-key-mismatch"
+        case authenticationFailed = "authentication-failed"
     }
 
     public let code: Code
     public let message: String
 
-    init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }

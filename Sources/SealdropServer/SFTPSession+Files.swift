@@ -190,10 +190,11 @@ extension SFTPSession {
         state.unflushedBytes = 0
     }
 
-    /// The trust store certificate file behind `/directory/NAME`, if any.
+    /// The trust store file behind `/directory/NAME` (the CA certificate,
+    /// the revocation list, or `NAME.pem` of a vendor), if any.
     func directoryFile(_ name: String) -> String? {
         let trust = dropBox.configuration.trustDirectory
-        if name == "ca.pem" { return trust + "/ca.pem" }
+        if name == "ca.pem" || name == "revocations.crl" { return trust + "/" + name }
         guard name.hasSuffix(".pem"), VendorName.problem(with: String(name.dropLast(4))) == nil else { return nil }
         let path = trust + "/vendors/" + name
         return FileManager.default.fileExists(atPath: path) ? path : nil

@@ -86,7 +86,7 @@ extension SFTPSession {
         case .outboxVendor(let name):
             _ = try outboxRecipient(name)
         case .directory:
-            for name in ["ca.pem"] + vendorCertificateNames() {
+            for name in ["ca.pem", "revocations.crl"] + vendorCertificateNames() {
                 if let attributes = try? attributes(of: .directoryFile(name: name)) { entries.append(entry(name, attributes)) }
             }
         case .receipts:

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import SealdropClient
+import SealdropKeys
+import SealdropTrust
+
+/// How to reach and trust the drop box: flags, else `SEALDROP_*`
+/// environment variables, else the profile written by `sealdrop init`.
+struct ClientOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The profile to use (default: default).", valueName: "name"))
+    var profile = "default"
+
+    @Option(help: ArgumentHelp("The drop box, HOST[:PORT] (default port 2222).", valueName: "host[:port]"))
+    var server: String?
+
+    @Option(name: .customLong("host-key"), help: ArgumentHelp("The server's pinned host key fingerprint, SHA256:...", valueName: "fingerprint"))
+    var hostKey: String?
+
+    @Option(help: ArgumentHelp("Your vendor name (your SSH user name).", valueName: "name"))
+    var vendor: String?
+
+    @Option(help: ArgumentHelp("Your OpenSSH Ed25519 private key.", valueName: "key"))
+    var identity: String?
+
+    @Option(help: ArgumentHelp("The pinned CA certificate (ca.pem).", valueName: "file"))
+    var ca: String?
+
+    /// The settings in force, each from the first place that has it.
+    func resolve() throws -> ClientProfile {
+        let environment = ProcessInfo.processInfo.environment
+        let stored = try ClientProfile.load(named: profile)
+        func pick(_ flag: String?, _ variable: String, _ saved: String?, _ what: String) throws -> String {
+            if let value = flag ?? environment[variable] ?? saved, !value.isEmpty { return value }
+            throw CLIFailure(
+                message: "no \(what) is set", hint: "run 'sealdrop init' once, or pass it as a flag or in \(variable)", status: .usage)
+        }
+        return ClientProfile(
+            server: try pick(server, "SEALDROP_SERVER", stored?.server, "server"),
+            hostKey: try pick(hostKey, "SEALDROP_HOST_KEY", stored?.hostKey, "pinned host key"),
+            name: try pick(vendor, "SEALDROP_NAME", stored?.name, "vendor name"),
+            identity: try pick(identity, "SEALDROP_IDENTITY", stored?.identity, "identity key"),
+            ca: try pick(ca, "SEALDROP_CA", stored?.ca, "pinned CA certificate"))
+    }
+}
+
+/// A saved connection profile: `$XDG_CONFIG_HOME/sealdrop/NAME.conf`.
+struct ClientProfile: Equatable {
+    var server: String
+    var hostKey: String
+    var name: String
+    var identity: String
+    var ca: String
+
+    static let keys = ["server", "host-key", "name", "identity", "ca"]
+
+    static func path(named profile: String) -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let base =
+            environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.config")
+        return base + "/sealdrop/" + profile + ".conf"
+    }
+
+    static func load(named profile: String) throws -> ClientProfile? {
+        let path = path(named: profile)
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        var values: [String: String] = [:]
+        for (index, line) in text.split(separator: "\n").enumerated() where !line.hasPrefix("#") && !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, keys.contains(parts[0]) else {
+                throw CLIFailure(message: "\(path):\(index + 1): expected one of \(keys.joined(separator: ", ")) = value", status: .usage)
+            }
+            values[parts[0]] = parts[1]
+        }
+        return ClientProfile(
+            server: values["server"] ?? "", hostKey: values["host-key"] ?? "", name: values["name"] ?? "",
+            identity: values["identity"] ?? "", ca: values["ca"] ?? "")
+    }
+
+    func text() -> String {
+        """
+        # sealdrop client profile, written by `sealdrop init`.
+        server = \(server)
+        host-key = \(hostKey)
+        name = \(name)
+        identity = \(identity)
+        ca = \(ca)
+
+        """
+    }
+
+    var hostAndPort: (host: String, port: Int) {
+        if let colon = server.lastIndex(of: ":"), let port = Int(server[server.index(after: colon)...]) {
+            return (String(server[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+        }
+        return (server, 2222)
+    }
+
+    /// Connects and logs in; a wrong host key is refused before anything is sent.
+    func connect() throws -> (DropBoxClient, VendorIdentity) {
+        let identity = try VendorIdentity.load(path: self.identity)
+        let (host, port) = hostAndPort
+        return (try DropBoxClient(host: host, port: port, pinnedHostKey: hostKey, user: name, identity: identity), identity)
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import SealdropClient
+import SealdropEnvelope
+import SealdropFormat
+import SealdropIO
+import SealdropKeys
+import SealdropTrust
+
+/// `sealdrop send`: seal and upload in one streaming pass.
+struct SendCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "send",
+        abstract: "Seal a file for a vendor and upload it to the drop box, in one pass.",
+        discussion: """
+            The recipient's certificate is fetched from the drop box and verified against \
+            your pinned CA before anything is sent. Neither plaintext nor ciphertext is \
+            written to your disk. On any failure the drop box publishes nothing.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The file to send, or '-' for standard input.", valueName: "file"))
+    var input: String
+
+    @Option(help: ArgumentHelp("The recipient vendor.", valueName: "name"))
+    var to: String
+
+    @Option(help: ArgumentHelp("How long it may wait: 90m, 72h, 14d.", valueName: "duration"))
+    var expires: ExpiryDuration = .defaultValue
+
+    @Option(help: ArgumentHelp("A short note, sealed with the file.", valueName: "text"))
+    var note = ""
+
+    @Option(help: ArgumentHelp("The file name sealed inside (default: FILE's name).", valueName: "name"))
+    var name: String?
+
+    @Flag(help: "No progress line.")
+    var quiet = false
+
+    @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        if let problem = VendorName.problem(with: to) { throw ValidationError("--to \"\(to)\" is not a vendor name: \(problem)") }
+        if let problem = FileDescription.problem(fileName: fileName, note: note) { throw ValidationError(problem) }
+    }
+
+    private var fileName: String {
+        name ?? (input == "-" ? "" : URL(fileURLWithPath: input).lastPathComponent)
+    }
+
+    func run() throws {
+        let profile = try client.resolve()
+        var source = ReadAheadSource(try input == "-" ? FileDescriptor.standardInput : FileDescriptor.openForReading(input))
+        let size = input == "-" ? nil : try FileDescriptor.openForReading(input).regularFileSize()
+        let (dropBox, identity) = try profile.connect()
+        let trust = try RemoteTrust(client: dropBox, pinnedCA: profile.ca, vendors: [to, profile.name])
+        let recipient = try trust.store.party(named: try VendorName(to), for: .recipient)
+        let me = try trust.store.party(key: identity.publicKey, for: .sender)
+        let now = Date()
+        let request = SealRequest(
+            recipient: recipient.key,
+            parties: EnvelopeParties(senderCertificate: me.certificate.fingerprint, recipientCertificate: recipient.certificate.fingerprint),
+            description: try FileDescription(fileName: fileName, note: note), created: now,
+            expires: now.addingTimeInterval(TimeInterval(expires.seconds)))
+
+        let handle = try dropBox.sftp.open("/outbox/\(to)/upload.sealdrop", flags: [.write, .create, .truncate])
+        var sink = SFTPUploadSink(client: dropBox.sftp, handle: handle)
+        let progress = Progress("sending", total: size, quiet: quiet)
+        sink.progress = { progress.update($0) }
+        let sealed = try EnvelopeSealer.seal(from: &source, to: &sink, sender: identity, request: request)
+        try sink.finish()
+        let answer = try dropBox.sftp.close(handle)
+        progress.finish()
+        print(
+            """
+            sent \(fileName.isEmpty ? "standard input" : Terminal.printable(fileName)) to \(recipient.name)
+            transfer id: \(sealed.header.transferIDString)
+            size:        \(sealed.envelopeSize) bytes sealed (\(sealed.plaintextSize) bytes of plaintext)
+            expires:     \(Timestamp.describe(sealed.header.expires))
+            server:      \(answer.isEmpty ? "accepted" : answer)
+            """)
+    }
+}

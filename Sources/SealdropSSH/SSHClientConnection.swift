@@ -1,0 +1,111 @@
+internal import CLibSSH
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A client SSH connection (libssh `ssh_session`) to a drop box: connects,
+/// checks the server's host key against the pinned fingerprint before
+/// sending anything of ours, logs in with a public key and opens the
+/// `sftp` subsystem. The session and channel never leave this type.
+public final class SSHClientConnection: @unchecked Sendable {
+    private let session: ssh_session
+    private var channel: ssh_channel?
+
+    /// The host key fingerprint the server presented, as OpenSSH prints it.
+    public private(set) var hostKeyFingerprint = ""
+
+    /// - Parameters:
+    ///   - pinnedHostKey: `SHA256:...`; a different key ends the connection
+    ///     before authentication, with both fingerprints in the error.
+    ///   - privateKeyPEM: the user's unencrypted OpenSSH private key text;
+    ///     wiped from libssh's copy when the key is freed.
+    public init(host: String, port: Int, user: String, pinnedHostKey: String, privateKeyPEM: String, timeout: Int = 30) throws(SSHError) {
+        guard let session = ssh_new() else { throw SSHError(.serverFailed, "libssh could not create a session") }
+        self.session = session
+        var portValue = Int32(port)
+        var seconds = Int(timeout)
+        var noDelay: Int32 = 1
+        var ignoreConfig: Int32 = 0
+        let options =
+            ssh_options_set(session, SSH_OPTIONS_HOST, host) == SSH_OK
+            && ssh_options_set(session, SSH_OPTIONS_PORT, &portValue) == SSH_OK
+            && ssh_options_set(session, SSH_OPTIONS_USER, user) == SSH_OK
+            && ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &seconds) == SSH_OK
+            && ssh_options_set(session, SSH_OPTIONS_NODELAY, &noDelay) == SSH_OK
+            && ssh_options_set(session, SSH_OPTIONS_PROCESS_CONFIG, &ignoreConfig) == SSH_OK
+        guard options else { throw SSHError(.connectFailed, "libssh refused the connection options: \(lastError)") }
+        guard ssh_connect(session) == SSH_OK else {
+            throw SSHError(.connectFailed, "cannot connect to \(host):\(port): \(lastError)")
+        }
+        hostKeyFingerprint = try Self.serverFingerprint(session)
+        guard hostKeyFingerprint == pinnedHostKey else {
+            throw SSHError(
+                .hostKeyMismatch,
+                "the server at \(host):\(port) presented host key \(hostKeyFingerprint), not the pinned \(pinnedHostKey)")
+        }
+        var key: ssh_key?
+        guard ssh_pki_import_privkey_base64(privateKeyPEM, nil, nil, nil, &key) == SSH_OK, let key else {
+            throw SSHError(.keyImportFailed, "libssh could not read the identity key")
+        }
+        defer { ssh_key_free(key) }
+        let result = ssh_userauth_publickey(session, nil, key)
+        guard result == SSH_AUTH_SUCCESS.rawValue else {
+            throw SSHError(.authenticationFailed, "the server refused the key for \(user): \(lastError)")
+        }
+        guard let channel = ssh_channel_new(session) else { throw SSHError(.channelFailed, "libssh could not create a channel") }
+        self.channel = channel
+        guard ssh_channel_open_session(channel) == SSH_OK, ssh_channel_request_subsystem(channel, "sftp") == SSH_OK else {
+            throw SSHError(.channelFailed, "the server refused the sftp subsystem: \(lastError)")
+        }
+    }
+
+    deinit {
+        if let channel {
+            ssh_channel_close(channel)
+            ssh_channel_free(channel)
+        }
+        ssh_disconnect(session)
+        ssh_free(session)
+    }
+
+    /// Reads channel data; 0 at end of stream.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SSHError) -> Int {
+        guard let channel else { return 0 }
+        let count = ssh_channel_read(channel, buffer.baseAddress, UInt32(buffer.count), 0)
+        if count == SSH_ERROR { throw SSHError(.channelFailed, "reading from the server failed: \(lastError)") }
+        return Int(count)
+    }
+
+    public func write(_ bytes: [UInt8]) throws(SSHError) {
+        guard let channel else { throw SSHError(.channelFailed, "no channel") }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { ssh_channel_write(channel, $0.baseAddress! + offset, UInt32(bytes.count - offset)) }
+            guard written > 0 else { throw SSHError(.channelFailed, "writing to the server failed: \(lastError)") }
+            offset += Int(written)
+        }
+    }
+
+    private var lastError: String { String(cString: ssh_get_error(UnsafeMutableRawPointer(session))) }
+
+    /// `SHA256:...` of the server's host key, computed as OpenSSH does.
+    static func serverFingerprint(_ session: ssh_session) throws(SSHError) -> String {
+        var key: ssh_key?
+        guard ssh_get_server_publickey(session, &key) == SSH_OK, let key else {
+            throw SSHError(.hostKeyMismatch, "the server presented no host key")
+        }
+        defer { ssh_key_free(key) }
+        var hash: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        guard ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &length) == SSH_OK, let hash else {
+            throw SSHError(.hostKeyMismatch, "cannot hash the server's host key")
+        }
+        defer { var pointer: UnsafeMutablePointer<UInt8>? = hash; ssh_clean_pubkey_hash(&pointer) }
+        guard let text = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, length) else {
+            throw SSHError(.hostKeyMismatch, "cannot format the server's host key fingerprint")
+        }
+        defer { ssh_string_free_char(text) }
+        return String(cString: text)
+    }
+}
