@@ -51,10 +51,12 @@ struct ReceiveCommand: ParsableCommand {
         let profile = try client.resolve()
         let (dropBox, identity) = try profile.connect()
         let remote = "/inbox/\(id.lowercased()).sealdrop"
-        let size: UInt64
-        do {
-            size = try dropBox.sftp.stat(remote).size ?? 0
-        } catch {
+        // nil: the drop box no longer lists it. If an earlier run fetched every
+        // byte (it was delivered) but stopped before decrypting, finish from the part file.
+        let size = try? dropBox.sftp.stat(remote).size ?? 0
+        var partInfo = stat()
+        let partExists = stat(partPath, &partInfo) == 0 && partInfo.st_size > 0
+        if size == nil, !partExists {
             throw CLIFailure(message: "no transfer \(id) is waiting for you", hint: "run 'sealdrop inbox' to see what is", status: .network)
         }
         let vendors = try dropBox.sftp.list("/directory").compactMap { entry -> String? in
@@ -66,19 +68,23 @@ struct ReceiveCommand: ParsableCommand {
         let part = open(partPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard part >= 0 else { throw IOError("create", path: partPath, errno: errno) }
         defer { close(part) }
-        var have = UInt64(lseek(part, 0, SEEK_END))
-        if have > size {
-            ftruncate(part, 0)
-            have = 0
+        if let size {
+            var have = UInt64(lseek(part, 0, SEEK_END))
+            if have > size {
+                ftruncate(part, 0)
+                have = 0
+            }
+            if have > 0, !quiet { Terminal.info("resuming at byte \(have) of \(size)") }
+            let handle = try dropBox.sftp.open(remote, flags: .read)
+            var sink = FileDescriptor(unowned: part, path: partPath)
+            let progress = Progress("receiving", total: size, quiet: quiet)
+            try dropBox.sftp.download(handle, from: have, size: size, to: &sink) { progress.update($0) }
+            fsync(part)
+            try dropBox.sftp.close(handle)
+            progress.finish()
+        } else if !quiet {
+            Terminal.info("the drop box has delivered transfer \(id) already; opening the copy downloaded earlier")
         }
-        if have > 0, !quiet { Terminal.info("resuming at byte \(have) of \(size)") }
-        let handle = try dropBox.sftp.open(remote, flags: .read)
-        var sink = FileDescriptor(unowned: part, path: partPath)
-        let progress = Progress("receiving", total: size, quiet: quiet)
-        try dropBox.sftp.download(handle, from: have, size: size, to: &sink) { progress.update($0) }
-        fsync(part)
-        try dropBox.sftp.close(handle)
-        progress.finish()
 
         lseek(part, 0, SEEK_SET)
         var source = FileDescriptor(unowned: part, path: partPath)
