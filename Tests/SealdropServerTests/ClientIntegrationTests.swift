@@ -1,0 +1,165 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `sealdrop send/inbox/receive` against a real `sealdropd` on loopback.
+@Suite struct ClientIntegrationTests {
+    /// A profile per vendor, written by `sealdrop init`, in the fixture's own config folder.
+    static func profiles(_ server: ServerFixture) throws -> [String: String] {
+        var environment = ["XDG_CONFIG_HOME": server.directory.file("config")]
+        for vendor in ["oldvendor", "newvendor", "stranger"] {
+            let made = try Subprocess.run(
+                Fixtures.sealdrop,
+                [
+                    "init", "--server", "127.0.0.1:\(server.port)", "--name", vendor, "--identity", vendor, "--ca", "ca/trust/ca.pem",
+                    "--host-key", server.hostKeyFingerprint, "--profile", vendor,
+                ],
+                environment: environment, directory: server.directory.path)
+            guard made.status == 0 else { throw FixtureError.setup(made.standardError) }
+        }
+        environment["SEALDROP_TRUST"] = "/nonexistent"  // the client must not need a local trust store
+        return environment
+    }
+
+    static func run(_ server: ServerFixture, _ environment: [String: String], _ arguments: [String], input: [UInt8]? = nil) throws -> ProcessResult {
+        try Subprocess.run(Fixtures.sealdrop, arguments, input: input, environment: environment, directory: server.directory.path)
+    }
+
+    static func inboxIDs(_ server: ServerFixture, _ environment: [String: String], as vendor: String = "newvendor") throws -> [String] {
+        let listed = try run(server, environment, ["inbox", "--json", "--profile", vendor])
+        return listed.output.split(separator: "\n").filter { $0.contains("\"id\"") }.map { line in
+            String(line.split(separator: "\"")[3])
+        }
+    }
+
+    @Test func sendAndReceiveAtEverySize() throws {
+        let server = try ServerFixture()
+        let environment = try Self.profiles(server)
+        for size in [0, 1, 3 * 65_524 + 5, 100 * 1024 * 1024 + 7] {
+            let plaintext = Fixtures.bytes(size, seed: UInt64(size) + 5)
+            _ = try server.directory.write(plaintext, to: "in-\(size)")
+            let sent = try Self.run(server, environment, ["send", "in-\(size)", "--to", "newvendor", "--profile", "oldvendor", "--note", "n"])
+            #expect(sent.status == 0, "\(sent.standardError)")
+            #expect(sent.output.contains("server:      published transfer"))
+            let ids = try Self.inboxIDs(server, environment)
+            #expect(ids.count == 1)
+            let id = try #require(ids.first)
+            let received = try Self.run(server, environment, ["receive", id, "-o", "out-\(size)", "--profile", "newvendor"])
+            #expect(received.status == 0, "\(received.standardError)")
+            #expect(received.output.contains("received from oldvendor (verified)"))
+            #expect(try server.directory.read("out-\(size)") == plaintext, "size \(size)")
+            #expect(try Self.inboxIDs(server, environment).isEmpty)
+            #expect(server.entries("blobs").isEmpty)
+        }
+        #expect(try server.directory.entries().allSatisfy { !$0.hasSuffix("sealdrop-part") }, "part files are removed")
+    }
+
+    @Test func sendFromAPipe() throws {
+        let server = try ServerFixture()
+        let environment = try Self.profiles(server)
+        let plaintext = Fixtures.bytes(500_000, seed: 3)
+        let sent = try Self.run(server, environment, ["send", "-", "--name", "dump.sql", "--to", "newvendor", "--profile", "oldvendor"], input: plaintext)
+        #expect(sent.status == 0, "\(sent.standardError)")
+        let id = try #require(try Self.inboxIDs(server, environment).first)
+        let received = try Self.run(server, environment, ["receive", id, "-o", "dump.out", "--profile", "newvendor"])
+        #expect(received.output.contains("file name: dump.sql"))
+        #expect(try server.directory.read("dump.out") == plaintext)
+    }
+
+    @Test func aWrongHostKeyIsRefusedBeforeAnythingIsSent() throws {
+        let server = try ServerFixture()
+        let environment = try Self.profiles(server)
+        _ = try server.directory.write([1, 2, 3], to: "x")
+        let refused = try Self.run(
+            server, environment,
+            [
+                "send", "x", "--to", "newvendor", "--profile", "oldvendor",
+                "--host-key", "SHA256:" + String(repeating: "A", count: 43),
+            ])
+        #expect(refused.status == 6)
+        #expect(refused.standardError.contains(server.hostKeyFingerprint), "both fingerprints are shown")
+        #expect(refused.standardError.contains("sealdrop: hint: someone may be impersonating"))
+        #expect(server.entries("blobs").isEmpty && server.entries("staging").isEmpty)
+        #expect(!server.log().contains("session start"), "the client stopped before logging in")
+    }
+
+    @Test func unknownAndRevokedRecipientsAreRefusedBeforeUpload() throws {
+        let server = try ServerFixture()
+        let environment = try Self.profiles(server)
+        _ = try server.directory.write([1, 2, 3], to: "x")
+        let revoked = try Self.run(server, environment, ["send", "x", "--to", "formervendor", "--profile", "oldvendor"])
+        #expect(revoked.status == 5)
+        #expect(revoked.standardError.contains("revoked"))
+        let unknown = try Self.run(server, environment, ["send", "x", "--to", "nobody", "--profile", "oldvendor"])
+        #expect(unknown.status == 5)
+        #expect(server.entries("blobs").isEmpty && server.entries("staging").isEmpty)
+        #expect(!server.log().contains("upload"), "nothing reached the upload stage")
+    }
+
+    @Test func somebodyElsesTransferCannotBeReceived() throws {
+        let server = try ServerFixture()
+        let environment = try Self.profiles(server)
+        _ = try server.directory.write([1, 2, 3], to: "x")
+        #expect(try Self.run(server, environment, ["send", "x", "--to", "newvendor", "--profile", "oldvendor"]).status == 0)
+        let id = try #require(try Self.inboxIDs(server, environment).first)
+        let stolen = try Self.run(server, environment, ["receive", id, "-o", "stolen", "--profile", "stranger"])
+        #expect(stolen.status == 6)
+        #expect(!FileManager.default.fileExists(atPath: server.directory.file("stolen")))
+        #expect(server.entries("blobs").count == 1, "still there for newvendor")
+    }
+
+    @Test func anInterruptedReceiveResumesToAVerifiedFile() throws {
+        let server = try ServerFixture()
+        let environment = try Self.profiles(server)
+        let plaintext = Fixtures.bytes(120 * 1024 * 1024, seed: 9)
+        _ = try server.directory.write(plaintext, to: "big")
+        #expect(try Self.run(server, environment, ["send", "big", "--to", "newvendor", "--profile", "oldvendor", "--quiet"]).status == 0)
+        let id = try #require(try Self.inboxIDs(server, environment).first)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Fixtures.sealdrop)
+        process.arguments = ["receive", id, "-o", "big.out", "--profile", "newvendor", "--quiet"]
+        process.environment = environment
+        process.currentDirectoryURL = URL(fileURLWithPath: server.directory.path)
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let part = server.directory.file(".big.out.sealdrop-part")
+        let deadline = Date().addingTimeInterval(30)
+        var partial: UInt64 = 0
+        while Date() < deadline, process.isRunning {
+            partial = ((try? FileManager.default.attributesOfItem(atPath: part))?[.size] as? NSNumber)?.uint64Value ?? 0
+            if partial > 8 << 20 { break }
+            usleep(5_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(partial > 0 && partial < UInt64(plaintext.count), "killed mid-transfer (at \(partial) bytes)")
+        #expect(!FileManager.default.fileExists(atPath: server.directory.file("big.out")))
+
+        let resumed = try Self.run(server, environment, ["receive", id, "-o", "big.out", "--profile", "newvendor"])
+        #expect(resumed.status == 0, "\(resumed.standardError)")
+        #expect(resumed.standardError.contains("resuming at byte"))
+        #expect(try server.directory.read("big.out") == plaintext)
+        #expect(server.entries("blobs").isEmpty)
+    }
+
+    @Test func aCorruptedDownloadLeavesNoOutput() throws {
+        let server = try ServerFixture()
+        let environment = try Self.profiles(server)
+        _ = try server.directory.write(Fixtures.bytes(300_000), to: "x")
+        #expect(try Self.run(server, environment, ["send", "x", "--to", "newvendor", "--profile", "oldvendor"]).status == 0)
+        // The server's copy is altered on disk (a malicious or broken server).
+        let blob = try #require(server.entries("blobs").first)
+        let path = server.data + "/blobs/" + blob
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[200_000] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let id = try #require(try Self.inboxIDs(server, environment).first)
+        let received = try Self.run(server, environment, ["receive", id, "-o", "x.out", "--profile", "newvendor"])
+        #expect(received.status == 3)
+        #expect(received.standardError.contains("fails authentication"))
+        #expect(!FileManager.default.fileExists(atPath: server.directory.file("x.out")))
+        #expect(try server.directory.entries().filter { $0.hasPrefix(".x.out") && !$0.hasSuffix("sealdrop-part") }.isEmpty)
+    }
+}
