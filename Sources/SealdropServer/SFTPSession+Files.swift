@@ -74,6 +74,11 @@ extension SFTPSession {
         guard !end.overflow, end.partialValue <= dropBox.configuration.maximumFileSize else {
             throw Refusal(.failure, "the upload would exceed the limit of \(dropBox.configuration.maximumFileSize) bytes")
         }
+        // Writes may overlap or repeat but never leave a hole: a sparse file
+        // would cost nothing to send and hashing its zeros would cost the server.
+        guard offset <= state.size else {
+            throw Refusal(.failure, "writes must be contiguous: offset \(offset) is past the \(state.size) bytes written so far")
+        }
         var written = 0
         while written < data.count {
             let count = data.withUnsafeBytes { pwrite(state.fd, $0.baseAddress! + written, data.count - written, off_t(offset) + off_t(written)) }

@@ -190,6 +190,25 @@ final class DropBoxWorld: @unchecked Sendable {
         #expect(world.inboxIDs(try world.session("newvendor")).isEmpty)
     }
 
+    @Test func uploadsCannotLeaveHoles() throws {
+        let world = try DropBoxWorld()
+        let session = try world.session("oldvendor")
+        guard
+            case .handle(_, let handle) = session.handle(.open(id: 1, path: Array("/outbox/newvendor/x".utf8), flags: [.write, .create], attributes: .empty))
+                .first
+        else {
+            Issue.record("open refused")
+            return
+        }
+        guard case .status(_, .failure, let message) = session.handle(.write(id: 2, handle: handle, offset: 60 << 30, data: [1])).first else {
+            Issue.record("a write far past the end was accepted")
+            return
+        }
+        #expect(message.contains("contiguous"))
+        #expect(Self.isOK(session.handle(.write(id: 3, handle: handle, offset: 0, data: [1, 2])).first!))
+        #expect(Self.isOK(session.handle(.write(id: 4, handle: handle, offset: 1, data: [2, 3])).first!), "overlap is fine")
+    }
+
     @Test func theSenderRevokesAndTheBlobIsGone() throws {
         let world = try DropBoxWorld()
         let sender = try world.session("oldvendor")
