@@ -58,9 +58,16 @@ extension SFTPSession {
         return transfer
     }
 
+    /// The ATTRS extension carrying a transfer's expiry (Unix seconds, decimal),
+    /// which plain SFTP clients ignore and `sealdrop inbox` shows.
+    static let expiresAttribute = Array("expires@sealdrop".utf8)
+
     func fileAttributes(_ transfer: Transfer) -> SFTPAttributes {
         let time = UInt32(clamping: Int(transfer.uploadedAt.timeIntervalSince1970))
-        return SFTPAttributes(size: transfer.size, permissions: Self.readOnlyFile, accessTime: time, modificationTime: time)
+        let expires = Array(String(Int(transfer.expiresAt.timeIntervalSince1970)).utf8)
+        return SFTPAttributes(
+            size: transfer.size, permissions: Self.readOnlyFile, accessTime: time, modificationTime: time,
+            extended: [(type: Self.expiresAttribute, data: expires)])
     }
 
     func listing(of path: VirtualPath) throws -> [SFTPNameEntry] {

@@ -54,6 +54,25 @@ import TestSupport
         #expect(try server.directory.entries().allSatisfy { !$0.hasSuffix("sealdrop-part") }, "part files are removed")
     }
 
+    @Test func inboxShowsSenderSizeAndExpiry() throws {
+        let server = try ServerFixture()
+        let environment = try Self.profiles(server)
+        _ = try server.directory.write([1, 2, 3], to: "x")
+        let sent = try Self.run(server, environment, ["send", "x", "--to", "newvendor", "--expires", "2h", "--profile", "oldvendor"])
+        #expect(sent.output.contains("sha256:"))
+        let table = try Self.run(server, environment, ["inbox", "--profile", "newvendor"])
+        #expect(table.output.contains("SENDER"))
+        #expect(table.output.contains("EXPIRES"))
+        #expect(table.output.contains("oldvendor"))
+        let json = try Self.run(server, environment, ["inbox", "--json", "--profile", "newvendor"])
+        let rows = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: String]]
+        let row = try #require(rows?.first)
+        let expires = try #require(ISO8601DateFormatter().date(from: row["expires"] ?? ""))
+        #expect(abs(expires.timeIntervalSinceNow - 7200) < 120)
+        #expect(row["sender"] == "oldvendor")
+        #expect(row["size"] == String(346 + 2 * 65_553))
+    }
+
     @Test func sendFromAPipe() throws {
         let server = try ServerFixture()
         let environment = try Self.profiles(server)

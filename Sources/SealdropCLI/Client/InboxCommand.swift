@@ -53,15 +53,20 @@ struct RevokeCommand: ParsableCommand {
 /// Rows from the server's listing: id, the owner column (sender or state), size, time.
 enum TransferListing {
     static func print(_ entries: [SFTPNameEntry], ownerTitle: String, json: Bool) {
+        let formatter = ISO8601DateFormatter()
         let rows = entries.compactMap { entry -> [String: String]? in
             let name = String(decoding: entry.filename, as: UTF8.self)
             guard name.hasSuffix(".sealdrop") else { return nil }
             let fields = String(decoding: entry.longname, as: UTF8.self).split(separator: " ", omittingEmptySubsequences: true)
             let owner = fields.count > 2 ? String(fields[2]) : "?"
             let time = Date(timeIntervalSince1970: TimeInterval(entry.attributes.modificationTime ?? 0))
+            let expires =
+                entry.attributes.extended.first { $0.type == Array("expires@sealdrop".utf8) }
+                .flatMap { Int(String(decoding: $0.data, as: UTF8.self)) }
+                .map { formatter.string(from: Date(timeIntervalSince1970: TimeInterval($0))) } ?? "?"
             return [
                 "id": String(name.dropLast(9)), ownerTitle: Terminal.printable(owner), "size": String(entry.attributes.size ?? 0),
-                "uploaded": ISO8601DateFormatter().string(from: time),
+                "uploaded": formatter.string(from: time), "expires": expires,
             ]
         }
         if json {
@@ -73,13 +78,10 @@ enum TransferListing {
             Swift.print("nothing")
             return
         }
-        Swift.print(
-            "ID                                \(ownerTitle.uppercased().padding(toLength: 12, withPad: " ", startingAt: 0)) \("SIZE".padding(toLength: 14, withPad: " ", startingAt: 0)) UPLOADED"
-        )
+        func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
+        Swift.print("ID                                \(pad(ownerTitle.uppercased(), 12)) \(pad("SIZE", 14)) \(pad("UPLOADED", 21)) EXPIRES")
         for row in rows {
-            Swift.print(
-                "\(row["id"]!)  \(row[ownerTitle]!.padding(toLength: 12, withPad: " ", startingAt: 0)) \(row["size"]!.padding(toLength: 14, withPad: " ", startingAt: 0)) \(row["uploaded"]!)"
-            )
+            Swift.print("\(row["id"]!)  \(pad(row[ownerTitle]!, 12)) \(pad(row["size"]!, 14)) \(pad(row["uploaded"]!, 21)) \(row["expires"]!)")
         }
     }
 }

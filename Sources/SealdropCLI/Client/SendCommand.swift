@@ -1,11 +1,29 @@
 import ArgumentParser
 import Foundation
 import SealdropClient
+import SealdropCrypto
 import SealdropEnvelope
 import SealdropFormat
 import SealdropIO
 import SealdropKeys
 import SealdropTrust
+
+/// A sink that hashes what passes through it (SHA-256 of the envelope).
+final class HashingSink<Inner: ByteSink>: ByteSink {
+    private var inner: Inner
+    private let hasher = SHA256Stream()
+
+    init(_ inner: Inner) {
+        self.inner = inner
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        hasher.update(bytes)
+        try inner.write(bytes)
+    }
+
+    func digest() -> [UInt8] { hasher.finalize() }
+}
 
 /// `sealdrop send`: seal and upload in one streaming pass.
 struct SendCommand: ParsableCommand {
@@ -64,11 +82,12 @@ struct SendCommand: ParsableCommand {
             expires: now.addingTimeInterval(TimeInterval(expires.seconds)))
 
         let handle = try dropBox.sftp.open("/outbox/\(to)/upload.sealdrop", flags: [.write, .create, .truncate])
-        var sink = SFTPUploadSink(client: dropBox.sftp, handle: handle)
+        let upload = SFTPUploadSink(client: dropBox.sftp, handle: handle)
         let progress = Progress("sending", total: size, quiet: quiet)
-        sink.progress = { progress.update($0) }
+        upload.progress = { progress.update($0) }
+        var sink = HashingSink(upload)
         let sealed = try EnvelopeSealer.seal(from: &source, to: &sink, sender: identity, request: request)
-        try sink.finish()
+        try upload.finish()
         let answer = try dropBox.sftp.close(handle)
         progress.finish()
         print(
@@ -76,6 +95,7 @@ struct SendCommand: ParsableCommand {
             sent \(fileName.isEmpty ? "standard input" : Terminal.printable(fileName)) to \(recipient.name)
             transfer id: \(sealed.header.transferIDString)
             size:        \(sealed.envelopeSize) bytes sealed (\(sealed.plaintextSize) bytes of plaintext)
+            sha256:      \(Hex.encode(sink.digest())) (of the sealed file, as the drop box records it)
             expires:     \(Timestamp.describe(sealed.header.expires))
             server:      \(answer.isEmpty ? "accepted" : answer)
             """)
