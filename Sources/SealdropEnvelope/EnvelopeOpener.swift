@@ -36,6 +36,52 @@ public enum EnvelopeOpener {
         recipient: VendorIdentity,
         resolveSender: (EnvelopeHeader) throws -> VendorPublicKey
     ) throws -> OpenResult {
+        var (header, description, stream) = try begin(from: &source, recipient: recipient, resolveSender: resolveSender)
+
+        var offset: UInt64 = 0
+        while true {
+            let index = stream.index
+            let (tag, message) = try stream.next(from: &source)
+            let isFinal = tag == .final
+            guard isFinal || tag == .message else {
+                throw EnvelopeError(.unexpectedTag, "chunk \(index) carries the \(tag) tag, which format v1 does not use")
+            }
+            let range = try StreamMessage.dataRange(in: message, index: index, expectedOffset: offset, isFinal: isFinal)
+            try message[range].withUnsafeBytes { data in
+                try sink.write(data)
+            }
+            offset += UInt64(range.count)
+            if isFinal { break }
+        }
+        var probe = [UInt8](repeating: 0, count: 1)
+        let extra = try probe.withUnsafeMutableBytes { try source.read(into: $0) }
+        guard extra == 0 else {
+            throw EnvelopeError(.trailingData, "there are bytes after the final chunk; the file was altered after sealing")
+        }
+        return OpenResult(header: header, description: description, plaintextSize: offset)
+    }
+}
+
+extension EnvelopeOpener {
+    /// The verified header and file description, without reading the data:
+    /// every check up to chunk 0 (sender, signature, recipient, file key).
+    /// A receiver uses it to choose a file name before decrypting.
+    public static func describe<Source: ByteSource>(
+        from source: inout Source,
+        recipient: VendorIdentity,
+        resolveSender: (EnvelopeHeader) throws -> VendorPublicKey
+    ) throws -> (EnvelopeHeader, FileDescription) {
+        let (header, description, _) = try begin(from: &source, recipient: recipient, resolveSender: resolveSender)
+        return (header, description)
+    }
+
+    /// The spec's reader steps up to chunk 0: header, sender, signature,
+    /// recipient, file key, file description.
+    static func begin<Source: ByteSource>(
+        from source: inout Source,
+        recipient: VendorIdentity,
+        resolveSender: (EnvelopeHeader) throws -> VendorPublicKey
+    ) throws -> (EnvelopeHeader, FileDescription, ChunkReader) {
         let signed = try EnvelopeHeaderReader.read(from: &source)
         let header = signed.header
         let expectedSender = try resolveSender(header)
@@ -69,28 +115,7 @@ public enum EnvelopeOpener {
             throw EnvelopeError(.unexpectedTag, "chunk 0 (the file description) carries the \(firstTag) tag; it must be an ordinary message")
         }
         let description = try FileDescription.decode(first)
-
-        var offset: UInt64 = 0
-        while true {
-            let index = stream.index
-            let (tag, message) = try stream.next(from: &source)
-            let isFinal = tag == .final
-            guard isFinal || tag == .message else {
-                throw EnvelopeError(.unexpectedTag, "chunk \(index) carries the \(tag) tag, which format v1 does not use")
-            }
-            let range = try StreamMessage.dataRange(in: message, index: index, expectedOffset: offset, isFinal: isFinal)
-            try message[range].withUnsafeBytes { data in
-                try sink.write(data)
-            }
-            offset += UInt64(range.count)
-            if isFinal { break }
-        }
-        var probe = [UInt8](repeating: 0, count: 1)
-        let extra = try probe.withUnsafeMutableBytes { try source.read(into: $0) }
-        guard extra == 0 else {
-            throw EnvelopeError(.trailingData, "there are bytes after the final chunk; the file was altered after sealing")
-        }
-        return OpenResult(header: header, description: description, plaintextSize: offset)
+        return (header, description, stream)
     }
 }
 

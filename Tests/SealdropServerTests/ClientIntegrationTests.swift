@@ -73,6 +73,26 @@ import TestSupport
         #expect(row["size"] == String(346 + 2 * 65_553))
     }
 
+    @Test func receiveAllNamesFilesSafely() throws {
+        let server = try ServerFixture()
+        let environment = try Self.profiles(server)
+        try FileManager.default.createDirectory(atPath: server.directory.file("inbox"), withIntermediateDirectories: false)
+        _ = try server.directory.write(Array("already here".utf8), to: "inbox/report.csv")
+        _ = try server.directory.write(Fixtures.bytes(1000, seed: 1), to: "a")
+        _ = try server.directory.write(Fixtures.bytes(2000, seed: 2), to: "b")
+        #expect(try Self.run(server, environment, ["send", "a", "--name", "report.csv", "--to", "newvendor", "--profile", "oldvendor"]).status == 0)
+        #expect(try Self.run(server, environment, ["send", "b", "--name", "patients.sql", "--to", "newvendor", "--profile", "oldvendor"]).status == 0)
+        let received = try Self.run(server, environment, ["receive", "--all", "-o", "inbox", "--profile", "newvendor"])
+        #expect(received.status == 0, "\(received.standardError)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: server.directory.file("inbox")).sorted()
+        #expect(names.count == 3)
+        #expect(try server.directory.read("inbox/report.csv") == Array("already here".utf8), "never overwritten")
+        #expect(try server.directory.read("inbox/patients.sql") == Fixtures.bytes(2000, seed: 2))
+        let renamed = try #require(names.first { $0.hasSuffix("-report.csv") })
+        #expect(try server.directory.read("inbox/" + renamed) == Fixtures.bytes(1000, seed: 1))
+        #expect(try Self.inboxIDs(server, environment).isEmpty)
+    }
+
     @Test func sendFromAPipe() throws {
         let server = try ServerFixture()
         let environment = try Self.profiles(server)
