@@ -17,6 +17,9 @@ struct ServerSettings {
     var idleTimeout: Double = 600
     /// Failed logins allowed per source address per minute before it is refused outright.
     var failedLoginsPerMinute = 10
+    /// Connections from one address still logging in (OpenSSH's MaxStartups,
+    /// per source): silent connections cannot take every session slot.
+    var maximumLoginsInProgressPerSource = 8
 
     /// Applies a `key = value` file; `#` starts a comment. Unknown keys and
     /// bad values are errors naming the line.
@@ -57,6 +60,7 @@ struct ServerSettings {
         case "login-timeout": loginTimeout = try Self.duration(value, key)
         case "idle-timeout": idleTimeout = try Self.duration(value, key)
         case "failed-logins-per-minute": failedLoginsPerMinute = try Self.count(value, key)
+        case "logins-in-progress-per-source": maximumLoginsInProgressPerSource = try Self.count(value, key)
         default: throw SettingsError("unknown setting \"\(key)\"")
         }
     }

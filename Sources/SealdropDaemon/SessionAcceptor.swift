@@ -22,6 +22,8 @@ final class SessionAcceptor: @unchecked Sendable {
         var sessions = 0
         var perVendor: [String: Int] = [:]
         var failures: [String: [Date]] = [:]
+        /// Connections not yet logged in, per source address.
+        var handshaking: [String: Int] = [:]
         var stopping = false
     }
 
@@ -68,6 +70,10 @@ final class SessionAcceptor: @unchecked Sendable {
                 let recent = (state.failures[source] ?? []).filter { $0 > Date().addingTimeInterval(-60) }
                 state.failures[source] = recent
                 if recent.count >= settings.failedLoginsPerMinute { return "too many failed logins from \(source); wait a minute" }
+                if state.handshaking[source, default: 0] >= settings.maximumLoginsInProgressPerSource {
+                    return "\(settings.maximumLoginsInProgressPerSource) logins from \(source) are already in progress"
+                }
+                state.handshaking[source, default: 0] += 1
                 state.sessions += 1
                 return nil
             }
@@ -87,17 +93,19 @@ final class SessionAcceptor: @unchecked Sendable {
         var vendor: VerifiedParty?
         let established: (user: String, keyBlob: [UInt8])
         do {
-            established = try connection.establish(timeout: settings.loginTimeout) { [self] user, blob in
+            established = try connection.establish(timeout: settings.loginTimeout) { [self] user, blob, signed in
                 guard let ssh = try? SSHEd25519PublicKey(blob: blob), let key = try? VendorPublicKey(ssh) else { return false }
-                if let vendor, vendor.name.value == user, vendor.key.fingerprint == key.fingerprint { return true }
-                vendor = dropBox.authenticate(user: user, key: key, sourceAddress: source)
+                // Verified afresh for the signed request, so it is recorded once, as a login.
+                vendor = dropBox.authenticate(user: user, key: key, sourceAddress: source, signed: signed)
                 if vendor == nil { noteFailure(source) }
                 return vendor != nil
             }
         } catch {
+            state.withLock { $0.handshaking[source, default: 1] -= 1 }
             DaemonLog.line("session from \(source) ended before sftp: \(error)")
             return
         }
+        state.withLock { $0.handshaking[source, default: 1] -= 1 }
         guard let party = vendor, party.name.value == established.user else { return }
         let name = party.name.value
         let allowed = state.withLock { state -> Bool in
@@ -111,6 +119,9 @@ final class SessionAcceptor: @unchecked Sendable {
             return
         }
         defer { state.withLock { $0.perVendor[name, default: 1] -= 1 } }
+        // From here, every blocking read or write (a client that stops
+        // reading replies included) gives up after the idle timeout.
+        connection.setTimeout(seconds: settings.idleTimeout)
         DaemonLog.line("session start: \(name) from \(source)")
         let session = SFTPSession(dropBox: dropBox, vendor: party, sourceAddress: source)
         let idle = Int32(settings.idleTimeout * 1000)

@@ -11,17 +11,19 @@ internal import CLibSSH
 /// callback exists to accept it.
 public final class SSHServerConnection: @unchecked Sendable {
     private let session: ssh_session
-    // The callback structs and their owner must outlive the session (see
-    // the library notes); they live as long as this object.
-    private var serverCallbacks = ssh_server_callbacks_struct()
-    private var channelCallbacks = ssh_channel_callbacks_struct()
+    // libssh keeps pointers to these structs for the session's life, so they
+    // are allocated (not Swift `inout` temporaries) and freed after ssh_free.
+    private let serverCallbacks = UnsafeMutablePointer<ssh_server_callbacks_struct>.allocate(capacity: 1)
+    private let channelCallbacks = UnsafeMutablePointer<ssh_channel_callbacks_struct>.allocate(capacity: 1)
     private var context: Context!
 
     /// The peer's address, for logs and the failed-login rate.
     public let sourceAddress: String
 
-    /// Called on the connection's thread for each public key offered.
-    public typealias Authorizer = (_ user: String, _ keyBlob: [UInt8]) -> Bool
+    /// Called on the connection's thread for each public key offered;
+    /// `signed` is true once the client has proved it holds the private key
+    /// (only then is it a login), false for the unsigned probe.
+    public typealias Authorizer = (_ user: String, _ keyBlob: [UInt8], _ signed: Bool) -> Bool
 
     final class Context {
         let authorize: Authorizer
@@ -43,6 +45,8 @@ public final class SSHServerConnection: @unchecked Sendable {
         sourceAddress = Self.peerAddress(ssh_get_fd(session))
         var one: Int32 = 1
         setsockopt(ssh_get_fd(session), Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        serverCallbacks.initialize(to: ssh_server_callbacks_struct())
+        channelCallbacks.initialize(to: ssh_channel_callbacks_struct())
     }
 
     deinit {
@@ -51,6 +55,15 @@ public final class SSHServerConnection: @unchecked Sendable {
         }
         ssh_disconnect(session)
         ssh_free(session)
+        serverCallbacks.deallocate()
+        channelCallbacks.deallocate()
+    }
+
+    /// Bounds every blocking libssh call on this session (key exchange,
+    /// reads, and writes waiting for the client's window) to `seconds`.
+    public func setTimeout(seconds: Double) {
+        var whole = Int(seconds.rounded(.up))
+        ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &whole)
     }
 
     /// Public-key authentication attempts allowed per connection.
@@ -64,28 +77,28 @@ public final class SSHServerConnection: @unchecked Sendable {
         self.context = context
         let userdata = Unmanaged.passUnretained(context).toOpaque()
 
-        serverCallbacks.size = MemoryLayout<ssh_server_callbacks_struct>.size
-        serverCallbacks.userdata = userdata
-        serverCallbacks.auth_pubkey_function = { _, user, key, state, userdata in
+        serverCallbacks.pointee.size = MemoryLayout<ssh_server_callbacks_struct>.size
+        serverCallbacks.pointee.userdata = userdata
+        serverCallbacks.pointee.auth_pubkey_function = { _, user, key, state, userdata in
             let context = Unmanaged<Context>.fromOpaque(userdata!).takeUnretainedValue()
             context.attempts += 1
             guard context.attempts <= SSHServerConnection.maximumAuthenticationAttempts, let user, let key,
                 let blob = SSHServerConnection.blob(of: key)
             else { return SSH_AUTH_DENIED.rawValue }
             let name = String(cString: user)
-            guard context.authorize(name, blob) else { return SSH_AUTH_DENIED.rawValue }
             // The probe (no signature yet) is answered "this key would do";
             // libssh has verified the signature when the state is VALID.
-            if state == CChar(SSH_PUBLICKEY_STATE_VALID.rawValue) {
+            let signed = state == CChar(SSH_PUBLICKEY_STATE_VALID.rawValue)
+            guard signed || state == CChar(SSH_PUBLICKEY_STATE_NONE.rawValue) else { return SSH_AUTH_DENIED.rawValue }
+            guard context.authorize(name, blob, signed) else { return SSH_AUTH_DENIED.rawValue }
+            if signed {
                 context.user = name
                 context.keyBlob = blob
                 context.authenticated = true
-            } else if state != CChar(SSH_PUBLICKEY_STATE_NONE.rawValue) {
-                return SSH_AUTH_DENIED.rawValue
             }
             return SSH_AUTH_SUCCESS.rawValue
         }
-        serverCallbacks.channel_open_request_session_function = { session, userdata in
+        serverCallbacks.pointee.channel_open_request_session_function = { session, userdata in
             let context = Unmanaged<Context>.fromOpaque(userdata!).takeUnretainedValue()
             guard context.authenticated, context.channel == nil, let channel = ssh_channel_new(session) else { return nil }
             context.channel = channel
@@ -93,7 +106,8 @@ public final class SSHServerConnection: @unchecked Sendable {
             return channel
         }
         ssh_set_auth_methods(session, Int32(SSH_AUTH_METHOD_PUBLICKEY))
-        guard ssh_set_server_callbacks(session, &serverCallbacks) == SSH_OK else {
+        setTimeout(seconds: timeout)
+        guard ssh_set_server_callbacks(session, serverCallbacks) == SSH_OK else {
             throw SSHError(.serverFailed, "libssh refused the server callbacks")
         }
         guard ssh_handle_key_exchange(session) == SSH_OK else {
@@ -115,15 +129,15 @@ public final class SSHServerConnection: @unchecked Sendable {
     }
 
     private func installChannelCallbacks(_ channel: ssh_channel) {
-        channelCallbacks.size = MemoryLayout<ssh_channel_callbacks_struct>.size
-        channelCallbacks.userdata = Unmanaged.passUnretained(context).toOpaque()
-        channelCallbacks.channel_subsystem_request_function = { _, _, subsystem, userdata in
+        channelCallbacks.pointee.size = MemoryLayout<ssh_channel_callbacks_struct>.size
+        channelCallbacks.pointee.userdata = Unmanaged.passUnretained(context).toOpaque()
+        channelCallbacks.pointee.channel_subsystem_request_function = { _, _, subsystem, userdata in
             let context = Unmanaged<Context>.fromOpaque(userdata!).takeUnretainedValue()
             guard let subsystem, String(cString: subsystem) == "sftp", !context.sftpRequested else { return 1 }
             context.sftpRequested = true
             return 0
         }
-        ssh_set_channel_callbacks(channel, &channelCallbacks)
+        ssh_set_channel_callbacks(channel, channelCallbacks)
     }
 
     /// Reads channel data; 0 at end of stream. `timeout` in milliseconds.

@@ -26,21 +26,33 @@ public final class DropBox: Sendable {
         }
     }
 
-    /// The trust store as it is now (certificates and revocations can change while we run).
+    /// The trust store as it is now (certificates and revocations can change
+    /// while we run). The highest revocation list number seen is kept in the
+    /// data directory, so putting an older list back is refused.
     func trustStore() throws -> TrustStore {
-        try TrustStore.load(directory: configuration.trustDirectory)
+        let floorPath = configuration.dataDirectory + "/revocation-list-number"
+        let floor = (try? String(contentsOfFile: floorPath, encoding: .utf8)).flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        let store = try TrustStore.load(directory: configuration.trustDirectory, revocationFloor: floor)
+        if let number = store.revocations?.number, number > floor {
+            try? String(number).write(toFile: floorPath, atomically: true, encoding: .utf8)
+        }
+        return store
     }
 
     /// Public-key login: `user` must name a vendor whose certificate verifies
-    /// now and holds `key`. Every attempt is recorded.
-    public func authenticate(user: String, key: VendorPublicKey, sourceAddress: String) -> VerifiedParty? {
+    /// now and holds `key`. Refusals are recorded; an acceptance only when
+    /// `signed` (the client proved it holds the key), since an unsigned probe
+    /// needs nothing but the public key.
+    public func authenticate(user: String, key: VendorPublicKey, sourceAddress: String, signed: Bool) -> VerifiedParty? {
         let now = Date()
         do {
             let party = try trustStore().party(named: try VendorName(user), for: .sender, now: now)
             guard party.key.fingerprint == key.fingerprint else {
                 throw TrustError(.keyMismatch, "the key \(key.fingerprint) is not the one certified for \(user)")
             }
-            record(TransferEvent(time: now, kind: .loginAccepted, actor: party.name.value, sourceAddress: sourceAddress, detail: "key \(key.fingerprint)"))
+            if signed {
+                record(TransferEvent(time: now, kind: .loginAccepted, actor: party.name.value, sourceAddress: sourceAddress, detail: "key \(key.fingerprint)"))
+            }
             return party
         } catch {
             record(TransferEvent(time: now, kind: .loginRefused, actor: VendorName.printableName(user), sourceAddress: sourceAddress, detail: "\(error)"))

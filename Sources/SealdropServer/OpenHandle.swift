@@ -4,8 +4,8 @@ import SealdropStore
 
 /// What an SFTP handle refers to.
 enum OpenHandle {
-    /// A directory listing, sent whole on the first READDIR.
-    case listing([SFTPNameEntry], sent: Bool)
+    /// A directory listing, sent in batches from `next` on.
+    case listing([SFTPNameEntry], next: Int)
     /// A small read-only file served from memory (a certificate).
     case memoryFile([UInt8])
     case upload(UploadState)
@@ -15,7 +15,9 @@ enum OpenHandle {
 /// An upload in progress: a staging file no one else can see.
 final class UploadState {
     let recipient: String
-    let fd: Int32
+    /// Owned here and closed exactly once (`closeFile`), -1 after: a
+    /// descriptor number closed twice could belong to another session by then.
+    private(set) var fd: Int32
     let path: String
     var size: UInt64 = 0
 
@@ -25,9 +27,15 @@ final class UploadState {
         self.path = path
     }
 
-    /// Drops the staged bytes.
-    func discard() {
+    func closeFile() {
+        guard fd >= 0 else { return }
         close(fd)
+        fd = -1
+    }
+
+    /// Drops the staged bytes (a no-op for the name once it was published).
+    func discard() {
+        closeFile()
         unlink(path)
     }
 }
@@ -35,6 +43,7 @@ final class UploadState {
 /// A claimed download: the blob, and which bytes went out.
 final class DownloadState {
     let transfer: Transfer
+    /// Closed by its owner, once, when the handle ends.
     let fd: Int32
     var served: ServedRanges
     var unflushedBytes: UInt64 = 0

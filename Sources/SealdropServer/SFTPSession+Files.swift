@@ -8,6 +8,9 @@ extension SFTPSession {
         let wantsWrite = !flags.isDisjoint(with: [.write, .append, .create, .truncate])
         switch path {
         case .inboxFile(let id) where !wantsWrite:
+            for case .download(let open) in handles.values where open.transfer.id == id {
+                throw Refusal(.failure, "transfer \(id) is already open in this session")
+            }
             let now = Date()
             let transfer: Transfer
             do {
@@ -52,8 +55,14 @@ extension SFTPSession {
             let end = min(bytes.count, Int(offset) + min(Int(length), Self.maximumReadLength))
             return .data(id: id, data: Array(bytes[Int(offset)..<end]))
         case .download(let state):
+            guard state.transfer.expiresAt > Date() else {
+                throw Refusal(.failure, "transfer \(state.transfer.id) has expired and is being deleted")
+            }
             let size = state.transfer.size
             guard offset < size else { return .status(id: id, code: .eof, message: "end of file") }
+            guard state.served.ranges.count < Self.maximumServedRanges else {
+                throw Refusal(.failure, "reads are too scattered; read the file from start to end")
+            }
             let count = Int(min(UInt64(min(Int(length), Self.maximumReadLength)), size - offset))
             var data = [UInt8](repeating: 0, count: count)
             let got = data.withUnsafeMutableBytes { pread(state.fd, $0.baseAddress, count, off_t(offset)) }
@@ -124,9 +133,9 @@ extension SFTPSession {
         case .upload(let state):
             state.discard()
         case .download(let state):
-            try? flushServed(state)
-            Foundation.close(state.fd)
-            try? dropBox.store.release(id: state.transfer.id, session: sessionID, event: event(.released, state.transfer.id))
+            // Every byte went out but the client vanished before CLOSE: that is
+            // a delivery too, or "download once" could be had many times.
+            _ = try? finish(state)
         case .listing, .memoryFile:
             break
         }
@@ -146,7 +155,7 @@ extension SFTPSession {
                 throw UploadRejection("your waiting transfers would exceed the quota of \(dropBox.configuration.maximumStoredBytesPerVendor) bytes")
             }
             let blob = try dropBox.blobs.publish(stagingFD: state.fd, stagingPath: state.path)
-            Foundation.close(state.fd)
+            state.closeFile()
             let id = accepted.header.transferIDString
             let transfer = Transfer(
                 id: id, sender: vendor.name.value, recipient: recipient.name.value, size: accepted.size, ciphertextSHA256: accepted.sha256,
@@ -189,9 +198,7 @@ extension SFTPSession {
 
     private func flushServed(_ state: DownloadState) throws {
         guard state.unflushedBytes > 0 else { return }
-        for range in state.served.ranges {
-            try dropBox.store.recordServed(id: state.transfer.id, session: sessionID, range: range)
-        }
+        try dropBox.store.recordServed(id: state.transfer.id, session: sessionID, ranges: state.served)
         state.unflushedBytes = 0
     }
 

@@ -9,6 +9,8 @@ extension SFTPSession {
     static let readableDirectory = SFTPAttributes.directory | 0o500
     static let writeOnlyDirectory = SFTPAttributes.directory | 0o300
     static let readOnlyFile = SFTPAttributes.regularFile | 0o400
+    /// Entries per NAME reply: keeps each reply far below the packet limit.
+    static let namesPerReply = 100
 
     /// Folders are virtual: they show the session's start as their time.
     var folderTime: UInt32 { UInt32(clamping: Int(startedAt.timeIntervalSince1970)) }
@@ -106,10 +108,11 @@ extension SFTPSession {
 
     func readdir(_ raw: [UInt8], id: UInt32) throws -> SFTPMessage {
         let key = String(decoding: raw, as: UTF8.self)
-        guard case .listing(let entries, let sent) = try lookup(raw) else { throw Refusal(.failure, "not a directory handle") }
-        guard !sent, !entries.isEmpty else { return .status(id: id, code: .eof, message: "end of directory") }
-        handles[key] = .listing(entries, sent: true)
-        return .name(id: id, entries: Array(entries.prefix(SFTPLimits.maximumNamesPerReply)))
+        guard case .listing(let entries, let next) = try lookup(raw) else { throw Refusal(.failure, "not a directory handle") }
+        guard next < entries.count else { return .status(id: id, code: .eof, message: "end of directory") }
+        let end = min(entries.count, next + Self.namesPerReply)
+        handles[key] = .listing(entries, next: end)
+        return .name(id: id, entries: Array(entries[next..<end]))
     }
 
     /// Every other vendor whose certificate verifies as a recipient now.

@@ -17,6 +17,9 @@ public final class SFTPSession {
     /// Served ranges are written to the store at least this often (bytes),
     /// so a crash loses little resume progress without a write per read.
     static let servedFlushInterval: UInt64 = 16 << 20
+    /// Disjoint served ranges kept per download; sequential and pipelined
+    /// reads need a handful, so more means a client scattering tiny reads.
+    static let maximumServedRanges = 1024
 
     let dropBox: DropBox
     public let vendor: VerifiedParty
@@ -83,7 +86,7 @@ public final class SFTPSession {
         case .opendir(_, let raw):
             let path = try resolve(raw)
             guard path.isDirectory else { throw Refusal(.noSuchFile, "\(path.canonical) is not a directory") }
-            return .handle(id: id, handle: try register(.listing(try listing(of: path), sent: false)))
+            return .handle(id: id, handle: try register(.listing(try listing(of: path), next: 0)))
         case .readdir(_, let handle):
             return try readdir(handle, id: id)
         case .open(_, let raw, let flags, _):

@@ -113,12 +113,12 @@ public final class SQLiteTransferStore: TransferStore {
         }
     }
 
-    public func recordServed(id: String, session: String, range: Range<UInt64>) throws(StoreError) {
+    public func recordServed(id: String, session: String, ranges: ServedRanges) throws(StoreError) {
         try write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM transfer WHERE id = ? AND state = 'claimed' AND claimedBy = ?", arguments: [id, session])
             else { throw StoreError(.notClaimed, "transfer \(id) is not claimed by this session") }
             var served = try Self.decode(row).served
-            served.insert(range)
+            for range in ranges.ranges { served.insert(range) }
             try db.execute(sql: "UPDATE transfer SET served = ? WHERE id = ?", arguments: [try Self.encode(served), id])
         }
     }

@@ -18,8 +18,8 @@ public protocol TransferStore: Sendable {
     /// Gives `session` the download claim if the transfer is addressed to
     /// `recipient`, unexpired at `now` and not claimed by another session.
     func claim(id: String, recipient: String, session: String, now: Date, event: TransferEvent) throws(StoreError) -> Transfer
-    /// Adds served bytes to the claimed transfer.
-    func recordServed(id: String, session: String, range: Range<UInt64>) throws(StoreError)
+    /// Adds served bytes to the claimed transfer, in one transaction.
+    func recordServed(id: String, session: String, ranges: ServedRanges) throws(StoreError)
     /// Gives the claim back (the session ended early); served ranges are kept for a resume.
     func release(id: String, session: String, event: TransferEvent) throws(StoreError)
     /// Releases every claim, as a single node does at start-up (no session survived).

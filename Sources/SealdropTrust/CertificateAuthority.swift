@@ -130,8 +130,9 @@ public struct CertificateAuthority {
                 serial: Hex.encode(issued.serialNumber.bytes), name: name.value, role: role.rawValue,
                 fingerprint: result.fingerprint.description, notAfter: notAfter, revoked: nil
             ))
-        try writePublic(result.pem, to: path)
+        // Recorded first: a certificate on file must always be revocable.
         try saveState()
+        try writePublic(result.pem, to: path)
         return result
     }
 

@@ -19,7 +19,11 @@ public struct TrustStore: Sendable {
     public let revocations: RevocationList?
 
     /// Loads and checks the CA certificate and the revocation list.
-    public static func load(directory: String, now: Date = Date()) throws(TrustError) -> TrustStore {
+    ///
+    /// - Parameter revocationFloor: the highest CRL number this reader has
+    ///   seen before; an older list is refused, so revocations cannot be
+    ///   rolled back by restoring an earlier file.
+    public static func load(directory: String, now: Date = Date(), revocationFloor: UInt64 = 0) throws(TrustError) -> TrustStore {
         let caPath = directory + "/" + caFile
         guard FileManager.default.fileExists(atPath: caPath) else {
             throw TrustError(
@@ -27,20 +31,45 @@ public struct TrustStore: Sendable {
         }
         let ca = try VendorCertificate.load(path: caPath)
         let caKey = try checkAuthority(ca, source: caPath)
-
-        var revocations: RevocationList?
-        let crlPath = directory + "/" + revocationFile
-        if let data = FileManager.default.contents(atPath: crlPath) {
-            let list = try RevocationList.verified([UInt8](data), source: crlPath, ca: ca.certificate, caKey: caKey)
-            if list.nextUpdate < now.addingTimeInterval(-CertificateVerifier.clockSkew) {
-                throw TrustError(
-                    .staleRevocationList,
-                    "\(crlPath) expired on \(CertificateVerifier.format(list.nextUpdate)): revocations since then would be missed; fetch the current list from the CA operator"
-                )
-            }
-            revocations = list
+        let skew = CertificateVerifier.clockSkew
+        guard ca.certificate.notValidBefore <= now.addingTimeInterval(skew), ca.certificate.notValidAfter >= now.addingTimeInterval(-skew) else {
+            throw TrustError(
+                .expired,
+                "the CA certificate \(caPath) is not valid now (valid \(CertificateVerifier.format(ca.certificate.notValidBefore)) to \(CertificateVerifier.format(ca.certificate.notValidAfter)))"
+            )
         }
-        return TrustStore(directory: directory, ca: ca, revocations: revocations)
+
+        // No list is not "nothing revoked": it fails closed, as a stale one does.
+        let crlPath = directory + "/" + revocationFile
+        guard let data = FileManager.default.contents(atPath: crlPath) else {
+            throw TrustError(.badRevocationList, "\(directory) has no \(revocationFile); without it no revocation could be checked")
+        }
+        let list = try RevocationList.verified([UInt8](data), source: crlPath, ca: ca.certificate, caKey: caKey)
+        if list.nextUpdate < now.addingTimeInterval(-skew) {
+            throw TrustError(
+                .staleRevocationList,
+                "\(crlPath) expired on \(CertificateVerifier.format(list.nextUpdate)): revocations since then would be missed; fetch the current list from the CA operator"
+            )
+        }
+        guard list.number >= revocationFloor else {
+            throw TrustError(
+                .staleRevocationList,
+                "\(crlPath) is list number \(list.number), older than number \(revocationFloor) seen before: an old list was put back, which would undo revocations"
+            )
+        }
+        return TrustStore(directory: directory, ca: ca, revocations: list)
+    }
+
+    /// Checks a CA certificate file a client is about to pin: a self-signed
+    /// Ed25519 CA, allowed to sign certificates, valid now.
+    public static func checkAnchor(path: String, now: Date = Date()) throws(TrustError) -> VendorCertificate {
+        let ca = try VendorCertificate.load(path: path)
+        _ = try checkAuthority(ca, source: path)
+        let skew = CertificateVerifier.clockSkew
+        guard ca.certificate.notValidBefore <= now.addingTimeInterval(skew), ca.certificate.notValidAfter >= now.addingTimeInterval(-skew) else {
+            throw TrustError(.expired, "the CA certificate \(path) is not valid now")
+        }
+        return ca
     }
 
     /// The pinned CA must be a self-signed Ed25519 CA allowed to sign certificates.

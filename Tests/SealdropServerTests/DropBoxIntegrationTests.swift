@@ -1,4 +1,5 @@
 import Foundation
+import SealdropStore
 import Testing
 import TestSupport
 
@@ -113,6 +114,39 @@ import TestSupport
         #expect(!(try server.sftp("stranger", ["ls -l /inbox", "ls -l /sent"])).output.contains(id))
         #expect(server.entries("blobs").count == 1, "still waiting for newvendor")
         #expect(!FileManager.default.fileExists(atPath: server.directory.file("passwd")))
+    }
+
+    @Test func anUnsignedKeyProbeIsNotRecordedAsALogin() throws {
+        let server = try ServerFixture()
+        // Offer newvendor's public key without its private key: OpenSSH probes, then gives up.
+        let probe = try server.sftp("newvendor", identity: "newvendor.pub", ["ls /"])
+        #expect(probe.status != 0)
+        _ = server.log()
+        let store = try SQLiteTransferStore(path: server.data + "/metadata.sqlite")
+        #expect(try store.events().filter { $0.kind == .loginAccepted }.isEmpty)
+    }
+
+    @Test func silentConnectionsTimeOutAndCannotLockOthersOut() throws {
+        let server = try ServerFixture(settings: ["login-timeout = 2s", "logins-in-progress-per-source = 4"])
+        var sockets = [Int32]()
+        for _ in 0..<4 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(connected == 0)
+            sockets.append(fd)
+        }
+        defer { sockets.forEach { close($0) } }
+        usleep(300_000)
+        #expect(try server.sftp("newvendor", ["ls /"]).status != 0, "four silent connections hold this address's login slots")
+        Thread.sleep(forTimeInterval: 3)
+        let after = try server.sftp("newvendor", ["ls /"])
+        #expect(after.status == 0, "the silent ones timed out: \(after.standardError)")
     }
 
     @Test func onlyPublicKeysOfCurrentCertificatesLogIn() throws {

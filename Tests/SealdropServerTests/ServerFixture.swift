@@ -14,12 +14,16 @@ final class ServerFixture: @unchecked Sendable {
     var trust: String { directory.file("ca/trust") }
     var data: String { directory.file("data") }
 
-    init() throws {
+    /// - Parameter settings: extra `key = value` lines for a settings file.
+    init(settings: [String] = []) throws {
         directory = try TemporaryDirectory()
         let made = try Subprocess.run("/bin/bash", [Fixtures.root + "/ops/gen-certificates", directory.path, Fixtures.sealdrop])
         guard made.status == 0 else { throw FixtureError.setup(made.standardError) }
         process.executableURL = URL(fileURLWithPath: Fixtures.sealdropd)
         process.arguments = ["serve", "--data", directory.file("data"), "--trust", directory.file("ca/trust"), "--listen", "127.0.0.1:0"]
+        if !settings.isEmpty {
+            process.arguments! += ["--config", try directory.write(Array((settings.joined(separator: "\n") + "\n").utf8), to: "sealdropd.conf")]
+        }
         let output = Pipe()
         errors = Pipe()
         process.standardOutput = output

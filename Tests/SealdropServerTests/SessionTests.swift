@@ -190,6 +190,78 @@ final class DropBoxWorld: @unchecked Sendable {
         #expect(world.inboxIDs(try world.session("newvendor")).isEmpty)
     }
 
+    func openDownload(_ world: DropBoxWorld, _ session: SFTPSession) throws -> [UInt8] {
+        let name = try #require(world.inboxIDs(session).first)
+        guard case .handle(_, let handle) = session.handle(.open(id: 1, path: Array("/inbox/\(name)".utf8), flags: .read, attributes: .empty)).first else {
+            throw FixtureError.setup("open refused")
+        }
+        return handle
+    }
+
+    @Test func readingEverythingThenVanishingIsADelivery() throws {
+        let world = try DropBoxWorld()
+        let envelope = try world.envelope(100_000)
+        #expect(Self.isOK(world.upload(envelope, as: try world.session("oldvendor"))))
+        do {
+            let session = try world.session("newvendor")
+            let handle = try openDownload(world, session)
+            var offset: UInt64 = 0
+            while case .data(_, let data) = session.handle(.read(id: 2, handle: handle, offset: offset, length: 65_536)).first {
+                offset += UInt64(data.count)
+            }
+            #expect(offset == UInt64(envelope.count))
+            session.end()  // no CLOSE: the connection dropped
+        }
+        #expect(world.blobs().isEmpty, "delivered and deleted anyway")
+        #expect(world.inboxIDs(try world.session("newvendor")).isEmpty)
+    }
+
+    @Test func expiryIsCheckedOnEveryRead() throws {
+        let world = try DropBoxWorld()
+        #expect(Self.isOK(world.upload(try world.envelope(100_000, expiresIn: 2), as: try world.session("oldvendor"))))
+        let session = try world.session("newvendor")
+        let handle = try openDownload(world, session)
+        guard case .data = session.handle(.read(id: 2, handle: handle, offset: 0, length: 1000)).first else {
+            Issue.record("the first read failed")
+            return
+        }
+        Thread.sleep(forTimeInterval: 2.2)
+        guard case .status(_, .failure, let message) = session.handle(.read(id: 3, handle: handle, offset: 1000, length: 1000)).first else {
+            Issue.record("a read after expiry was served")
+            return
+        }
+        #expect(message.contains("expired"))
+    }
+
+    @Test func scatteredReadsAreCapped() throws {
+        let world = try DropBoxWorld()
+        #expect(Self.isOK(world.upload(try world.envelope(300_000), as: try world.session("oldvendor"))))
+        let session = try world.session("newvendor")
+        let handle = try openDownload(world, session)
+        var refused = false
+        for index in 0..<(SFTPSession.maximumServedRanges + 1) {
+            if case .status(_, .failure, _) = session.handle(.read(id: 2, handle: handle, offset: UInt64(index * 2), length: 1)).first {
+                refused = true
+                break
+            }
+        }
+        #expect(refused)
+    }
+
+    @Test func theSameTransferCannotBeOpenedTwiceInOneSession() throws {
+        let world = try DropBoxWorld()
+        #expect(Self.isOK(world.upload(try world.envelope(), as: try world.session("oldvendor"))))
+        let session = try world.session("newvendor")
+        let name = try #require(world.inboxIDs(session).first)
+        _ = try openDownload(world, session)
+        guard case .status(_, .failure, let message) = session.handle(.open(id: 5, path: Array("/inbox/\(name)".utf8), flags: .read, attributes: .empty)).first
+        else {
+            Issue.record("opened twice")
+            return
+        }
+        #expect(message.contains("already open"))
+    }
+
     @Test func uploadsCannotLeaveHoles() throws {
         let world = try DropBoxWorld()
         let session = try world.session("oldvendor")

@@ -77,12 +77,12 @@ import TestSupport
     @Test func anInterruptedDownloadResumesAndDeliversOnlyWhenComplete() throws {
         try store.publish(transfer("aa", size: 100), event: event(.uploadPublished))
         _ = try store.claim(id: "aa", recipient: "newvendor", session: "s1", now: now, event: event(.claimed))
-        try store.recordServed(id: "aa", session: "s1", range: 50..<100)
+        try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([50..<100]))
         #expect(throws: StoreError(.incomplete, "")) { try store.deliver(id: "aa", session: "s1", now: now, event: event(.delivered)) }
         try store.release(id: "aa", session: "s1", event: event(.released))
         _ = try store.claim(id: "aa", recipient: "newvendor", session: "s2", now: now, event: event(.claimed))
-        #expect(throws: StoreError(.notClaimed, "")) { try store.recordServed(id: "aa", session: "s1", range: 0..<50) }
-        try store.recordServed(id: "aa", session: "s2", range: 0..<60)
+        #expect(throws: StoreError(.notClaimed, "")) { try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<50])) }
+        try store.recordServed(id: "aa", session: "s2", ranges: ServedRanges([0..<60]))
         let delivered = try store.deliver(id: "aa", session: "s2", now: now, event: event(.delivered))
         #expect(delivered.state == .delivered)
         #expect(try store.inbox(recipient: "newvendor").isEmpty)

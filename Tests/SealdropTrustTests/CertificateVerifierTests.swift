@@ -156,6 +156,20 @@ import X509
         expectStale { _ = try ca.store(now: Date().addingTimeInterval(CertificateAuthority.revocationListLifetime + 3600)) }
     }
 
+    @Test func aMissingListFailsClosedAndAnOldListCannotComeBack() throws {
+        var ca = try TestAuthority()
+        _ = try ca.issue("acme-lis")
+        let path = ca.trustDirectory + "/revocations.crl"
+        let first = try Data(contentsOf: URL(fileURLWithPath: path))
+        _ = try ca.authority.revoke("acme-lis", reason: .keyCompromise)
+        let current = try ca.store()
+        #expect(current.revocations?.number == 2)
+        try first.write(to: URL(fileURLWithPath: path))
+        #expect(throws: TrustError(.staleRevocationList, "")) { try TrustStore.load(directory: ca.trustDirectory, revocationFloor: 2) }
+        try FileManager.default.removeItem(atPath: path)
+        #expect(throws: TrustError(.badRevocationList, "")) { try ca.store() }
+    }
+
     @Test func listFromAnotherCAIsRefused() throws {
         let ours = try TestAuthority()
         let theirs = try TestAuthority(name: "Test CA")

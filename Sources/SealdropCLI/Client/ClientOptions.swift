@@ -25,6 +25,13 @@ struct ClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The pinned CA certificate (ca.pem).", valueName: "file"))
     var ca: String?
 
+    /// Beside the profile: the highest revocation list number this profile has seen.
+    var revocationFloorFile: String {
+        let path = ClientProfile.path(named: profile)
+        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        return path.replacingOccurrences(of: ".conf", with: ".revocation-list-number")
+    }
+
     /// The settings in force, each from the first place that has it.
     func resolve() throws -> ClientProfile {
         let environment = ProcessInfo.processInfo.environment

@@ -45,12 +45,7 @@ struct InitCommand: ParsableCommand {
 
     func run() throws {
         _ = try VendorIdentity.load(path: identity)
-        let caCertificate = try VendorCertificate.load(path: ca)
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sealdrop-ca-check-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        try FileManager.default.copyItem(atPath: ca, toPath: scratch + "/ca.pem")
-        _ = try TrustStore.load(directory: scratch)
+        let caCertificate = try TrustStore.checkAnchor(path: ca)
         let absolute = { (path: String) in path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path }
         let saved = ClientProfile(server: server, hostKey: hostKey, name: name, identity: absolute(identity), ca: absolute(ca))
         let path = ClientProfile.path(named: profile)

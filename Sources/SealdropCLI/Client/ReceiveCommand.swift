@@ -62,7 +62,7 @@ struct ReceiveCommand: ParsableCommand {
             let name = String(decoding: entry.filename, as: UTF8.self)
             return name.hasSuffix(".pem") && name != "ca.pem" ? String(name.dropLast(4)) : nil
         }
-        let trust = try RemoteTrust(client: dropBox, pinnedCA: profile.ca, vendors: vendors)
+        let trust = try RemoteTrust(client: dropBox, pinnedCA: profile.ca, vendors: vendors, floorFile: client.revocationFloorFile)
         let receiver = Receiver(dropBox: dropBox, identity: identity, trust: trust.store, quiet: quiet)
 
         guard all else {

@@ -12,7 +12,9 @@ final class RemoteTrust {
     let directory: String
     let store: TrustStore
 
-    init(client: DropBoxClient, pinnedCA: String, vendors: [String]) throws {
+    /// - Parameter floorFile: where the highest revocation list number seen
+    ///   is kept, so a server cannot serve an older list to undo a revocation.
+    init(client: DropBoxClient, pinnedCA: String, vendors: [String], floorFile: String) throws {
         var template = Array((NSTemporaryDirectory() + "/sealdrop-trust.XXXXXX").utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
             throw CLIFailure(message: "cannot create a temporary folder", status: .failure)
@@ -21,11 +23,15 @@ final class RemoteTrust {
         do {
             try FileManager.default.createDirectory(atPath: directory + "/vendors", withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: pinnedCA, toPath: directory + "/ca.pem")
-            try Self.fetch(client, "/directory/revocations.crl", to: directory + "/revocations.crl", required: false)
+            try Self.fetch(client, "/directory/revocations.crl", to: directory + "/revocations.crl", required: true)
             for vendor in Set(vendors) {
                 try Self.fetch(client, "/directory/\(vendor).pem", to: directory + "/vendors/\(vendor).pem", required: false)
             }
-            store = try TrustStore.load(directory: directory)
+            let floor = (try? String(contentsOfFile: floorFile, encoding: .utf8)).flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+            store = try TrustStore.load(directory: directory, revocationFloor: floor)
+            if let number = store.revocations?.number, number > floor {
+                try? String(number).write(toFile: floorFile, atomically: true, encoding: .utf8)
+            }
         } catch {
             try? FileManager.default.removeItem(atPath: directory)
             throw error

@@ -71,7 +71,7 @@ struct SendCommand: ParsableCommand {
         var source = ReadAheadSource(try input == "-" ? FileDescriptor.standardInput : FileDescriptor.openForReading(input))
         let size = input == "-" ? nil : try FileDescriptor.openForReading(input).regularFileSize()
         let (dropBox, identity) = try profile.connect()
-        let trust = try RemoteTrust(client: dropBox, pinnedCA: profile.ca, vendors: [to, profile.name])
+        let trust = try RemoteTrust(client: dropBox, pinnedCA: profile.ca, vendors: [to, profile.name], floorFile: client.revocationFloorFile)
         let recipient = try trust.store.party(named: try VendorName(to), for: .recipient)
         let me = try trust.store.party(key: identity.publicKey, for: .sender)
         let now = Date()
