@@ -20,11 +20,15 @@ final class UploadState {
     private(set) var fd: Int32
     let path: String
     var size: UInt64 = 0
+    /// What the vendor's quota had left when the upload began: writes stop
+    /// there, so staging cannot grow past what publishing would allow.
+    let quotaLeft: UInt64
 
-    init(recipient: String, fd: Int32, path: String) {
+    init(recipient: String, fd: Int32, path: String, quotaLeft: UInt64) {
         self.recipient = recipient
         self.fd = fd
         self.path = path
+        self.quotaLeft = quotaLeft
     }
 
     func closeFile() {

@@ -37,8 +37,13 @@ extension SFTPSession {
             guard usage.count < dropBox.configuration.maximumPendingPerVendor else {
                 throw Refusal(.failure, "you already have \(usage.count) transfers waiting, the limit; wait for deliveries or revoke some")
             }
+            let uploading = handles.values.filter { if case .upload = $0 { true } else { false } }.count
+            guard uploading < Self.maximumUploadsPerSession else {
+                throw Refusal(.failure, "\(uploading) uploads are already open in this session; finish one first")
+            }
+            let quota = dropBox.configuration.maximumStoredBytesPerVendor
             let (fd, stagingPath) = try dropBox.blobs.createStaging()
-            return .upload(UploadState(recipient: recipient, fd: fd, path: stagingPath))
+            return .upload(UploadState(recipient: recipient, fd: fd, path: stagingPath, quotaLeft: quota > usage.bytes ? quota - usage.bytes : 0))
         case .outboxFile:
             throw Refusal(.permissionDenied, "outboxes are write-only")
         case .inboxFile, .directoryFile, .sentFile:
@@ -82,6 +87,9 @@ extension SFTPSession {
         let end = offset.addingReportingOverflow(UInt64(data.count))
         guard !end.overflow, end.partialValue <= dropBox.configuration.maximumFileSize else {
             throw Refusal(.failure, "the upload would exceed the limit of \(dropBox.configuration.maximumFileSize) bytes")
+        }
+        guard end.partialValue <= state.quotaLeft else {
+            throw Refusal(.failure, "the upload would exceed your quota of \(dropBox.configuration.maximumStoredBytesPerVendor) bytes waiting")
         }
         // Writes may overlap or repeat but never leave a hole: a sparse file
         // would cost nothing to send and hashing its zeros would cost the server.

@@ -12,6 +12,8 @@ import SealdropTrust
 public final class SFTPSession {
     /// Open handles per session; OpenSSH's client uses a handful.
     static let maximumHandles = 64
+    /// Uploads open at once in one session; OpenSSH's client uploads one file at a time.
+    static let maximumUploadsPerSession = 4
     /// The most one READ returns: well under the 256 KiB packet limit.
     static let maximumReadLength = 128 * 1024
     /// Served ranges are written to the store at least this often (bytes),

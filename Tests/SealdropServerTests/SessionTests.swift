@@ -262,6 +262,20 @@ final class DropBoxWorld: @unchecked Sendable {
         #expect(message.contains("already open"))
     }
 
+    @Test func openUploadsAreLimitedPerSession() throws {
+        let world = try DropBoxWorld()
+        let session = try world.session("oldvendor")
+        var refused = false
+        for index in 0...SFTPSession.maximumUploadsPerSession {
+            let reply = session.handle(.open(id: UInt32(index), path: Array("/outbox/newvendor/x\(index)".utf8), flags: [.write, .create], attributes: .empty))
+            if case .status(_, .failure, _) = reply.first { refused = true }
+        }
+        #expect(refused)
+        #expect(world.staging().count == SFTPSession.maximumUploadsPerSession)
+        session.end()
+        #expect(world.staging().isEmpty)
+    }
+
     @Test func uploadsCannotLeaveHoles() throws {
         let world = try DropBoxWorld()
         let session = try world.session("oldvendor")
