@@ -51,14 +51,14 @@ let package = Package(
         // libsodium behind typed Swift wrappers (the only importer of CSodium).
         .target(
             name: "SealdropCrypto",
-            dependencies: ["CSodium"],
+            dependencies: ["CSodium", "SealdropFormat"],
             swiftSettings: strictSettings
         ),
 
         // libssh behind typed Swift wrappers (the only importer of CLibSSH).
         .target(
             name: "SealdropSSH",
-            dependencies: ["CLibSSH"],
+            dependencies: ["CLibSSH", "SealdropFormat"],
             swiftSettings: strictSettings
         ),
 

@@ -1,4 +1,5 @@
 internal import CSodium
+import SealdropFormat
 
 /// libsodium's one-time initialisation. Every wrapper calls `ensureReady()`
 /// before its first C call; Swift runs the global initialiser exactly once,
@@ -13,7 +14,7 @@ enum Sodium {
 
 /// A libsodium call failed. libsodium reports no detail, so the message
 /// names the operation.
-public struct CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct CryptoError: CodedError, Sendable {
     public enum Code: String, Sendable {
         case invalidKey = "invalid-key"
         case openFailed = "open-failed"
@@ -27,10 +28,6 @@ public struct CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
         self.code = code
         self.message = message
     }
-
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
-
-    public var description: String { message }
 }
 
 /// Turns a libsodium return code (0 = success) into a typed error.

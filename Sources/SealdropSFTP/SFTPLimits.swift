@@ -1,3 +1,5 @@
+import SealdropFormat
+
 /// Bounds the codec enforces before allocating anything.
 public enum SFTPLimits {
     /// The largest packet accepted, length field excluded: OpenSSH's
@@ -51,7 +53,7 @@ public struct SFTPOpenFlags: OptionSet, Sendable, Hashable {
 /// A packet that cannot be decoded. `requestID` is set when the id was
 /// readable, so the server can still answer that request with
 /// SSH_FX_BAD_MESSAGE instead of dropping the session.
-public struct SFTPError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct SFTPError: CodedError, Sendable {
     public enum Code: String, Sendable {
         case packetTooLarge = "packet-too-large"
         case truncated = "truncated"
@@ -71,7 +73,4 @@ public struct SFTPError: Error, Equatable, Sendable, CustomStringConvertible {
         self.requestID = requestID
     }
 
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
-
-    public var description: String { message }
 }

@@ -1,5 +1,7 @@
+import SealdropFormat
+
 /// A libssh operation failed.
-public struct SSHError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct SSHError: CodedError, Sendable {
     public enum Code: String, Sendable {
         case keyImportFailed = "key-import-failed"
         case keyExportFailed = "key-export-failed"
@@ -19,8 +21,4 @@ public struct SSHError: Error, Equatable, Sendable, CustomStringConvertible {
         self.code = code
         self.message = message
     }
-
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
-
-    public var description: String { message }
 }

@@ -1,4 +1,5 @@
 internal import CLibSSH
+import SealdropFormat
 
 #if canImport(Glibc)
     import Glibc
@@ -181,7 +182,7 @@ public final class SSHServerConnection: @unchecked Sendable {
         var base64: UnsafeMutablePointer<CChar>?
         guard ssh_pki_export_pubkey_base64(key, &base64) == SSH_OK, let base64 else { return nil }
         defer { ssh_string_free_char(base64) }
-        return Base64Decoding.decode(String(cString: base64))
+        return Base64.decode(String(cString: base64))
     }
 
     static func peerAddress(_ fd: Int32) -> String {
@@ -204,29 +205,5 @@ public final class SSHServerConnection: @unchecked Sendable {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
-}
-
-/// Standard Base64 without Foundation (this module imports no other target).
-enum Base64Decoding {
-    static func decode(_ text: String) -> [UInt8]? {
-        var table = [Int16](repeating: -1, count: 256)
-        for (index, character) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
-            table[Int(character)] = Int16(index)
-        }
-        var out = [UInt8]()
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for character in text.utf8 where character != UInt8(ascii: "=") {
-            let value = table[Int(character)]
-            guard value >= 0 else { return nil }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
-            }
-        }
-        return out
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SealdropFormat
 
 /// Transfer metadata and its lifecycle. Every state change is one
 /// conditional update in one transaction, so two sessions (on one node or,
@@ -43,7 +44,7 @@ public protocol TransferStore: Sendable {
 
 /// Why the store refused. Codes are stable; messages never name another
 /// vendor's transfers.
-public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct StoreError: CodedError, Sendable {
     public enum Code: String, Sendable {
         case duplicateTransfer = "duplicate-transfer"
         case notFound = "not-found"
@@ -62,8 +63,4 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
         self.code = code
         self.message = message
     }
-
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
-
-    public var description: String { message }
 }

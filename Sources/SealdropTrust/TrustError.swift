@@ -1,7 +1,9 @@
+import SealdropFormat
+
 /// Why a certificate, a trust store or a CA operation was refused. `code`
 /// is stable and compared in tests; `message` says what is wrong and,
 /// where it helps, what to do.
-public struct TrustError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct TrustError: CodedError, Sendable {
     public enum Code: String, Sendable, CaseIterable {
         case badName = "bad-name"
         case malformedCertificate = "malformed-certificate"
@@ -30,8 +32,4 @@ public struct TrustError: Error, Equatable, Sendable, CustomStringConvertible {
         self.code = code
         self.message = message
     }
-
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
-
-    public var description: String { message }
 }

@@ -3,7 +3,7 @@
 ///
 /// Equality compares the code only, so a test can expect a failure kind
 /// without restating the details of the message.
-public struct EnvelopeError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct EnvelopeError: CodedError, Sendable {
     /// One code per check in the spec, in the order a reader makes them.
     public enum Code: String, Sendable, CaseIterable {
         case emptyInput = "empty-input"
@@ -31,10 +31,6 @@ public struct EnvelopeError: Error, Equatable, Sendable, CustomStringConvertible
         self.code = code
         self.message = message
     }
-
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
-
-    public var description: String { message }
 }
 
 extension EnvelopeError {

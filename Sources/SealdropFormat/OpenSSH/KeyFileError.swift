@@ -1,6 +1,6 @@
 /// Why a key file could not be read. Messages name the problem; the caller
 /// adds the file path.
-public struct KeyFileError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct KeyFileError: CodedError, Sendable {
     public enum Code: String, Sendable {
         case notAKeyFile = "not-a-key-file"
         case unsupportedKeyType = "unsupported-key-type"
@@ -19,10 +19,6 @@ public struct KeyFileError: Error, Equatable, Sendable, CustomStringConvertible 
         self.code = code
         self.message = message
     }
-
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
-
-    public var description: String { message }
 
     static func malformed(_ reason: String) -> Self {
         .init(.malformed, "the key is corrupt: \(reason)")
