@@ -1,4 +1,6 @@
 import Foundation
+import SealdropKeys
+import SealdropTrust
 import Testing
 import TestSupport
 
@@ -131,6 +133,14 @@ import TestSupport
         #expect(revoked.standardError.contains("revoked"))
         let unknown = try Self.run(server, environment, ["send", "x", "--to", "nobody", "--profile", "oldvendor"])
         #expect(unknown.status == 5)
+        // A certificate that ran out: issued by the same CA, valid for one day, two days ago.
+        var authority = try CertificateAuthority.load(directory: server.directory.file("ca"), passphrase: .none)
+        try authority.issue(
+            name: try VendorName("lapsed"), subjectKey: VendorIdentity.generate().publicKey, role: .vendor, days: 1,
+            now: Date().addingTimeInterval(-2 * 86_400))
+        let lapsed = try Self.run(server, environment, ["send", "x", "--to", "lapsed", "--profile", "oldvendor"])
+        #expect(lapsed.status == 5)
+        #expect(lapsed.standardError.contains("expired"), "\(lapsed.standardError)")
         #expect(server.entries("blobs").isEmpty && server.entries("staging").isEmpty)
         #expect(!server.log().contains("upload"), "nothing reached the upload stage")
     }
