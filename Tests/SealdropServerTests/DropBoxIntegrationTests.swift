@@ -144,7 +144,7 @@ import TestSupport
         defer { sockets.forEach { close($0) } }
         usleep(300_000)
         #expect(try server.sftp("newvendor", ["ls /"]).status != 0, "four silent connections hold this address's login slots")
-        Thread.sleep(forTimeInterval: 3)
+        Thread.sleep(forTimeInterval: 4)
         let after = try server.sftp("newvendor", ["ls /"])
         #expect(after.status == 0, "the silent ones timed out: \(after.standardError)")
     }

@@ -151,10 +151,10 @@ final class DropBoxWorld: @unchecked Sendable {
 
     @Test func anExpiredTransferIsInvisibleAndReaped() throws {
         let world = try DropBoxWorld()
-        #expect(Self.isOK(world.upload(try world.envelope(expiresIn: 2), as: try world.session("oldvendor"))))
+        #expect(Self.isOK(world.upload(try world.envelope(expiresIn: 3), as: try world.session("oldvendor"))))
         let recipient = try world.session("newvendor")
         #expect(world.inboxIDs(recipient).count == 1)
-        Thread.sleep(forTimeInterval: 2.2)
+        Thread.sleep(forTimeInterval: 3.2)
         #expect(world.inboxIDs(recipient).isEmpty, "expiry is enforced on access, before the reaper runs")
         #expect(world.dropBox.reap() == 1)
         #expect(world.blobs().isEmpty)
@@ -218,14 +218,14 @@ final class DropBoxWorld: @unchecked Sendable {
 
     @Test func expiryIsCheckedOnEveryRead() throws {
         let world = try DropBoxWorld()
-        #expect(Self.isOK(world.upload(try world.envelope(100_000, expiresIn: 2), as: try world.session("oldvendor"))))
+        #expect(Self.isOK(world.upload(try world.envelope(100_000, expiresIn: 3), as: try world.session("oldvendor"))))
         let session = try world.session("newvendor")
         let handle = try openDownload(world, session)
         guard case .data = session.handle(.read(id: 2, handle: handle, offset: 0, length: 1000)).first else {
             Issue.record("the first read failed")
             return
         }
-        Thread.sleep(forTimeInterval: 2.2)
+        Thread.sleep(forTimeInterval: 3.2)
         guard case .status(_, .failure, let message) = session.handle(.read(id: 3, handle: handle, offset: 1000, length: 1000)).first else {
             Issue.record("a read after expiry was served")
             return
