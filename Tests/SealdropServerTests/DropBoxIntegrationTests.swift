@@ -40,6 +40,33 @@ import TestSupport
         #expect(sent.output.contains("delivered"))
     }
 
+    @Test func aCrashMidUploadPublishesNothingAndTheRestartCleansUp() throws {
+        let first = try ServerFixture()
+        let kept = try first.seal(Fixtures.bytes(10_000), name: "kept")
+        #expect(try first.sftp("oldvendor", ["put \(kept) /outbox/newvendor/"]).status == 0)
+        let big = try first.seal(Fixtures.bytes(200 * 1024 * 1024, seed: 4), name: "big")
+        let batch = try first.directory.write(Array("put \(big) /outbox/newvendor/\n".utf8), to: "slow-batch")
+        let upload = Process()
+        upload.executableURL = URL(fileURLWithPath: Subprocess.which("sftp")!)
+        upload.arguments = first.sshOptions("oldvendor") + ["-b", batch, "oldvendor@127.0.0.1"]
+        upload.currentDirectoryURL = URL(fileURLWithPath: first.directory.path)
+        upload.standardOutput = FileHandle.nullDevice
+        upload.standardError = FileHandle.nullDevice
+        try upload.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, first.entries("staging").isEmpty { usleep(10_000) }
+        #expect(!first.entries("staging").isEmpty, "the upload had begun")
+        first.crash()
+        upload.waitUntilExit()
+        #expect(upload.terminationStatus != 0)
+
+        let restarted = try ServerFixture(reusing: first.directory)
+        #expect(restarted.entries("staging").isEmpty, "the half-finished upload is gone")
+        #expect(restarted.entries("blobs").count == 1, "the published transfer survived")
+        let inbox = try restarted.sftp("newvendor", ["ls /inbox"])
+        #expect(inbox.output.split(separator: "\n").filter { !$0.hasPrefix("sftp>") && $0.contains(".sealdrop") }.count == 1, "\(inbox.output)")
+    }
+
     @Test func theDirectoryServesCertificatesReadOnly() throws {
         let server = try ServerFixture()
         let result = try server.sftp("newvendor", ["ls /directory", "get /directory/ca.pem ca-copy.pem", "get /directory/oldvendor.pem", "ls /receipts"])

@@ -14,11 +14,17 @@ final class ServerFixture: @unchecked Sendable {
     var trust: String { directory.file("ca/trust") }
     var data: String { directory.file("data") }
 
-    /// - Parameter settings: extra `key = value` lines for a settings file.
-    init(settings: [String] = []) throws {
-        directory = try TemporaryDirectory()
-        let made = try Subprocess.run("/bin/bash", [Fixtures.root + "/ops/gen-certificates", directory.path, Fixtures.sealdrop])
-        guard made.status == 0 else { throw FixtureError.setup(made.standardError) }
+    /// - Parameters:
+    ///   - settings: extra `key = value` lines for a settings file.
+    ///   - reusing: the directory of an earlier fixture, to restart on its data.
+    init(settings: [String] = [], reusing earlier: TemporaryDirectory? = nil) throws {
+        if let earlier {
+            directory = earlier
+        } else {
+            directory = try TemporaryDirectory()
+            let made = try Subprocess.run("/bin/bash", [Fixtures.root + "/ops/gen-certificates", directory.path, Fixtures.sealdrop])
+            guard made.status == 0 else { throw FixtureError.setup(made.standardError) }
+        }
         process.executableURL = URL(fileURLWithPath: Fixtures.sealdropd)
         process.arguments = ["serve", "--data", directory.file("data"), "--trust", directory.file("ca/trust"), "--listen", "127.0.0.1:0"]
         if !settings.isEmpty {
@@ -48,6 +54,13 @@ final class ServerFixture: @unchecked Sendable {
 
     deinit {
         stop()
+    }
+
+    /// SIGKILL: the server dies mid-work, as in a crash or power loss.
+    func crash() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 
     /// SIGTERM, then wait: the server stops accepting and exits.
