@@ -109,6 +109,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The receipt log: an RFC 9162 Merkle tree over the server's events.
+        .target(
+            name: "SealdropLog",
+            dependencies: ["SealdropCrypto"],
+            swiftSettings: strictSettings
+        ),
+
         // Streaming seal and open of envelope format v1.
         .target(
             name: "SealdropEnvelope",
@@ -194,6 +201,11 @@ let package = Package(
                 "SealdropServer", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropFormat", "SealdropEnvelope",
                 "SealdropIO", "SealdropDaemon", "TestSupport",
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SealdropLogTests",
+            dependencies: ["SealdropLog", "SealdropFormat"],
             swiftSettings: strictSettings
         ),
         .testTarget(
