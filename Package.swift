@@ -104,7 +104,7 @@ let package = Package(
             name: "SealdropServer",
             dependencies: [
                 "SealdropFormat", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropEnvelope",
-                "SealdropCrypto", "SealdropIO",
+                "SealdropCrypto", "SealdropIO", "SealdropLog",
             ],
             swiftSettings: strictSettings
         ),
@@ -112,7 +112,7 @@ let package = Package(
         // The receipt log: an RFC 9162 Merkle tree over the server's events.
         .target(
             name: "SealdropLog",
-            dependencies: ["SealdropCrypto"],
+            dependencies: ["SealdropCrypto", "SealdropFormat"],
             swiftSettings: strictSettings
         ),
 
@@ -135,7 +135,7 @@ let package = Package(
             name: "SealdropCLI",
             dependencies: [
                 "SealdropFormat", "SealdropKeys", "SealdropEnvelope", "SealdropIO", "SealdropCrypto", "SealdropSSH",
-                "SealdropTrust", "SealdropClient", "SealdropSFTP",
+                "SealdropTrust", "SealdropClient", "SealdropSFTP", "SealdropLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

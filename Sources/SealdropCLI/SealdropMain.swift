@@ -63,7 +63,7 @@ struct SealdropCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             InitCommand.self, SendCommand.self, InboxCommand.self, ReceiveCommand.self, StatusCommand.self, RevokeCommand.self,
-            KeygenCommand.self, SealCommand.self, OpenCommand.self, InspectCommand.self, CACommand.self, CertCommand.self,
+            KeygenCommand.self, SealCommand.self, OpenCommand.self, InspectCommand.self, CACommand.self, CertCommand.self, AuditCommand.self,
         ]
     )
 }

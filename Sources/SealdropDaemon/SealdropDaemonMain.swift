@@ -20,7 +20,7 @@ struct SealdropdCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealdropd",
         abstract: "The sealdrop drop box server.",
-        subcommands: [ServeCommand.self, SubsystemCommand.self],
+        subcommands: [ServeCommand.self, SubsystemCommand.self, LogCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }

@@ -18,7 +18,7 @@ struct SubsystemCommand: ParsableCommand {
 
     func run() throws {
         let configuration = DropBoxConfiguration(dataDirectory: storage.data, trustDirectory: storage.trust)
-        let dropBox = try DropBox(configuration: configuration, log: DaemonLog.line)
+        let dropBox = try DropBox(configuration: configuration, log: DaemonLog.line, startingUp: false)
         dropBox.reap()
         let source = ProcessInfo.processInfo.environment["SSH_CLIENT"].map { String($0.prefix { $0 != " " }) } ?? "local"
         guard let party = dropBox.subsystemVendor(vendor, sourceAddress: source) else {

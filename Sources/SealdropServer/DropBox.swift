@@ -12,13 +12,16 @@ public final class DropBox: Sendable {
     let blobs: BlobStore
     let log: @Sendable (String) -> Void
 
-    /// Opens (or creates) the data directory. No session survives a restart,
-    /// so every claim is released; staging leftovers and stray blobs are removed.
-    public init(configuration: DropBoxConfiguration, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+    /// Opens (or creates) the data directory. At start-up (`startingUp`, the
+    /// server itself) no session survives, so every claim is released and
+    /// staging leftovers and stray blobs are removed; a side tool reading the
+    /// same directory while the server runs passes false.
+    public init(configuration: DropBoxConfiguration, log: @escaping @Sendable (String) -> Void = { _ in }, startingUp: Bool = true) throws {
         self.configuration = configuration
         self.log = log
         blobs = try BlobStore(configuration: configuration)
         store = try SQLiteTransferStore(path: configuration.databasePath)
+        guard startingUp else { return }
         let released = try store.releaseAllClaims(now: Date())
         let cleaned = blobs.clean(keeping: try store.pendingBlobs())
         if released + cleaned.staging + cleaned.strays > 0 {

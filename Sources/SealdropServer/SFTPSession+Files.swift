@@ -172,7 +172,7 @@ extension SFTPSession {
                 try dropBox.store.publish(
                     transfer,
                     event: event(
-                        .uploadPublished, id, size: accepted.size, sha256: accepted.sha256,
+                        .uploadPublished, id, size: accepted.size, sha256: accepted.sha256, expires: transfer.expiresAt,
                         detail: "for \(recipient.name)"))
             } catch {
                 dropBox.blobs.delete(blob)
@@ -228,9 +228,11 @@ extension SFTPSession {
         return party
     }
 
-    func event(_ kind: TransferEvent.Kind, _ id: String?, size: UInt64? = nil, sha256: String? = nil, detail: String = "") -> TransferEvent {
+    func event(
+        _ kind: TransferEvent.Kind, _ id: String?, size: UInt64? = nil, sha256: String? = nil, expires: Date? = nil, detail: String = ""
+    ) -> TransferEvent {
         TransferEvent(
             time: Date(), kind: kind, actor: vendor.name.value, sourceAddress: sourceAddress, transferID: id,
-            size: size, ciphertextSHA256: sha256, detail: detail)
+            size: size, ciphertextSHA256: sha256, expiresAt: expires, detail: detail)
     }
 }

@@ -47,6 +47,10 @@ public final class SQLiteTransferStore: TransferStore {
                 table.column("detail", .text).notNull()
             }
         }
+        migrator.registerMigration("v2-log-entries") { db in
+            // The exact bytes each event adds to the receipt log.
+            try db.alter(table: "event") { table in table.add(column: "entry", .blob) }
+        }
         return migrator
     }
 
@@ -239,6 +243,14 @@ public final class SQLiteTransferStore: TransferStore {
                 event.time.timeIntervalSince1970, event.kind.rawValue, event.actor, event.sourceAddress, event.transferID,
                 event.size.map(Int64.init), event.ciphertextSHA256, event.detail,
             ])
+        let sequence = db.lastInsertedRowID
+        try db.execute(sql: "UPDATE event SET entry = ? WHERE sequence = ?", arguments: [Data(event.logEntry(sequence: sequence)), sequence])
+    }
+
+    public func logEntries() throws(StoreError) -> [[UInt8]] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT entry FROM event ORDER BY sequence").map { [UInt8]($0["entry"] as Data? ?? Data()) }
+        }
     }
 
     private static func decode(_ row: Row) throws -> Transfer {

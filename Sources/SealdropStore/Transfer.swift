@@ -110,11 +110,13 @@ public struct TransferEvent: Sendable, Equatable {
     public var transferID: String?
     public var size: UInt64?
     public var ciphertextSHA256: String?
+    /// For a published upload: when it must be gone.
+    public var expiresAt: Date?
     public var detail: String
 
     public init(
         time: Date, kind: Kind, actor: String, sourceAddress: String, transferID: String? = nil,
-        size: UInt64? = nil, ciphertextSHA256: String? = nil, detail: String = ""
+        size: UInt64? = nil, ciphertextSHA256: String? = nil, expiresAt: Date? = nil, detail: String = ""
     ) {
         self.time = time
         self.kind = kind
@@ -123,6 +125,22 @@ public struct TransferEvent: Sendable, Equatable {
         self.transferID = transferID
         self.size = size
         self.ciphertextSHA256 = ciphertextSHA256
+        self.expiresAt = expiresAt
         self.detail = detail
+    }
+
+    /// The bytes this event contributes to the receipt log: compact JSON
+    /// with sorted keys, times in Unix milliseconds. Stored as written, so
+    /// the log never depends on re-encoding.
+    public func logEntry(sequence: Int64) -> [UInt8] {
+        var fields: [String: Any] = [
+            "sequence": sequence, "time": Int64((time.timeIntervalSince1970 * 1000).rounded()), "kind": kind.rawValue,
+            "actor": actor, "source": sourceAddress, "detail": detail,
+        ]
+        if let transferID { fields["transfer"] = transferID }
+        if let size { fields["size"] = size }
+        if let ciphertextSHA256 { fields["sha256"] = ciphertextSHA256 }
+        if let expiresAt { fields["expires"] = Int64((expiresAt.timeIntervalSince1970 * 1000).rounded()) }
+        return [UInt8]((try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data())
     }
 }

@@ -40,6 +40,8 @@ public protocol TransferStore: Sendable {
     func record(_ event: TransferEvent) throws(StoreError)
     /// Every event in order.
     func events() throws(StoreError) -> [TransferEvent]
+    /// The receipt log's entries, in order: each event's `logEntry` bytes as recorded.
+    func logEntries() throws(StoreError) -> [[UInt8]]
 }
 
 /// Why the store refused. Codes are stable; messages never name another

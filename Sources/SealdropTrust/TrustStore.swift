@@ -117,6 +117,13 @@ public struct TrustStore: Sendable {
         return names.filter { $0.hasSuffix(".pem") }.sorted().compactMap { try? VendorCertificate.load(path: folder + "/" + $0) }
     }
 
+    /// Every server certificate filed in the store (unverified).
+    public func serverCertificates() -> [VendorCertificate] {
+        let folder = directory + "/" + Self.serverFolder
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { $0.hasSuffix(".pem") }.sorted().compactMap { try? VendorCertificate.load(path: folder + "/" + $0) }
+    }
+
     /// The verified vendor whose certificate has `fingerprint`.
     public func party(certificateFingerprint fingerprint: Fingerprint, for purpose: CertificatePurpose, now: Date = Date()) throws(TrustError) -> VerifiedParty
     {

@@ -53,8 +53,9 @@ import Testing
             for oldSize in 1...newSize {
                 let oldRoot = MerkleTree.root(hashes.prefix(oldSize))
                 let proof = MerkleTree.consistencyProof(oldSize: oldSize, hashes.prefix(newSize))
-                #expect(MerkleTree.verifyConsistency(oldSize: oldSize, oldRoot: oldRoot, newSize: newSize, newRoot: newRoot, proof: proof),
-                        "\(oldSize) → \(newSize)")
+                #expect(
+                    MerkleTree.verifyConsistency(oldSize: oldSize, oldRoot: oldRoot, newSize: newSize, newRoot: newRoot, proof: proof),
+                    "\(oldSize) → \(newSize)")
                 // The same new tree with one old entry edited is not an extension of the old head.
                 var rewritten = hashes
                 rewritten[oldSize - 1] = MerkleTree.leafHash([0x42])

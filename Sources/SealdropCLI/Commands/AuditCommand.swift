@@ -1,0 +1,162 @@
+import ArgumentParser
+import Foundation
+import SealdropCrypto
+import SealdropFormat
+import SealdropLog
+import SealdropTrust
+
+/// `sealdrop audit`: the compliance officer's offline checks.
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Check a receipt log exported by sealdropd, offline, against the CA.",
+        subcommands: [AuditVerifyCommand.self]
+    )
+}
+
+struct AuditVerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Verify a log bundle: certificates, signed head, every entry, history, and each transfer's lifecycle.",
+        discussion: """
+            Checks that the server certificate chains to your pinned CA with the server role, that the \
+            tree head is signed by it and covers exactly these entries (so any edit, deletion, reordering \
+            or truncation is caught), that a head you saved earlier is a prefix of this log (so history \
+            was not rewritten), and that every transfer ended (delivered, expired, revoked) or is still \
+            within its expiry, with its file deleted in time. Each problem is printed with its entry number.
+            """
+    )
+
+    /// A transfer's file may be deleted this long after its expiry: the
+    /// server's default reaper interval, plus clock skew.
+    static let deletionGrace: TimeInterval = 60 + CertificateVerifier.clockSkew
+
+    @Argument(help: ArgumentHelp("The bundle from 'sealdropd log export'.", valueName: "bundle"))
+    var bundle: String
+
+    @Option(help: ArgumentHelp("Your pinned CA certificate.", valueName: "ca.pem"))
+    var ca: String
+
+    @Option(name: .customLong("since-head"), help: ArgumentHelp("A tree head saved from an earlier verification.", valueName: "file"))
+    var sinceHead: String?
+
+    @Option(name: .customLong("save-head"), help: ArgumentHelp("Save this bundle's verified head, for the next --since-head.", valueName: "file"))
+    var saveHead: String?
+
+    func run() throws {
+        let log: LogBundle
+        do {
+            log = try JSONDecoder().decode(LogBundle.self, from: Data(contentsOf: URL(fileURLWithPath: bundle)))
+        } catch {
+            throw CLIFailure(message: "\(bundle) is not a sealdrop log bundle: \(error.localizedDescription)", status: .verification)
+        }
+        var problems = [String]()
+        let entries = log.entries.map { Base64.decode($0) }
+        let leaves = entries.compactMap { $0 }
+        guard leaves.count == entries.count else { throw CLIFailure(message: "an entry of \(bundle) is not valid Base64", status: .verification) }
+
+        let serverKey = try verifyServer(log)
+        let head = log.treeHead
+        if !head.isSigned(by: serverKey) { problems.append("the tree head's signature does not verify with the server's receipt key") }
+        let hashes = leaves.map(MerkleTree.leafHash)
+        if head.size != leaves.count {
+            problems.append("the tree head covers \(head.size) entries but the bundle holds \(leaves.count): entries were added or removed")
+        } else if Hex.encode(MerkleTree.root(hashes[...])) != head.root {
+            problems.append("the entries do not hash to the signed root: an entry was edited, removed or reordered")
+        }
+        problems += checkHistory(hashes, serverKey: serverKey)
+        problems += Lifecycle.check(leaves, at: head.time, grace: Self.deletionGrace)
+
+        if problems.isEmpty {
+            if let saveHead {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try encoder.encode(head).write(to: URL(fileURLWithPath: saveHead), options: .atomic)
+            }
+            print("verified: \(leaves.count) entries, tree head \(head.root) signed \(CertificateVerifier.format(head.time))")
+            return
+        }
+        for problem in problems { Terminal.error(problem) }
+        throw CLIFailure(message: "\(problems.count) problems found in \(bundle)", status: .verification)
+    }
+
+    /// The server certificate must chain to the pinned CA with the server role.
+    private func verifyServer(_ log: LogBundle) throws -> Ed25519PublicKey {
+        let pinned = try TrustStore.checkAnchor(path: ca)
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sealdrop-audit-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: scratch + "/server", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        try Data(pinned.pem.utf8).write(to: URL(fileURLWithPath: scratch + "/ca.pem"))
+        try Data(log.revocations.utf8).write(to: URL(fileURLWithPath: scratch + "/" + TrustStore.revocationFile))
+        let store = try TrustStore.load(directory: scratch)
+        let certificate = try VendorCertificate(pem: log.serverCertificate, source: "the bundle's server certificate")
+        return try store.verifier().verify(certificate, for: .server).key.signingKey
+    }
+
+    /// A head saved earlier must describe a prefix of this log.
+    private func checkHistory(_ hashes: [MerkleTree.Hash], serverKey: Ed25519PublicKey) -> [String] {
+        guard let sinceHead else { return [] }
+        guard let data = FileManager.default.contents(atPath: sinceHead), let old = try? JSONDecoder().decode(SignedTreeHead.self, from: data) else {
+            return ["\(sinceHead) is not a saved tree head"]
+        }
+        guard old.isSigned(by: serverKey) else { return ["the saved head \(sinceHead) is not signed by this server's receipt key"] }
+        guard old.size > 0 else { return [] }
+        guard old.size <= hashes.count else { return ["the log has \(hashes.count) entries, fewer than the \(old.size) of the saved head: it was truncated"] }
+        let proof = MerkleTree.consistencyProof(oldSize: old.size, hashes[...])
+        guard let oldRoot = Hex.decode(old.root),
+            MerkleTree.verifyConsistency(
+                oldSize: old.size, oldRoot: oldRoot, newSize: hashes.count, newRoot: MerkleTree.root(hashes[...]), proof: proof)
+        else {
+            return ["the first \(old.size) entries differ from those of the saved head: history was rewritten"]
+        }
+        return []
+    }
+}
+
+/// Each transfer's story, from its entries: it must end, and its file must go.
+enum Lifecycle {
+    struct Entry: Decodable {
+        let sequence: Int
+        let time: Int64
+        let kind: String
+        let transfer: String?
+        let expires: Int64?
+    }
+
+    static func check(_ leaves: [[UInt8]], at headTime: Date, grace: TimeInterval) -> [String] {
+        var problems = [String]()
+        var published: [String: (entry: Int, expires: Int64)] = [:]
+        var ended: [String: Int64] = [:]
+        var deleted: [String: Int64] = [:]
+        for (index, leaf) in leaves.enumerated() {
+            guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(leaf)) else {
+                problems.append("entry \(index + 1) is not a well-formed log entry")
+                continue
+            }
+            if entry.sequence != index + 1 {
+                problems.append("entry \(index + 1) carries sequence number \(entry.sequence): entries were removed or reordered")
+            }
+            guard let id = entry.transfer else { continue }
+            switch entry.kind {
+            case "upload-published": published[id] = (index + 1, entry.expires ?? 0)
+            case "delivered", "expired", "revoked": ended[id] = entry.time
+            case "deleted": deleted[id] = entry.time
+            default: break
+            }
+        }
+        let now = Int64(headTime.timeIntervalSince1970 * 1000)
+        for (id, upload) in published.sorted(by: { $0.value.entry < $1.value.entry }) {
+            let limit = upload.expires + Int64(grace * 1000)
+            if ended[id] == nil, now > limit {
+                problems.append("entry \(upload.entry): transfer \(id) expired without being delivered, expired or revoked")
+            }
+            if ended[id] != nil, deleted[id] == nil {
+                problems.append("entry \(upload.entry): transfer \(id) ended but its file was never recorded as deleted")
+            }
+            if let gone = deleted[id], gone > limit {
+                problems.append("entry \(upload.entry): transfer \(id) was deleted \((gone - upload.expires) / 1000) s after its expiry")
+            }
+        }
+        return problems
+    }
+}

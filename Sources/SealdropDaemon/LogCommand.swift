@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import SealdropLog
+import SealdropServer
+
+/// `sealdropd log export`: the receipt log for a compliance officer.
+struct LogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log",
+        abstract: "The signed receipt log.",
+        subcommands: [LogExportCommand.self]
+    )
+}
+
+struct LogExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write every log entry, a signed tree head and the certificates to check them (for sealdrop audit verify)."
+    )
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The bundle to write (JSON).", valueName: "file"))
+    var output: String
+
+    @OptionGroup var storage: StorageOptions
+
+    func run() throws {
+        let dropBox = try DropBox(
+            configuration: DropBoxConfiguration(dataDirectory: storage.data, trustDirectory: storage.trust), log: DaemonLog.line, startingUp: false)
+        let bundle = try ReceiptLog(dropBox: dropBox).export()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(bundle).write(to: URL(fileURLWithPath: output), options: .atomic)
+        print("exported \(bundle.treeHead.size) entries, tree head \(bundle.treeHead.root) to \(output)")
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import SealdropCrypto
+import SealdropFormat
+
+/// A signed statement of the log's size and root at a time (RFC 9162's
+/// signed tree head), made with the server's receipt key. Once a compliance
+/// officer keeps one, no later log can drop or change what it covers
+/// without `audit verify` noticing.
+public struct SignedTreeHead: Codable, Equatable, Sendable {
+    public var size: Int
+    /// Hex SHA-256 root of the Merkle tree over the first `size` entries.
+    public var root: String
+    /// Unix milliseconds when the head was signed.
+    public var timestamp: Int64
+    /// Hex Ed25519 signature over `signingMessage`.
+    public var signature: String
+
+    /// Domain separation: a receipt-key signature means nothing elsewhere.
+    static let context: [UInt8] = Array("sealdrop-tree-head-v1".utf8) + [0]
+
+    public static func signingMessage(size: Int, root: [UInt8], timestamp: Int64) -> [UInt8] {
+        var writer = WireWriter()
+        writer.write(context)
+        writer.writeUInt64(UInt64(size))
+        writer.writeInt64(timestamp)
+        writer.write(root)
+        return writer.bytes
+    }
+
+    public static func sign(entries: [[UInt8]], at time: Date, with key: Ed25519PrivateKey) -> SignedTreeHead {
+        let root = MerkleTree.root(entries.map(MerkleTree.leafHash)[...])
+        let timestamp = Int64((time.timeIntervalSince1970 * 1000).rounded())
+        let signature = key.signature(for: signingMessage(size: entries.count, root: root, timestamp: timestamp))
+        return SignedTreeHead(size: entries.count, root: Hex.encode(root), timestamp: timestamp, signature: Hex.encode(signature))
+    }
+
+    public func isSigned(by key: Ed25519PublicKey) -> Bool {
+        guard let root = Hex.decode(root), root.count == 32, let signature = Hex.decode(signature) else { return false }
+        return key.isValidSignature(signature, for: Self.signingMessage(size: size, root: root, timestamp: timestamp))
+    }
+
+    public var time: Date { Date(timeIntervalSince1970: TimeInterval(timestamp) / 1000) }
+}
+
+/// What `sealdropd log export` writes and `sealdrop audit verify` reads:
+/// the entries, a signed head over all of them, and the certificates
+/// needed to check it offline.
+public struct LogBundle: Codable, Sendable {
+    public var format = "sealdrop-log-v1"
+    /// Base64 of each entry's exact bytes, in order.
+    public var entries: [String]
+    public var treeHead: SignedTreeHead
+    /// PEM: the server certificate (role server) holding the receipt key.
+    public var serverCertificate: String
+    public var caCertificate: String
+    public var revocations: String
+
+    public init(entries: [[UInt8]], treeHead: SignedTreeHead, serverCertificate: String, caCertificate: String, revocations: String) {
+        self.entries = entries.map { Base64.encode($0) }
+        self.treeHead = treeHead
+        self.serverCertificate = serverCertificate
+        self.caCertificate = caCertificate
+        self.revocations = revocations
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import SealdropFormat
+import SealdropKeys
+import SealdropLog
+import Testing
+import TestSupport
+
+/// The receipt log, exported from a real server and verified offline.
+@Suite struct ReceiptLogTests {
+    /// A server that has seen an upload and a delivery, its receipt key certified.
+    static func exportedBundle() throws -> (ServerFixture, String) {
+        let server = try ServerFixture()
+        let envelope = try server.seal(Fixtures.bytes(5000))
+        #expect(try server.sftp("oldvendor", ["put \(envelope) /outbox/newvendor/"]).status == 0)
+        #expect(try server.sftp("newvendor", ["get /inbox/*.sealdrop got.sealdrop"]).status == 0)
+        let certified = try server.sealdrop([
+            "ca", "issue", "--ca-dir", "ca", "--name", "receipts", "--pubkey", "data/receipt_ed25519_key.pub", "--role", "server",
+        ])
+        #expect(certified.status == 0, "\(certified.standardError)")
+        let exported = try Subprocess.run(
+            Fixtures.sealdropd, ["log", "export", "-o", "log.json", "--data", server.data, "--trust", server.trust], directory: server.directory.path)
+        #expect(exported.status == 0, "\(exported.standardError)")
+        return (server, server.directory.file("log.json"))
+    }
+
+    static func verify(_ server: ServerFixture, _ bundle: String, _ extra: [String] = []) throws -> ProcessResult {
+        try server.sealdrop(["audit", "verify", bundle, "--ca", "ca/trust/ca.pem"] + extra)
+    }
+
+    static func edit(_ path: String, _ change: (inout LogBundle) -> Void) throws -> String {
+        var bundle = try JSONDecoder().decode(LogBundle.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        change(&bundle)
+        let edited = path + ".edited-\(UUID().uuidString)"
+        try JSONEncoder().encode(bundle).write(to: URL(fileURLWithPath: edited))
+        return edited
+    }
+
+    @Test func anUntouchedLogVerifiesAndRecordsTheTransfer() throws {
+        let (server, bundle) = try Self.exportedBundle()
+        let result = try Self.verify(server, bundle, ["--save-head", "head.json"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let log = try JSONDecoder().decode(LogBundle.self, from: Data(contentsOf: URL(fileURLWithPath: bundle)))
+        let kinds = log.entries.compactMap { Base64.decode($0) }.compactMap {
+            String(decoding: $0, as: UTF8.self).split(separator: "\"kind\":\"").dropFirst().first?.prefix { $0 != "\"" }
+        }
+        for kind in ["login-accepted", "upload-published", "claimed", "delivered", "deleted"] {
+            #expect(kinds.contains(Substring(kind)), "missing \(kind)")
+        }
+        #expect(!log.entries.joined().contains("SEALDROP"), "entries hold facts, never file contents")
+    }
+
+    @Test func everyTamperingIsNamed() throws {
+        let (server, bundle) = try Self.exportedBundle()
+        let cases: [(String, (inout LogBundle) -> Void, String)] = [
+            (
+                "an entry edited",
+                {
+                    $0.entries[2] = Base64.encode(
+                        Array(String(decoding: Base64.decode($0.entries[2])!, as: UTF8.self).replacingOccurrences(of: "newvendor", with: "stranger").utf8))
+                }, "do not hash to the signed root"
+            ),
+            ("an entry deleted", { $0.entries.remove(at: 1) }, "entries were added or removed"),
+            ("two entries swapped", { $0.entries.swapAt(1, 2) }, "do not hash to the signed root"),
+            ("the log truncated", { $0.entries.removeLast() }, "entries were added or removed"),
+            ("the head's signature changed", { $0.treeHead.signature = String($0.treeHead.signature.reversed()) }, "signature does not verify"),
+            ("the head replaced", { $0.treeHead.root = String(repeating: "0", count: 64) }, "signature does not verify"),
+        ]
+        for (name, change, expected) in cases {
+            let result = try Self.verify(server, try Self.edit(bundle, change))
+            #expect(result.status == 3, "\(name)")
+            #expect(result.standardError.contains(expected), "\(name): \(result.standardError)")
+        }
+    }
+
+    @Test func aHeadSignedByAnotherKeyAndARewrittenHistoryAreCaught() throws {
+        let (server, bundle) = try Self.exportedBundle()
+        #expect(try Self.verify(server, bundle, ["--save-head", "head.json"]).status == 0)
+        // Another server certificate (the example "dropbox" one) is not the key that signed this head.
+        let foreign = try Self.edit(bundle) {
+            $0.serverCertificate = (try? String(contentsOfFile: server.trust + "/server/dropbox.pem", encoding: .utf8)) ?? ""
+        }
+        #expect(try Self.verify(server, foreign).standardError.contains("signature does not verify"))
+        // More activity, then a new export: it must extend the saved head.
+        #expect(try server.sftp("oldvendor", ["ls /"]).status == 0)
+        let later = try Subprocess.run(
+            Fixtures.sealdropd, ["log", "export", "-o", "later.json", "--data", server.data, "--trust", server.trust], directory: server.directory.path)
+        #expect(later.status == 0)
+        #expect(try Self.verify(server, "later.json", ["--since-head", "head.json"]).status == 0)
+        // A server rewrites an old entry and signs a fresh head with its own
+        // receipt key: only the saved head can catch it.
+        let receiptKey = try VendorIdentity.load(path: server.data + "/receipt_ed25519_key", passphrase: .none)
+        let rewritten = try Self.edit(server.directory.file("later.json")) { bundle in
+            var entries = bundle.entries.compactMap { Base64.decode($0) }
+            entries[1] = Array(String(decoding: entries[1], as: UTF8.self).replacingOccurrences(of: "127.0.0.1", with: "10.9.9.9").utf8)
+            bundle.entries = entries.map { Base64.encode($0) }
+            bundle.treeHead = SignedTreeHead.sign(entries: entries, at: Date(), with: receiptKey.signingKey)
+        }
+        #expect(try Self.verify(server, rewritten).status == 0, "on its own, a re-signed log is consistent")
+        let result = try Self.verify(server, rewritten, ["--since-head", "head.json"])
+        #expect(result.status == 3)
+        #expect(result.standardError.contains("history was rewritten"), "\(result.standardError)")
+    }
+}
