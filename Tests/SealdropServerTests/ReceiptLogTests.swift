@@ -49,6 +49,30 @@ import TestSupport
         #expect(!log.entries.joined().contains("SEALDROP"), "entries hold facts, never file contents")
     }
 
+    @Test func theReportIsSelfContainedAndComplete() throws {
+        let (server, bundle) = try Self.exportedBundle()
+        let report = try server.sealdrop(["audit", "report", bundle, "--ca", "ca/trust/ca.pem", "--html", "r.html", "--csv", "r.csv", "--json", "r.json"])
+        #expect(report.status == 0, "\(report.standardError)")
+        let html = String(decoding: try server.directory.read("r.html"), as: UTF8.self)
+        let log = try JSONDecoder().decode(LogBundle.self, from: Data(contentsOf: URL(fileURLWithPath: bundle)))
+        #expect(html.contains("Verified:"))
+        #expect(html.contains("delivered"))
+        #expect(html.contains("Sent by oldvendor"))
+        #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"), "no external assets")
+        let csv = String(decoding: try server.directory.read("r.csv"), as: UTF8.self).split(separator: "\r\n")
+        #expect(csv.count == 2)
+        #expect(csv[0].hasPrefix("\"transfer\",\"sender\",\"recipient\""))
+        #expect(csv[1].contains("\"oldvendor\",\"newvendor\""))
+        let json = try JSONSerialization.jsonObject(with: Data(try server.directory.read("r.json"))) as? [String: Any]
+        #expect((json?["transfers"] as? [[String: String]])?.first?["outcome"] == "delivered")
+        #expect(log.treeHead.size > 0)
+
+        let broken = try Self.edit(bundle) { $0.entries.swapAt(1, 2) }
+        let failing = try server.sealdrop(["audit", "report", broken, "--ca", "ca/trust/ca.pem", "--html", "bad.html"])
+        #expect(failing.status == 3)
+        #expect(String(decoding: try server.directory.read("bad.html"), as: UTF8.self).contains("Verification FAILED"))
+    }
+
     @Test func everyTamperingIsNamed() throws {
         let (server, bundle) = try Self.exportedBundle()
         let cases: [(String, (inout LogBundle) -> Void, String)] = [

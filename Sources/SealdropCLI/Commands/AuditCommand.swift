@@ -10,7 +10,7 @@ struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Check a receipt log exported by sealdropd, offline, against the CA.",
-        subcommands: [AuditVerifyCommand.self]
+        subcommands: [AuditVerifyCommand.self, AuditReportCommand.self]
     )
 }
 
@@ -27,10 +27,6 @@ struct AuditVerifyCommand: ParsableCommand {
             """
     )
 
-    /// A transfer's file may be deleted this long after its expiry: the
-    /// server's default reaper interval, plus clock skew.
-    static let deletionGrace: TimeInterval = 60 + CertificateVerifier.clockSkew
-
     @Argument(help: ArgumentHelp("The bundle from 'sealdropd log export'.", valueName: "bundle"))
     var bundle: String
 
@@ -44,6 +40,73 @@ struct AuditVerifyCommand: ParsableCommand {
     var saveHead: String?
 
     func run() throws {
+        let (log, _, problems) = try AuditCheck(bundle: bundle, ca: ca, sinceHead: sinceHead).run()
+        if problems.isEmpty {
+            if let saveHead {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try encoder.encode(log.treeHead).write(to: URL(fileURLWithPath: saveHead), options: .atomic)
+            }
+            print("verified: \(log.treeHead.size) entries, tree head \(log.treeHead.root) signed \(CertificateVerifier.format(log.treeHead.time))")
+            return
+        }
+        for problem in problems { Terminal.error(problem) }
+        throw CLIFailure(message: "\(problems.count) problems found in \(bundle)", status: .verification)
+    }
+}
+
+/// `sealdrop audit report`: the same checks, then a page for a person.
+struct AuditReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Verify a log bundle, then write a report: a self-contained HTML page, CSV or JSON.",
+        discussion: "The verification result heads the report; problems are listed, not hidden. Exit status 3 if there are any."
+    )
+
+    @Argument(help: ArgumentHelp("The bundle from 'sealdropd log export'.", valueName: "bundle"))
+    var bundle: String
+
+    @Option(help: ArgumentHelp("Your pinned CA certificate.", valueName: "ca.pem"))
+    var ca: String
+
+    @Option(help: ArgumentHelp("Write an HTML page here.", valueName: "file"))
+    var html: String?
+
+    @Option(help: ArgumentHelp("Write CSV here.", valueName: "file"))
+    var csv: String?
+
+    @Option(help: ArgumentHelp("Write JSON here.", valueName: "file"))
+    var json: String?
+
+    func validate() throws {
+        guard html != nil || csv != nil || json != nil else { throw ValidationError("name at least one of --html, --csv, --json") }
+    }
+
+    func run() throws {
+        let (log, leaves, problems) = try AuditCheck(bundle: bundle, ca: ca, sinceHead: nil).run()
+        let facts = AuditFacts(entries: leaves)
+        let verified = "\(log.treeHead.size) entries under a tree head signed \(CertificateVerifier.format(log.treeHead.time))"
+        if let html { try AuditRenderer.html(facts, verified: verified, problems: problems).write(toFile: html, atomically: true, encoding: .utf8) }
+        if let csv { try AuditRenderer.csv(facts).write(toFile: csv, atomically: true, encoding: .utf8) }
+        if let json {
+            try AuditRenderer.json(facts, verified: problems.isEmpty ? verified : "FAILED").write(toFile: json, atomically: true, encoding: .utf8)
+        }
+        print("report: \(facts.transfers.count) transfers, \(facts.rejected.count) rejected uploads, \(problems.count) problems")
+        if !problems.isEmpty { throw CLIFailure(message: "\(problems.count) problems found in \(bundle)", status: .verification) }
+    }
+}
+
+/// Every check of `audit verify`, returning the problems found.
+struct AuditCheck {
+    let bundle: String
+    let ca: String
+    let sinceHead: String?
+
+    /// A transfer's file may be deleted this long after its expiry: the
+    /// server's default reaper interval, plus clock skew.
+    static let deletionGrace: TimeInterval = 60 + CertificateVerifier.clockSkew
+
+    func run() throws -> (LogBundle, [[UInt8]], [String]) {
         let log: LogBundle
         do {
             log = try JSONDecoder().decode(LogBundle.self, from: Data(contentsOf: URL(fileURLWithPath: bundle)))
@@ -66,18 +129,7 @@ struct AuditVerifyCommand: ParsableCommand {
         }
         problems += checkHistory(hashes, serverKey: serverKey)
         problems += Lifecycle.check(leaves, at: head.time, grace: Self.deletionGrace)
-
-        if problems.isEmpty {
-            if let saveHead {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try encoder.encode(head).write(to: URL(fileURLWithPath: saveHead), options: .atomic)
-            }
-            print("verified: \(leaves.count) entries, tree head \(head.root) signed \(CertificateVerifier.format(head.time))")
-            return
-        }
-        for problem in problems { Terminal.error(problem) }
-        throw CLIFailure(message: "\(problems.count) problems found in \(bundle)", status: .verification)
+        return (log, leaves, problems)
     }
 
     /// The server certificate must chain to the pinned CA with the server role.
