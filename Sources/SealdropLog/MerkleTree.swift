@@ -69,12 +69,7 @@ public enum MerkleTree {
             guard sn != 0 else { return false }
             if fn & 1 == 1 || fn == sn {
                 r = nodeHash(p, r)
-                if fn & 1 == 0 {
-                    repeat {
-                        fn >>= 1
-                        sn >>= 1
-                    } while fn & 1 == 0 && fn != 0
-                }
+                if fn & 1 == 0 { climbWhileLeftChild(&fn, &sn) }
             } else {
                 r = nodeHash(r, p)
             }
@@ -105,12 +100,7 @@ public enum MerkleTree {
             if fn & 1 == 1 || fn == sn {
                 fr = nodeHash(c, fr)
                 sr = nodeHash(c, sr)
-                if fn & 1 == 0 {
-                    repeat {
-                        fn >>= 1
-                        sn >>= 1
-                    } while fn & 1 == 0 && fn != 0
-                }
+                if fn & 1 == 0 { climbWhileLeftChild(&fn, &sn) }
             } else {
                 sr = nodeHash(sr, c)
             }
@@ -118,6 +108,15 @@ public enum MerkleTree {
             sn >>= 1
         }
         return fr == oldRoot && sr == newRoot && sn == 0
+    }
+
+    /// The step both RFC 9162 verification loops share: from a node that is
+    /// a left child, move up while it stays one (or reaches the root).
+    private static func climbWhileLeftChild(_ fn: inout Int, _ sn: inout Int) {
+        repeat {
+            fn >>= 1
+            sn >>= 1
+        } while fn & 1 == 0 && fn != 0
     }
 
     /// The largest power of two strictly smaller than `n` (n > 1).
