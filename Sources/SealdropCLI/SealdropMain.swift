@@ -62,7 +62,7 @@ struct SealdropCommand: ParsableCommand {
         discussion: ExitStatus.helpText,
         version: "0.1.0",
         subcommands: [
-            InitCommand.self, SendCommand.self, InboxCommand.self, ReceiveCommand.self, StatusCommand.self, RevokeCommand.self,
+            InitCommand.self, SendCommand.self, InboxCommand.self, ReceiveCommand.self, StatusCommand.self, RevokeCommand.self, ReceiptCommand.self,
             KeygenCommand.self, SealCommand.self, OpenCommand.self, InspectCommand.self, CACommand.self, CertCommand.self, AuditCommand.self,
         ]
     )

@@ -41,7 +41,7 @@ struct ServeCommand: ParsableCommand {
         let dropBox = try DropBox(configuration: settings.dropBox, log: DaemonLog.line)
         let hostKey = try HostKey.loadOrCreate(in: settings.dropBox.dataDirectory)
         let server = try SSHServer(host: settings.listenHost, port: settings.listenPort, hostKeyPath: hostKey.path)
-        let receipts = try ReceiptLog(dropBox: dropBox)
+        let receipts = ReceiptLog(dropBox: dropBox)
         print("host key fingerprint: \(hostKey.fingerprint)")
         print(
             "receipt key: \(receipts.key.fingerprint) (certify it: sealdrop ca issue --role server --pubkey \(settings.dropBox.dataDirectory)/\(ReceiptLog.keyFile).pub)"

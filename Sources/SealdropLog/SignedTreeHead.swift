@@ -63,3 +63,51 @@ public struct LogBundle: Codable, Sendable {
         self.revocations = revocations
     }
 }
+
+/// What `/receipts/ID.json` holds: one transfer's log entries, each with
+/// its inclusion proof in a signed tree head, and the certificate of the
+/// key that signed it. Sender and recipient each keep theirs.
+public struct TransferReceipt: Codable, Sendable {
+    public struct Entry: Codable, Sendable {
+        /// Position in the log, from 0.
+        public var index: Int
+        /// Base64 of the entry's exact bytes.
+        public var entry: String
+        /// Hex hashes of the RFC 9162 audit path.
+        public var proof: [String]
+
+        public init(index: Int, entry: String, proof: [String]) {
+            self.index = index
+            self.entry = entry
+            self.proof = proof
+        }
+    }
+
+    public var format = "sealdrop-receipt-v1"
+    public var transfer: String
+    public var entries: [Entry]
+    public var treeHead: SignedTreeHead
+    public var serverCertificate: String
+
+    public init(transfer: String, entries: [Entry], treeHead: SignedTreeHead, serverCertificate: String) {
+        self.transfer = transfer
+        self.entries = entries
+        self.treeHead = treeHead
+        self.serverCertificate = serverCertificate
+    }
+
+    /// Problems with the entries' inclusion in the signed head (empty when sound).
+    public func inclusionProblems() -> [String] {
+        guard let root = Hex.decode(treeHead.root) else { return ["the tree head's root is not hexadecimal"] }
+        var problems = [String]()
+        for item in entries {
+            guard let bytes = Base64.decode(item.entry), let proof = Optional(item.proof.compactMap { Hex.decode($0) }), proof.count == item.proof.count,
+                MerkleTree.verifyInclusion(leaf: MerkleTree.leafHash(bytes), index: item.index, size: treeHead.size, proof: proof, root: root)
+            else {
+                problems.append("entry \(item.index + 1) is not included in the signed tree head")
+                continue
+            }
+        }
+        return problems
+    }
+}

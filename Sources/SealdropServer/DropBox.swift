@@ -11,6 +11,8 @@ public final class DropBox: Sendable {
     let store: any TransferStore
     let blobs: BlobStore
     let log: @Sendable (String) -> Void
+    /// Signs tree heads of the receipt log; made on first start.
+    let receiptKey: VendorIdentity
 
     /// Opens (or creates) the data directory. At start-up (`startingUp`, the
     /// server itself) no session survives, so every claim is released and
@@ -21,6 +23,7 @@ public final class DropBox: Sendable {
         self.log = log
         blobs = try BlobStore(configuration: configuration)
         store = try SQLiteTransferStore(path: configuration.databasePath)
+        receiptKey = try ReceiptLog.loadOrCreateKey(in: configuration.dataDirectory, log: log)
         guard startingUp else { return }
         let released = try store.releaseAllClaims(now: Date())
         let cleaned = blobs.clean(keeping: try store.pendingBlobs())

@@ -1,4 +1,5 @@
 import Foundation
+import SealdropFormat
 import SealdropKeys
 import SealdropLog
 import SealdropTrust
@@ -11,23 +12,24 @@ public struct ReceiptLog: Sendable {
     public static let keyFile = "receipt_ed25519_key"
 
     let dropBox: DropBox
-    public let key: VendorIdentity
+    public var key: VendorIdentity { dropBox.receiptKey }
 
-    /// Loads the receipt key, creating it on first use.
-    public init(dropBox: DropBox) throws {
+    public init(dropBox: DropBox) {
         self.dropBox = dropBox
-        let path = dropBox.configuration.dataDirectory + "/" + Self.keyFile
-        if !FileManager.default.fileExists(atPath: path) {
-            try VendorIdentity.generate(comment: "sealdropd receipt key").write(to: path)
-            dropBox.log("created the receipt key \(path)")
-        }
-        key = try VendorIdentity.load(path: path, passphrase: .none)
     }
 
-    /// Every entry so far, a head signed now over all of them, and the
-    /// certificates to check it: what a compliance officer takes away.
-    public func export(now: Date = Date()) throws -> LogBundle {
-        let trust = try dropBox.trustStore()
+    /// Loads the receipt key from `directory`, creating it on first use.
+    static func loadOrCreateKey(in directory: String, log: (String) -> Void) throws -> VendorIdentity {
+        let path = directory + "/" + keyFile
+        if !FileManager.default.fileExists(atPath: path) {
+            try VendorIdentity.generate(comment: "sealdropd receipt key").write(to: path)
+            log("created the receipt key \(path)")
+        }
+        return try VendorIdentity.load(path: path, passphrase: .none)
+    }
+
+    /// The receipt-key certificate in the trust store, verified for the server role.
+    func certificate(_ trust: TrustStore, now: Date) throws -> VendorCertificate {
         guard let certificate = trust.serverCertificates().first(where: { (try? $0.vendorKey().fingerprint) == key.fingerprint }) else {
             throw TrustError(
                 .unknownVendor,
@@ -35,6 +37,33 @@ public struct ReceiptLog: Sendable {
             )
         }
         _ = try trust.verifier(now: now).verify(certificate, for: .server)
+        return certificate
+    }
+
+    /// A transfer's receipt: its entries, each with an inclusion proof in a
+    /// tree head signed now over the whole log, and the server certificate.
+    func receipt(for transferID: String, now: Date = Date()) throws -> TransferReceipt {
+        let trust = try dropBox.trustStore()
+        let certificate = try certificate(trust, now: now)
+        let entries = try dropBox.store.logEntries()
+        let hashes = entries.map(MerkleTree.leafHash)
+        let head = SignedTreeHead.sign(entries: entries, at: now, with: key.signingKey)
+        let marker = Array("\"transfer\":\"\(transferID)\"".utf8)
+        var included = [TransferReceipt.Entry]()
+        for (index, entry) in entries.enumerated() where entry.firstRange(of: marker) != nil {
+            included.append(
+                TransferReceipt.Entry(
+                    index: index, entry: Base64.encode(entry),
+                    proof: MerkleTree.inclusionProof(index: index, hashes[...]).map { Hex.encode($0) }))
+        }
+        return TransferReceipt(transfer: transferID, entries: included, treeHead: head, serverCertificate: certificate.pem)
+    }
+
+    /// Every entry so far, a head signed now over all of them, and the
+    /// certificates to check it: what a compliance officer takes away.
+    public func export(now: Date = Date()) throws -> LogBundle {
+        let trust = try dropBox.trustStore()
+        let certificate = try certificate(trust, now: now)
         let entries = try dropBox.store.logEntries()
         let head = SignedTreeHead.sign(entries: entries, at: now, with: key.signingKey)
         let revocations = (try? String(contentsOfFile: trust.directory + "/" + TrustStore.revocationFile, encoding: .utf8)) ?? ""

@@ -31,6 +31,12 @@ extension SFTPSession {
                 throw Refusal(.noSuchFile, "no such certificate")
             }
             return .memoryFile([UInt8](data))
+        case .receiptFile(let id) where !wantsWrite:
+            _ = try myTransfer(id)
+            let receipt = try ReceiptLog(dropBox: dropBox).receipt(for: id)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            return .memoryFile([UInt8](try encoder.encode(receipt)))
         case .outboxFile(let recipient, _) where wantsWrite && !flags.contains(.read):
             _ = try outboxRecipient(recipient)
             let usage = try dropBox.store.pendingUsage(sender: vendor.name.value)
@@ -46,7 +52,7 @@ extension SFTPSession {
             return .upload(UploadState(recipient: recipient, fd: fd, path: stagingPath, quotaLeft: quota > usage.bytes ? quota - usage.bytes : 0))
         case .outboxFile:
             throw Refusal(.permissionDenied, "outboxes are write-only")
-        case .inboxFile, .directoryFile, .sentFile:
+        case .inboxFile, .directoryFile, .sentFile, .receiptFile:
             throw Refusal(.permissionDenied, "\(path.canonical) is read-only")
         default:
             throw Refusal(path.isDirectory ? .failure : .noSuchFile, "\(path.canonical) cannot be opened as a file")

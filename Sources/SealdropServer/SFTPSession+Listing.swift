@@ -39,6 +39,10 @@ extension SFTPSession {
         case .outboxFile:
             // Write-only: what was uploaded is not visible here (see /sent).
             throw Refusal(.noSuchFile, "no such file or directory")
+        case .receiptFile(let id):
+            let transfer = try myTransfer(id)
+            let time = UInt32(clamping: Int(transfer.uploadedAt.timeIntervalSince1970))
+            return SFTPAttributes(permissions: Self.readOnlyFile, accessTime: time, modificationTime: time)
         }
     }
 
@@ -49,6 +53,13 @@ extension SFTPSession {
         case .upload(let state): SFTPAttributes(size: state.size, permissions: SFTPAttributes.regularFile | 0o200)
         case .download(let state): fileAttributes(state.transfer)
         }
+    }
+
+    /// A transfer this vendor sent or received, whatever its state (its receipt).
+    func myTransfer(_ id: String) throws -> Transfer {
+        guard let transfer = try dropBox.store.transfer(id: id), transfer.sender == vendor.name.value || transfer.recipient == vendor.name.value
+        else { throw Refusal(.noSuchFile, "no such file or directory") }
+        return transfer
     }
 
     /// A pending, unexpired transfer addressed to this vendor; anything else
@@ -99,7 +110,9 @@ extension SFTPSession {
                 if let attributes = try? attributes(of: .directoryFile(name: name)) { entries.append(entry(name, attributes)) }
             }
         case .receipts:
-            break
+            for transfer in try dropBox.store.involving(vendor.name.value) {
+                entries.append(entry(transfer.id + VirtualPath.receiptSuffix, try attributes(of: .receiptFile(transferID: transfer.id))))
+            }
         default:
             throw Refusal(.noSuchFile, "not a directory")
         }

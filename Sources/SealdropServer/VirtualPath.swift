@@ -15,10 +15,12 @@ public enum VirtualPath: Equatable, Sendable {
     case directory
     case directoryFile(name: String)
     case receipts
+    case receiptFile(transferID: String)
 
     /// Longest path we resolve; real ones are under 100 bytes.
     static let maximumLength = 1024
     static let envelopeSuffix = ".sealdrop"
+    static let receiptSuffix = ".json"
 
     /// Resolves `raw` (relative paths against `/`, the only working
     /// directory) lexically: `.` and `..` are applied to the string, never
@@ -54,6 +56,7 @@ public enum VirtualPath: Equatable, Sendable {
             case "sent": return transferID(parts[1]).map { .sentFile(transferID: $0) }
             case "outbox": return .outboxVendor(name: parts[1])
             case "directory": return .directoryFile(name: parts[1])
+            case "receipts": return transferID(parts[1], suffix: receiptSuffix).map { .receiptFile(transferID: $0) }
             default: return nil
             }
         case 3:
@@ -64,10 +67,10 @@ public enum VirtualPath: Equatable, Sendable {
         }
     }
 
-    /// `ID.sealdrop` with ID 32 lower-case hex digits, or nil.
-    static func transferID(_ name: String) -> String? {
-        guard name.hasSuffix(envelopeSuffix) else { return nil }
-        let id = String(name.dropLast(envelopeSuffix.count))
+    /// `ID.sealdrop` (or `ID` + `suffix`) with ID 32 lower-case hex digits, or nil.
+    static func transferID(_ name: String, suffix: String = envelopeSuffix) -> String? {
+        guard name.hasSuffix(suffix) else { return nil }
+        let id = String(name.dropLast(suffix.count))
         guard id.count == 32, id.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
         return id
     }
@@ -86,6 +89,7 @@ public enum VirtualPath: Equatable, Sendable {
         case .directory: "/directory"
         case .directoryFile(let name): "/directory/\(name)"
         case .receipts: "/receipts"
+        case .receiptFile(let id): "/receipts/\(id)\(Self.receiptSuffix)"
         }
     }
 

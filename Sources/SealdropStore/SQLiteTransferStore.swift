@@ -92,6 +92,14 @@ public final class SQLiteTransferStore: TransferStore {
         }
     }
 
+    public func involving(_ vendor: String) throws(StoreError) -> [Transfer] {
+        try read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM transfer WHERE sender = ? OR recipient = ? ORDER BY uploadedAt DESC, id", arguments: [vendor, vendor]
+            ).map(Self.decode)
+        }
+    }
+
     public func claim(id: String, recipient: String, session: String, now: Date, event: TransferEvent) throws(StoreError) -> Transfer {
         try write { db in
             try db.execute(

@@ -15,6 +15,8 @@ public protocol TransferStore: Sendable {
     func inbox(recipient: String) throws(StoreError) -> [Transfer]
     /// Every transfer `sender` sent, whatever its state, newest first.
     func sent(by sender: String) throws(StoreError) -> [Transfer]
+    /// Every transfer `vendor` sent or received, whatever its state, newest first.
+    func involving(_ vendor: String) throws(StoreError) -> [Transfer]
 
     /// Gives `session` the download claim if the transfer is addressed to
     /// `recipient`, unexpired at `now` and not claimed by another session.

@@ -95,6 +95,29 @@ import TestSupport
         #expect(try Self.inboxIDs(server, environment).isEmpty)
     }
 
+    @Test func senderAndRecipientGetVerifiedReceiptsAndNobodyElseDoes() throws {
+        let server = try ServerFixture()
+        let environment = try Self.profiles(server)
+        let certified = try server.sealdrop([
+            "ca", "issue", "--ca-dir", "ca", "--name", "receipts", "--pubkey", "data/receipt_ed25519_key.pub", "--role", "server",
+        ])
+        #expect(certified.status == 0, "\(certified.standardError)")
+        _ = try server.directory.write([1, 2, 3], to: "x")
+        #expect(try Self.run(server, environment, ["send", "x", "--to", "newvendor", "--profile", "oldvendor"]).status == 0)
+        let id = try #require(try Self.inboxIDs(server, environment).first)
+        #expect(try Self.run(server, environment, ["receive", id, "-o", "x.out", "--profile", "newvendor"]).status == 0)
+        for vendor in ["oldvendor", "newvendor"] {
+            let receipt = try Self.run(server, environment, ["receipt", id, "--profile", vendor, "-o", "receipt-\(vendor).json"])
+            #expect(receipt.status == 0, "\(vendor): \(receipt.standardError)")
+            #expect(receipt.output.contains("signed by receipts"))
+            for kind in ["upload-published by oldvendor", "claimed by newvendor", "delivered by newvendor", "deleted"] {
+                #expect(receipt.output.contains(kind), "\(vendor) receipt lacks \(kind)")
+            }
+        }
+        let stranger = try Self.run(server, environment, ["receipt", id, "--profile", "stranger"])
+        #expect(stranger.status == 6)
+    }
+
     @Test func sendFromAPipe() throws {
         let server = try ServerFixture()
         let environment = try Self.profiles(server)
