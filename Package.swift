@@ -199,7 +199,7 @@ let package = Package(
             name: "SealdropServerTests",
             dependencies: [
                 "SealdropServer", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropFormat", "SealdropEnvelope",
-                "SealdropIO", "SealdropDaemon", "TestSupport",
+                "SealdropIO", "SealdropDaemon", "SealdropLog", "TestSupport",
             ],
             swiftSettings: strictSettings
         ),

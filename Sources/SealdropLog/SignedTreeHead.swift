@@ -54,13 +54,19 @@ public struct LogBundle: Codable, Sendable {
     public var serverCertificate: String
     public var caCertificate: String
     public var revocations: String
+    /// PEM: the vendor certificates, to check acknowledgments against.
+    public var vendorCertificates: [String]
 
-    public init(entries: [[UInt8]], treeHead: SignedTreeHead, serverCertificate: String, caCertificate: String, revocations: String) {
+    public init(
+        entries: [[UInt8]], treeHead: SignedTreeHead, serverCertificate: String, caCertificate: String, revocations: String,
+        vendorCertificates: [String]
+    ) {
         self.entries = entries.map { Base64.encode($0) }
         self.treeHead = treeHead
         self.serverCertificate = serverCertificate
         self.caCertificate = caCertificate
         self.revocations = revocations
+        self.vendorCertificates = vendorCertificates
     }
 }
 

@@ -9,6 +9,8 @@ enum OpenHandle {
     /// A small read-only file served from memory (a certificate).
     case memoryFile([UInt8])
     case upload(UploadState)
+    /// A recipient's acknowledgment being written (small, kept in memory).
+    case acknowledgment(AcknowledgmentState)
     case download(DownloadState)
 }
 
@@ -56,5 +58,15 @@ final class DownloadState {
         self.transfer = transfer
         self.fd = fd
         served = transfer.served
+    }
+}
+
+/// An acknowledgment on its way in: checked and logged at CLOSE.
+final class AcknowledgmentState {
+    let transferID: String
+    var bytes: [UInt8] = []
+
+    init(transferID: String) {
+        self.transferID = transferID
     }
 }

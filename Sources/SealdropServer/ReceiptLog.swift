@@ -67,6 +67,8 @@ public struct ReceiptLog: Sendable {
         let entries = try dropBox.store.logEntries()
         let head = SignedTreeHead.sign(entries: entries, at: now, with: key.signingKey)
         let revocations = (try? String(contentsOfFile: trust.directory + "/" + TrustStore.revocationFile, encoding: .utf8)) ?? ""
-        return LogBundle(entries: entries, treeHead: head, serverCertificate: certificate.pem, caCertificate: trust.ca.pem, revocations: revocations)
+        return LogBundle(
+            entries: entries, treeHead: head, serverCertificate: certificate.pem, caCertificate: trust.ca.pem, revocations: revocations,
+            vendorCertificates: trust.vendorCertificates().map(\.pem))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SealdropLog
 import SealdropSFTP
 import SealdropStore
 import SealdropTrust
@@ -37,6 +38,11 @@ extension SFTPSession {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             return .memoryFile([UInt8](try encoder.encode(receipt)))
+        case .acknowledgment(let id) where wantsWrite && !flags.contains(.read):
+            guard let transfer = try dropBox.store.transfer(id: id), transfer.recipient == vendor.name.value else {
+                throw Refusal(.noSuchFile, "you received no transfer \(id)")
+            }
+            return .acknowledgment(AcknowledgmentState(transferID: id))
         case .outboxFile(let recipient, _) where wantsWrite && !flags.contains(.read):
             _ = try outboxRecipient(recipient)
             let usage = try dropBox.store.pendingUsage(sender: vendor.name.value)
@@ -52,8 +58,8 @@ extension SFTPSession {
             return .upload(UploadState(recipient: recipient, fd: fd, path: stagingPath, quotaLeft: quota > usage.bytes ? quota - usage.bytes : 0))
         case .outboxFile:
             throw Refusal(.permissionDenied, "outboxes are write-only")
-        case .inboxFile, .directoryFile, .sentFile, .receiptFile:
-            throw Refusal(.permissionDenied, "\(path.canonical) is read-only")
+        case .inboxFile, .directoryFile, .sentFile, .receiptFile, .acknowledgment:
+            throw Refusal(.permissionDenied, "\(path.canonical) cannot be opened that way")
         default:
             throw Refusal(path.isDirectory ? .failure : .noSuchFile, "\(path.canonical) cannot be opened as a file")
         }
@@ -89,7 +95,17 @@ extension SFTPSession {
     }
 
     func write(_ raw: [UInt8], offset: UInt64, data: [UInt8]) throws {
-        guard case .upload(let state) = try lookup(raw) else { throw Refusal(.permissionDenied, "this handle is not open for writing") }
+        let handle = try lookup(raw)
+        if case .acknowledgment(let ack) = handle {
+            let end = Int(clamping: offset) + data.count
+            guard offset == UInt64(ack.bytes.count) || offset < UInt64(ack.bytes.count), end <= Acknowledgment.maximumSize else {
+                throw Refusal(.failure, "an acknowledgment is at most \(Acknowledgment.maximumSize) bytes, written from the start")
+            }
+            if end > ack.bytes.count { ack.bytes += [UInt8](repeating: 0, count: end - ack.bytes.count) }
+            ack.bytes.replaceSubrange(Int(offset)..<end, with: data)
+            return
+        }
+        guard case .upload(let state) = handle else { throw Refusal(.permissionDenied, "this handle is not open for writing") }
         let end = offset.addingReportingOverflow(UInt64(data.count))
         guard !end.overflow, end.partialValue <= dropBox.configuration.maximumFileSize else {
             throw Refusal(.failure, "the upload would exceed the limit of \(dropBox.configuration.maximumFileSize) bytes")
@@ -123,6 +139,8 @@ extension SFTPSession {
             return try publish(state)
         case .download(let state):
             return try finish(state)
+        case .acknowledgment(let state):
+            return try acknowledge(state)
         }
     }
 
@@ -150,7 +168,7 @@ extension SFTPSession {
             // Every byte went out but the client vanished before CLOSE: that is
             // a delivery too, or "download once" could be had many times.
             _ = try? finish(state)
-        case .listing, .memoryFile:
+        case .listing, .memoryFile, .acknowledgment:
             break
         }
     }
@@ -193,6 +211,28 @@ extension SFTPSession {
             dropBox.log("\(vendor.name) upload rejected: \(reason)")
             throw Refusal(.failure, "upload rejected: \(reason)")
         }
+    }
+
+    /// A recipient's acknowledgment: signed by the logged-in recipient's
+    /// certified key, for a transfer it received, naming that envelope's hash.
+    private func acknowledge(_ state: AcknowledgmentState) throws -> String {
+        let id = state.transferID
+        guard let ack = try? JSONDecoder().decode(Acknowledgment.self, from: Data(state.bytes)), ack.transfer == id else {
+            throw Refusal(.failure, "acknowledgment refused: it is not an acknowledgment of transfer \(id)")
+        }
+        guard let transfer = try dropBox.store.transfer(id: id), transfer.recipient == vendor.name.value,
+            transfer.state == .delivered
+        else { throw Refusal(.failure, "acknowledgment refused: transfer \(id) was not delivered to you") }
+        guard ack.ciphertextSHA256 == transfer.ciphertextSHA256 else {
+            throw Refusal(.failure, "acknowledgment refused: it names another envelope than the one delivered")
+        }
+        guard ack.isSigned(by: vendor.key.signingKey) else {
+            throw Refusal(.failure, "acknowledgment refused: its signature is not yours")
+        }
+        let detail = String(decoding: (try? JSONEncoder().encode(ack)) ?? Data(), as: UTF8.self)
+        dropBox.record(event(.acknowledged, id, sha256: ack.ciphertextSHA256, detail: detail))
+        dropBox.log("\(vendor.name) acknowledged transfer \(id)")
+        return "acknowledged"
     }
 
     private func finish(_ state: DownloadState) throws -> String {

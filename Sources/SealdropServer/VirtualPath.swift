@@ -16,11 +16,13 @@ public enum VirtualPath: Equatable, Sendable {
     case directoryFile(name: String)
     case receipts
     case receiptFile(transferID: String)
+    case acknowledgment(transferID: String)
 
     /// Longest path we resolve; real ones are under 100 bytes.
     static let maximumLength = 1024
     static let envelopeSuffix = ".sealdrop"
     static let receiptSuffix = ".json"
+    static let acknowledgmentSuffix = ".ack"
 
     /// Resolves `raw` (relative paths against `/`, the only working
     /// directory) lexically: `.` and `..` are applied to the string, never
@@ -56,7 +58,9 @@ public enum VirtualPath: Equatable, Sendable {
             case "sent": return transferID(parts[1]).map { .sentFile(transferID: $0) }
             case "outbox": return .outboxVendor(name: parts[1])
             case "directory": return .directoryFile(name: parts[1])
-            case "receipts": return transferID(parts[1], suffix: receiptSuffix).map { .receiptFile(transferID: $0) }
+            case "receipts":
+                if let id = transferID(parts[1], suffix: acknowledgmentSuffix) { return .acknowledgment(transferID: id) }
+                return transferID(parts[1], suffix: receiptSuffix).map { .receiptFile(transferID: $0) }
             default: return nil
             }
         case 3:
@@ -90,6 +94,7 @@ public enum VirtualPath: Equatable, Sendable {
         case .directoryFile(let name): "/directory/\(name)"
         case .receipts: "/receipts"
         case .receiptFile(let id): "/receipts/\(id)\(Self.receiptSuffix)"
+        case .acknowledgment(let id): "/receipts/\(id)\(Self.acknowledgmentSuffix)"
         }
     }
 

@@ -99,6 +99,7 @@ public struct TransferEvent: Sendable, Equatable {
         case deleted
         case expired
         case revoked
+        case acknowledged
     }
 
     public var sequence: Int64?

@@ -1,5 +1,7 @@
 import Foundation
+import SealdropFormat
 import SealdropKeys
+import SealdropLog
 import SealdropTrust
 import Testing
 import TestSupport
@@ -116,6 +118,54 @@ import TestSupport
         }
         let stranger = try Self.run(server, environment, ["receipt", id, "--profile", "stranger"])
         #expect(stranger.status == 6)
+    }
+
+    @Test func receiveSendsASignedAcknowledgmentThatAuditChecks() throws {
+        let server = try ServerFixture()
+        let environment = try Self.profiles(server)
+        #expect(
+            try server.sealdrop(["ca", "issue", "--ca-dir", "ca", "--name", "receipts", "--pubkey", "data/receipt_ed25519_key.pub", "--role", "server"]).status
+                == 0)
+        _ = try server.directory.write(Fixtures.bytes(70_000), to: "x")
+        #expect(try Self.run(server, environment, ["send", "x", "--to", "newvendor", "--profile", "oldvendor"]).status == 0)
+        let id = try #require(try Self.inboxIDs(server, environment).first)
+        let received = try Self.run(server, environment, ["receive", id, "-o", "x.out", "--profile", "newvendor"])
+        #expect(received.standardError.contains("acknowledged"), "\(received.standardError)")
+        let receipt = try Self.run(server, environment, ["receipt", id, "--profile", "oldvendor"])
+        #expect(receipt.output.contains("acknowledged by newvendor"), "\(receipt.output)")
+
+        // An acknowledgment signed with another vendor's key is refused by the drop box.
+        let stranger = try VendorIdentity.load(path: server.directory.file("stranger"), passphrase: .none)
+        let forged = Acknowledgment.sign(
+            transfer: id, ciphertextSHA256: [UInt8](repeating: 1, count: 32),
+            plaintextSHA256: [UInt8](repeating: 2, count: 32), at: Date(), with: stranger.signingKey)
+        _ = try server.directory.write([UInt8](try JSONEncoder().encode(forged)), to: "forged.ack")
+        #expect(try server.sftp("newvendor", ["put forged.ack /receipts/\(id).ack"]).status != 0)
+
+        let exported = try Subprocess.run(
+            Fixtures.sealdropd, ["log", "export", "-o", "log.json", "--data", server.data, "--trust", server.trust], directory: server.directory.path)
+        #expect(exported.status == 0)
+        let verified = try server.sealdrop(["audit", "verify", "log.json", "--ca", "ca/trust/ca.pem"])
+        #expect(verified.status == 0, "\(verified.standardError)")
+
+        // A server that swaps in an acknowledgment signed by another vendor (and re-signs its log) is caught.
+        let receiptKey = try VendorIdentity.load(path: server.data + "/receipt_ed25519_key", passphrase: .none)
+        var bundle = try JSONDecoder().decode(LogBundle.self, from: Data(contentsOf: URL(fileURLWithPath: server.directory.file("log.json"))))
+        var entries = bundle.entries.compactMap { Base64.decode($0) }
+        let ackIndex = try #require(entries.firstIndex { String(decoding: $0, as: UTF8.self).contains("\"kind\":\"acknowledged\"") })
+        var fields = try #require(try JSONSerialization.jsonObject(with: Data(entries[ackIndex])) as? [String: Any])
+        let original = try JSONDecoder().decode(Acknowledgment.self, from: Data((fields["detail"] as? String ?? "").utf8))
+        let swapped = Acknowledgment.sign(
+            transfer: id, ciphertextSHA256: Hex.decode(original.ciphertextSHA256)!, plaintextSHA256: Hex.decode(original.plaintextSHA256)!,
+            at: Date(), with: stranger.signingKey)
+        fields["detail"] = String(decoding: try JSONEncoder().encode(swapped), as: UTF8.self)
+        entries[ackIndex] = [UInt8](try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]))
+        bundle.entries = entries.map { Base64.encode($0) }
+        bundle.treeHead = SignedTreeHead.sign(entries: entries, at: Date(), with: receiptKey.signingKey)
+        try JSONEncoder().encode(bundle).write(to: URL(fileURLWithPath: server.directory.file("swapped.json")))
+        let caught = try server.sealdrop(["audit", "verify", "swapped.json", "--ca", "ca/trust/ca.pem"])
+        #expect(caught.status == 3)
+        #expect(caught.standardError.contains("not signed by newvendor's certificate"), "\(caught.standardError)")
     }
 
     @Test func sendFromAPipe() throws {

@@ -4,7 +4,9 @@ import SealdropClient
 import SealdropEnvelope
 import SealdropFormat
 import SealdropIO
+import SealdropCrypto
 import SealdropKeys
+import SealdropLog
 import SealdropTrust
 
 /// `sealdrop receive`: the single download, resumable, then verification.
@@ -69,7 +71,7 @@ struct ReceiveCommand: ParsableCommand {
             let id = self.id!.lowercased()
             let part = Self.partPath(beside: output)
             try receiver.fetch(id, into: part)
-            try receiver.decrypt(part, to: output, overwrite: force)
+            try receiver.decrypt(part, transfer: id, to: output, overwrite: force)
             return
         }
         let ids = try dropBox.sftp.list("/inbox").map { String(decoding: $0.filename, as: UTF8.self) }
@@ -80,7 +82,7 @@ struct ReceiveCommand: ParsableCommand {
             do {
                 let part = output + "/." + id + ".sealdrop-part"
                 try receiver.fetch(id, into: part)
-                try receiver.decrypt(part, to: try receiver.destination(for: part, id: id, in: output), overwrite: false)
+                try receiver.decrypt(part, transfer: id, to: try receiver.destination(for: part, id: id, in: output), overwrite: false)
             } catch {
                 failures += 1
                 let failure = CLIFailure(libraryError: error) ?? CLIFailure(message: "\(error)", status: .failure)
@@ -150,11 +152,13 @@ struct Receiver {
         return fallback
     }
 
-    /// Verifies and decrypts `part` into `output`; removes `part` on success.
-    func decrypt(_ part: String, to output: String, overwrite: Bool) throws {
+    /// Verifies and decrypts `part` into `output`, removes `part`, and sends
+    /// the drop box a signed acknowledgment of what was received.
+    func decrypt(_ part: String, transfer id: String, to output: String, overwrite: Bool) throws {
+        let ciphertextSHA256 = try Self.sha256(ofFile: part)
         var source = try FileDescriptor.openForReading(part)
         let file = try AtomicOutputFile(destination: output, mode: 0o600, overwrite: overwrite)
-        var plain = WriteBehindSink(file)
+        var plain = HashingSink(WriteBehindSink(file))
         var sender = "?"
         let result: OpenResult
         do {
@@ -163,13 +167,14 @@ struct Receiver {
                 sender = party.name.value
                 return party.key
             }
-            try plain.finish()
+            try plain.inner.finish()
             try file.commit()
         } catch {
             Terminal.error("\(CLIFailure(libraryError: error)?.message ?? "\(error)")")
             throw CLIFailure(message: "nothing was written to \(output); the downloaded ciphertext is kept in \(part)", status: .verification)
         }
         unlink(part)
+        acknowledge(id, ciphertextSHA256: ciphertextSHA256, plaintextSHA256: plain.digest())
         print(
             """
             received from \(sender) (verified)
@@ -178,6 +183,35 @@ struct Receiver {
             written:   \(output)
             """)
         if !result.description.note.isEmpty { print(Terminal.labelled("note", result.description.note)) }
+    }
+
+    /// Uploads the signed acknowledgment; the file is received whatever the
+    /// drop box answers, so a refusal is only reported.
+    func acknowledge(_ id: String, ciphertextSHA256: [UInt8], plaintextSHA256: [UInt8]) {
+        let ack = Acknowledgment.sign(
+            transfer: id, ciphertextSHA256: ciphertextSHA256, plaintextSHA256: plaintextSHA256, at: Date(), with: identity.signingKey)
+        do {
+            let handle = try dropBox.sftp.open("/receipts/\(id).ack", flags: [.write, .create, .truncate])
+            let body = [UInt8](try JSONEncoder().encode(ack))
+            guard case .status(_, .ok, _) = try dropBox.sftp.request({ .write(id: $0, handle: handle, offset: 0, data: body) }) else {
+                throw SFTPClientError("the acknowledgment was not accepted")
+            }
+            try dropBox.sftp.close(handle)
+            if !quiet { Terminal.info("acknowledged: the drop box logged your signed receipt of transfer \(id)") }
+        } catch {
+            Terminal.warning("the acknowledgment of transfer \(id) was not recorded: \(error)")
+        }
+    }
+
+    static func sha256(ofFile path: String) throws -> [UInt8] {
+        let source = try FileDescriptor.openForReading(path)
+        let hasher = SHA256Stream()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
+            if count == 0 { return hasher.finalize() }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
     }
 
     /// The sender is the vendor whose certificate the header names, verified now.

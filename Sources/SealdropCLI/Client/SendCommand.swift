@@ -8,23 +8,6 @@ import SealdropIO
 import SealdropKeys
 import SealdropTrust
 
-/// A sink that hashes what passes through it (SHA-256 of the envelope).
-final class HashingSink<Inner: ByteSink>: ByteSink {
-    private var inner: Inner
-    private let hasher = SHA256Stream()
-
-    init(_ inner: Inner) {
-        self.inner = inner
-    }
-
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
-        hasher.update(bytes)
-        try inner.write(bytes)
-    }
-
-    func digest() -> [UInt8] { hasher.finalize() }
-}
-
 /// `sealdrop send`: seal and upload in one streaming pass.
 struct SendCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

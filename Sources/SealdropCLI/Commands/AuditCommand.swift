@@ -128,21 +128,66 @@ struct AuditCheck {
             problems.append("the entries do not hash to the signed root: an entry was edited, removed or reordered")
         }
         problems += checkHistory(hashes, serverKey: serverKey)
+        problems += try checkAcknowledgments(leaves, log)
         problems += Lifecycle.check(leaves, at: head.time, grace: Self.deletionGrace)
         return (log, leaves, problems)
     }
 
     /// The server certificate must chain to the pinned CA with the server role.
     private func verifyServer(_ log: LogBundle) throws -> Ed25519PublicKey {
+        let certificate = try VendorCertificate(pem: log.serverCertificate, source: "the bundle's server certificate")
+        return try scratchStore(log).verifier().verify(certificate, for: .server).key.signingKey
+    }
+
+    /// Each acknowledgment must be signed by the recipient's certificate and
+    /// name the envelope that was published.
+    private func checkAcknowledgments(_ leaves: [[UInt8]], _ log: LogBundle) throws -> [String] {
+        let store = try scratchStore(log)
+        let verifier = store.verifier()
+        var keys: [String: VerifiedParty] = [:]
+        for pem in log.vendorCertificates {
+            if let certificate = try? VendorCertificate(pem: pem, source: "a vendor certificate of the bundle"),
+                let party = try? verifier.verify(certificate, for: .recipient)
+            {
+                keys[party.name.value] = party
+            }
+        }
+        var published: [String: String] = [:]
+        var problems = [String]()
+        for (index, leaf) in leaves.enumerated() {
+            guard let fields = try? JSONSerialization.jsonObject(with: Data(leaf)) as? [String: Any], let id = fields["transfer"] as? String else { continue }
+            switch fields["kind"] as? String {
+            case "upload-published":
+                published[id] = fields["sha256"] as? String
+            case "acknowledged":
+                let actor = fields["actor"] as? String ?? "?"
+                guard let ack = (fields["detail"] as? String).flatMap({ try? JSONDecoder().decode(Acknowledgment.self, from: Data($0.utf8)) }) else {
+                    problems.append("entry \(index + 1): the acknowledgment of transfer \(id) is unreadable")
+                    continue
+                }
+                guard let party = keys[actor], ack.isSigned(by: party.key.signingKey) else {
+                    problems.append("entry \(index + 1): the acknowledgment of transfer \(id) is not signed by \(actor)'s certificate")
+                    continue
+                }
+                if ack.transfer != id || ack.ciphertextSHA256 != published[id] {
+                    problems.append("entry \(index + 1): the acknowledgment of transfer \(id) names another envelope than the one published")
+                }
+            default:
+                break
+            }
+        }
+        return problems
+    }
+
+    /// A trust store of the pinned CA and the bundle's revocation list.
+    private func scratchStore(_ log: LogBundle) throws -> TrustStore {
         let pinned = try TrustStore.checkAnchor(path: ca)
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sealdrop-audit-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: scratch + "/server", withIntermediateDirectories: true)
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sealdrop-audit-\(getpid())-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         try Data(pinned.pem.utf8).write(to: URL(fileURLWithPath: scratch + "/ca.pem"))
         try Data(log.revocations.utf8).write(to: URL(fileURLWithPath: scratch + "/" + TrustStore.revocationFile))
-        let store = try TrustStore.load(directory: scratch)
-        let certificate = try VendorCertificate(pem: log.serverCertificate, source: "the bundle's server certificate")
-        return try store.verifier().verify(certificate, for: .server).key.signingKey
+        return try TrustStore.load(directory: scratch)
     }
 
     /// A head saved earlier must describe a prefix of this log.

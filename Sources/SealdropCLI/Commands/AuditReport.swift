@@ -14,6 +14,7 @@ struct TransferStory {
     var expires: Date?
     var delivered: Date?
     var deleted: Date?
+    var acknowledged: Date?
     var ended: String?
 
     var outcome: String { ended ?? "waiting" }
@@ -66,6 +67,8 @@ struct AuditFacts {
                 byID[id]!.ended = kind
             case "deleted":
                 byID[id]!.deleted = time
+            case "acknowledged":
+                byID[id]!.acknowledged = time
             default:
                 break
             }
@@ -76,14 +79,16 @@ struct AuditFacts {
 
 /// Renders the facts as a self-contained HTML page, CSV or JSON.
 enum AuditRenderer {
-    static let columns = ["transfer", "sender", "recipient", "bytes", "sha256", "uploaded", "expires", "delivered", "deleted", "time at rest", "outcome"]
+    static let columns = [
+        "transfer", "sender", "recipient", "bytes", "sha256", "uploaded", "expires", "delivered", "deleted", "time at rest", "outcome", "acknowledged",
+    ]
 
     static func row(_ story: TransferStory) -> [String] {
         func time(_ date: Date?) -> String { date.map(CertificateVerifier.format) ?? "" }
         let rest = story.timeAtRest.map { String(format: "%.1f h", $0 / 3600) } ?? ""
         return [
             story.id, story.sender, story.recipient, story.size.map(String.init) ?? "", story.sha256, time(story.uploaded),
-            time(story.expires), time(story.delivered), time(story.deleted), rest, story.outcome,
+            time(story.expires), time(story.delivered), time(story.deleted), rest, story.outcome, time(story.acknowledged),
         ]
     }
 
