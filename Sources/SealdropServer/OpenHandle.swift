@@ -1,5 +1,6 @@
 import Foundation
 import SealdropSFTP
+import SealdropLog
 import SealdropStore
 
 /// What an SFTP handle refers to.
@@ -9,8 +10,9 @@ enum OpenHandle {
     /// A small read-only file served from memory (a certificate).
     case memoryFile([UInt8])
     case upload(UploadState)
-    /// A recipient's acknowledgment being written (small, kept in memory).
-    case acknowledgment(AcknowledgmentState)
+    /// A signed statement being written (small, kept in memory): a
+    /// recipient's acknowledgment or a sender's declaration.
+    case statement(StatementState)
     case download(DownloadState)
 }
 
@@ -61,12 +63,18 @@ final class DownloadState {
     }
 }
 
-/// An acknowledgment on its way in: checked and logged at CLOSE.
-final class AcknowledgmentState {
+/// A signed statement on its way in: checked and logged at CLOSE.
+final class StatementState {
+    enum Kind { case acknowledgment, declaration }
+
+    let kind: Kind
     let transferID: String
     var bytes: [UInt8] = []
 
-    init(transferID: String) {
+    init(_ kind: Kind, transferID: String) {
+        self.kind = kind
         self.transferID = transferID
     }
+
+    var limit: Int { kind == .acknowledgment ? Acknowledgment.maximumSize : Declaration.maximumSize }
 }

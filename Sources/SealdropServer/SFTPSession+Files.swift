@@ -42,7 +42,12 @@ extension SFTPSession {
             guard let transfer = try dropBox.store.transfer(id: id), transfer.recipient == vendor.name.value else {
                 throw Refusal(.noSuchFile, "you received no transfer \(id)")
             }
-            return .acknowledgment(AcknowledgmentState(transferID: id))
+            return .statement(StatementState(.acknowledgment, transferID: id))
+        case .declaration(let id) where wantsWrite && !flags.contains(.read):
+            guard let transfer = try dropBox.store.transfer(id: id), transfer.sender == vendor.name.value else {
+                throw Refusal(.noSuchFile, "you sent no transfer \(id)")
+            }
+            return .statement(StatementState(.declaration, transferID: id))
         case .outboxFile(let recipient, _) where wantsWrite && !flags.contains(.read):
             _ = try outboxRecipient(recipient)
             let usage = try dropBox.store.pendingUsage(sender: vendor.name.value)
@@ -58,7 +63,7 @@ extension SFTPSession {
             return .upload(UploadState(recipient: recipient, fd: fd, path: stagingPath, quotaLeft: quota > usage.bytes ? quota - usage.bytes : 0))
         case .outboxFile:
             throw Refusal(.permissionDenied, "outboxes are write-only")
-        case .inboxFile, .directoryFile, .sentFile, .receiptFile, .acknowledgment:
+        case .inboxFile, .directoryFile, .sentFile, .receiptFile, .acknowledgment, .declaration:
             throw Refusal(.permissionDenied, "\(path.canonical) cannot be opened that way")
         default:
             throw Refusal(path.isDirectory ? .failure : .noSuchFile, "\(path.canonical) cannot be opened as a file")
@@ -96,10 +101,10 @@ extension SFTPSession {
 
     func write(_ raw: [UInt8], offset: UInt64, data: [UInt8]) throws {
         let handle = try lookup(raw)
-        if case .acknowledgment(let ack) = handle {
+        if case .statement(let ack) = handle {
             let end = Int(clamping: offset) + data.count
-            guard offset == UInt64(ack.bytes.count) || offset < UInt64(ack.bytes.count), end <= Acknowledgment.maximumSize else {
-                throw Refusal(.failure, "an acknowledgment is at most \(Acknowledgment.maximumSize) bytes, written from the start")
+            guard offset <= UInt64(ack.bytes.count), end <= ack.limit else {
+                throw Refusal(.failure, "a signed statement is at most \(ack.limit) bytes, written from the start")
             }
             if end > ack.bytes.count { ack.bytes += [UInt8](repeating: 0, count: end - ack.bytes.count) }
             ack.bytes.replaceSubrange(Int(offset)..<end, with: data)
@@ -139,8 +144,8 @@ extension SFTPSession {
             return try publish(state)
         case .download(let state):
             return try finish(state)
-        case .acknowledgment(let state):
-            return try acknowledge(state)
+        case .statement(let state):
+            return state.kind == .acknowledgment ? try acknowledge(state) : try declare(state)
         }
     }
 
@@ -168,7 +173,7 @@ extension SFTPSession {
             // Every byte went out but the client vanished before CLOSE: that is
             // a delivery too, or "download once" could be had many times.
             _ = try? finish(state)
-        case .listing, .memoryFile, .acknowledgment:
+        case .listing, .memoryFile, .statement:
             break
         }
     }
@@ -215,7 +220,7 @@ extension SFTPSession {
 
     /// A recipient's acknowledgment: signed by the logged-in recipient's
     /// certified key, for a transfer it received, naming that envelope's hash.
-    private func acknowledge(_ state: AcknowledgmentState) throws -> String {
+    private func acknowledge(_ state: StatementState) throws -> String {
         let id = state.transferID
         guard let ack = try? JSONDecoder().decode(Acknowledgment.self, from: Data(state.bytes)), ack.transfer == id else {
             throw Refusal(.failure, "acknowledgment refused: it is not an acknowledgment of transfer \(id)")
@@ -233,6 +238,19 @@ extension SFTPSession {
         dropBox.record(event(.acknowledged, id, sha256: ack.ciphertextSHA256, detail: detail))
         dropBox.log("\(vendor.name) acknowledged transfer \(id)")
         return "acknowledged"
+    }
+
+    /// A sender's declaration: signed by the logged-in sender, for a transfer it sent.
+    private func declare(_ state: StatementState) throws -> String {
+        let id = state.transferID
+        guard let declaration = try? JSONDecoder().decode(Declaration.self, from: Data(state.bytes)), declaration.transfer == id else {
+            throw Refusal(.failure, "declaration refused: it is not a declaration for transfer \(id)")
+        }
+        if let problem = declaration.problem { throw Refusal(.failure, "declaration refused: \(problem)") }
+        guard declaration.isSigned(by: vendor.key.signingKey) else { throw Refusal(.failure, "declaration refused: its signature is not yours") }
+        let detail = String(decoding: (try? JSONEncoder().encode(declaration)) ?? Data(), as: UTF8.self)
+        dropBox.record(event(.declared, id, detail: detail))
+        return "declared"
     }
 
     private func finish(_ state: DownloadState) throws -> String {

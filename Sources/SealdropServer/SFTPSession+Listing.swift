@@ -39,8 +39,8 @@ extension SFTPSession {
         case .outboxFile:
             // Write-only: what was uploaded is not visible here (see /sent).
             throw Refusal(.noSuchFile, "no such file or directory")
-        case .acknowledgment:
-            throw Refusal(.noSuchFile, "acknowledgments are write-only; see the receipt")
+        case .acknowledgment, .declaration:
+            throw Refusal(.noSuchFile, "signed statements are write-only; see the receipt")
         case .receiptFile(let id):
             let transfer = try myTransfer(id)
             let time = UInt32(clamping: Int(transfer.uploadedAt.timeIntervalSince1970))
@@ -54,7 +54,7 @@ extension SFTPSession {
         case .memoryFile(let bytes): SFTPAttributes(size: UInt64(bytes.count), permissions: Self.readOnlyFile)
         case .upload(let state): SFTPAttributes(size: state.size, permissions: SFTPAttributes.regularFile | 0o200)
         case .download(let state): fileAttributes(state.transfer)
-        case .acknowledgment(let state): SFTPAttributes(size: UInt64(state.bytes.count), permissions: SFTPAttributes.regularFile | 0o200)
+        case .statement(let state): SFTPAttributes(size: UInt64(state.bytes.count), permissions: SFTPAttributes.regularFile | 0o200)
         }
     }
 

@@ -17,12 +17,14 @@ public enum VirtualPath: Equatable, Sendable {
     case receipts
     case receiptFile(transferID: String)
     case acknowledgment(transferID: String)
+    case declaration(transferID: String)
 
     /// Longest path we resolve; real ones are under 100 bytes.
     static let maximumLength = 1024
     static let envelopeSuffix = ".sealdrop"
     static let receiptSuffix = ".json"
     static let acknowledgmentSuffix = ".ack"
+    static let declarationSuffix = ".declaration"
 
     /// Resolves `raw` (relative paths against `/`, the only working
     /// directory) lexically: `.` and `..` are applied to the string, never
@@ -60,6 +62,7 @@ public enum VirtualPath: Equatable, Sendable {
             case "directory": return .directoryFile(name: parts[1])
             case "receipts":
                 if let id = transferID(parts[1], suffix: acknowledgmentSuffix) { return .acknowledgment(transferID: id) }
+                if let id = transferID(parts[1], suffix: declarationSuffix) { return .declaration(transferID: id) }
                 return transferID(parts[1], suffix: receiptSuffix).map { .receiptFile(transferID: $0) }
             default: return nil
             }
@@ -95,6 +98,7 @@ public enum VirtualPath: Equatable, Sendable {
         case .receipts: "/receipts"
         case .receiptFile(let id): "/receipts/\(id)\(Self.receiptSuffix)"
         case .acknowledgment(let id): "/receipts/\(id)\(Self.acknowledgmentSuffix)"
+        case .declaration(let id): "/receipts/\(id)\(Self.declarationSuffix)"
         }
     }
 

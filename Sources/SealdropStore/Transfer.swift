@@ -100,6 +100,7 @@ public struct TransferEvent: Sendable, Equatable {
         case expired
         case revoked
         case acknowledged
+        case declared
     }
 
     public var sequence: Int64?

@@ -168,6 +168,32 @@ import TestSupport
         #expect(caught.standardError.contains("not signed by newvendor's certificate"), "\(caught.standardError)")
     }
 
+    @Test func aSignedDeclarationReachesTheReport() throws {
+        let server = try ServerFixture()
+        let environment = try Self.profiles(server)
+        #expect(
+            try server.sealdrop(["ca", "issue", "--ca-dir", "ca", "--name", "receipts", "--pubkey", "data/receipt_ed25519_key.pub", "--role", "server"]).status
+                == 0)
+        _ = try server.directory.write(Fixtures.bytes(1000), to: "x")
+        let sent = try Self.run(
+            server, environment,
+            [
+                "send", "x", "--to", "newvendor", "--profile", "oldvendor", "--purpose", "LIS migration", "--reference", "contract 2026-114",
+                "--category", "patients", "--category", "results", "--records", "491840",
+            ])
+        #expect(sent.status == 0, "\(sent.standardError)")
+        #expect(sent.output.contains("declaration: declared"))
+        let refused = try Self.run(server, environment, ["send", "x", "--to", "newvendor", "--profile", "oldvendor", "--records", "5"])
+        #expect(refused.status == 2, "a declaration without a purpose")
+        let exported = try Subprocess.run(
+            Fixtures.sealdropd, ["log", "export", "-o", "log.json", "--data", server.data, "--trust", server.trust], directory: server.directory.path)
+        #expect(exported.status == 0)
+        let report = try server.sealdrop(["audit", "report", "log.json", "--ca", "ca/trust/ca.pem", "--csv", "r.csv"])
+        #expect(report.status == 0, "\(report.standardError)")
+        let csv = String(decoding: try server.directory.read("r.csv"), as: UTF8.self)
+        #expect(csv.contains("LIS migration; ref. contract 2026-114; patients, results; 491840 records"), "\(csv)")
+    }
+
     @Test func sendFromAPipe() throws {
         let server = try ServerFixture()
         let environment = try Self.profiles(server)

@@ -6,7 +6,16 @@ import SealdropEnvelope
 import SealdropFormat
 import SealdropIO
 import SealdropKeys
+import SealdropLog
 import SealdropTrust
+
+/// The fields of a `--declare` file.
+struct DeclarationFile: Decodable {
+    var purpose: String
+    var reference: String?
+    var categories: [String]?
+    var records: Int?
+}
 
 /// `sealdrop send`: seal and upload in one streaming pass.
 struct SendCommand: ParsableCommand {
@@ -38,10 +47,33 @@ struct SendCommand: ParsableCommand {
     @Flag(help: "No progress line.")
     var quiet = false
 
+    @Option(help: ArgumentHelp("Data minimisation: why the extract is sent (signed and logged).", valueName: "text"))
+    var purpose: String?
+
+    @Option(help: ArgumentHelp("The instruction or contract asking for it.", valueName: "text"))
+    var reference = ""
+
+    @Option(help: ArgumentHelp("A table or category of data included (repeat for each).", valueName: "name"))
+    var category: [String] = []
+
+    @Option(help: ArgumentHelp("How many records the extract holds.", valueName: "count"))
+    var records: Int?
+
+    @Option(help: ArgumentHelp("A declaration file: JSON with purpose, reference, categories, records.", valueName: "file"))
+    var declare: String?
+
     @OptionGroup var client: ClientOptions
 
     func validate() throws {
         if let problem = VendorName.problem(with: to) { throw ValidationError("--to \"\(to)\" is not a vendor name: \(problem)") }
+        if declare != nil, purpose != nil { throw ValidationError("give --declare or --purpose, not both") }
+        if purpose == nil, declare == nil, !reference.isEmpty || !category.isEmpty || records != nil {
+            throw ValidationError("a declaration needs --purpose")
+        }
+        if let purpose {
+            let draft = Declaration(transfer: "", purpose: purpose, reference: reference, categories: category, records: records, time: 0, signature: "")
+            if let problem = draft.problem { throw ValidationError(problem) }
+        }
         if let problem = FileDescription.problem(fileName: fileName, note: note) { throw ValidationError(problem) }
     }
 
@@ -73,6 +105,12 @@ struct SendCommand: ParsableCommand {
         try upload.finish()
         let answer = try dropBox.sftp.close(handle)
         progress.finish()
+        let declared = try declaration(for: sealed.header.transferIDString, identity: identity).map { declaration -> String in
+            let handle = try dropBox.sftp.open("/receipts/\(declaration.transfer).declaration", flags: [.write, .create, .truncate])
+            let body = [UInt8](try JSONEncoder().encode(declaration))
+            _ = try dropBox.sftp.request { .write(id: $0, handle: handle, offset: 0, data: body) }
+            return try dropBox.sftp.close(handle)
+        }
         print(
             """
             sent \(fileName.isEmpty ? "standard input" : Terminal.printable(fileName)) to \(recipient.name)
@@ -80,7 +118,27 @@ struct SendCommand: ParsableCommand {
             size:        \(sealed.envelopeSize) bytes sealed (\(sealed.plaintextSize) bytes of plaintext)
             sha256:      \(Hex.encode(sink.digest())) (of the sealed file, as the drop box records it)
             expires:     \(Timestamp.describe(sealed.header.expires))
-            server:      \(answer.isEmpty ? "accepted" : answer)
+            server:      \(answer.isEmpty ? "accepted" : answer)\(declared.map { "\ndeclaration: \($0)" } ?? "")
             """)
+    }
+
+    /// The signed declaration from --declare or the flags, if any was given.
+    private func declaration(for transfer: String, identity: VendorIdentity) throws -> Declaration? {
+        var fields: DeclarationFile?
+        if let declare {
+            do {
+                fields = try JSONDecoder().decode(DeclarationFile.self, from: Data(contentsOf: URL(fileURLWithPath: declare)))
+            } catch {
+                throw CLIFailure(message: "\(declare) is not a declaration (JSON with purpose, reference, categories, records)", status: .usage)
+            }
+        } else if let purpose {
+            fields = DeclarationFile(purpose: purpose, reference: reference, categories: category, records: records)
+        }
+        guard let fields else { return nil }
+        let declaration = Declaration.sign(
+            transfer: transfer, purpose: fields.purpose, reference: fields.reference ?? "", categories: fields.categories ?? [],
+            records: fields.records, at: Date(), with: identity.signingKey)
+        if let problem = declaration.problem { throw CLIFailure(message: problem, status: .usage) }
+        return declaration
     }
 }

@@ -140,7 +140,7 @@ struct AuditCheck {
     }
 
     /// Each acknowledgment must be signed by the recipient's certificate and
-    /// name the envelope that was published.
+    /// name the envelope that was published; each declaration by its sender's.
     private func checkAcknowledgments(_ leaves: [[UInt8]], _ log: LogBundle) throws -> [String] {
         let store = try scratchStore(log)
         let verifier = store.verifier()
@@ -171,6 +171,17 @@ struct AuditCheck {
                 }
                 if ack.transfer != id || ack.ciphertextSHA256 != published[id] {
                     problems.append("entry \(index + 1): the acknowledgment of transfer \(id) names another envelope than the one published")
+                }
+            case "declared":
+                let actor = fields["actor"] as? String ?? "?"
+                guard let declaration = (fields["detail"] as? String).flatMap({ try? JSONDecoder().decode(Declaration.self, from: Data($0.utf8)) }),
+                    declaration.transfer == id
+                else {
+                    problems.append("entry \(index + 1): the declaration for transfer \(id) is unreadable")
+                    continue
+                }
+                if !(keys[actor].map { declaration.isSigned(by: $0.key.signingKey) } ?? false) {
+                    problems.append("entry \(index + 1): the declaration for transfer \(id) is not signed by \(actor)'s certificate")
                 }
             default:
                 break

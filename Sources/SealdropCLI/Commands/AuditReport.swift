@@ -15,6 +15,7 @@ struct TransferStory {
     var delivered: Date?
     var deleted: Date?
     var acknowledged: Date?
+    var purpose = ""
     var ended: String?
 
     var outcome: String { ended ?? "waiting" }
@@ -69,6 +70,15 @@ struct AuditFacts {
                 byID[id]!.deleted = time
             case "acknowledged":
                 byID[id]!.acknowledged = time
+            case "declared":
+                let declaration = (fields["detail"] as? String).flatMap { try? JSONDecoder().decode(Declaration.self, from: Data($0.utf8)) }
+                byID[id]!.purpose =
+                    declaration.map { d in
+                        [
+                            d.purpose, d.reference.isEmpty ? nil : "ref. \(d.reference)", d.categories.isEmpty ? nil : d.categories.joined(separator: ", "),
+                            d.records.map { "\($0) records" },
+                        ].compactMap { $0 }.joined(separator: "; ")
+                    } ?? ""
             default:
                 break
             }
@@ -80,14 +90,15 @@ struct AuditFacts {
 /// Renders the facts as a self-contained HTML page, CSV or JSON.
 enum AuditRenderer {
     static let columns = [
-        "transfer", "sender", "recipient", "bytes", "sha256", "uploaded", "expires", "delivered", "deleted", "time at rest", "outcome", "acknowledged",
+        "transfer", "sender", "recipient", "declared purpose", "bytes", "sha256", "uploaded", "expires", "delivered", "deleted", "time at rest",
+        "outcome", "acknowledged",
     ]
 
     static func row(_ story: TransferStory) -> [String] {
         func time(_ date: Date?) -> String { date.map(CertificateVerifier.format) ?? "" }
         let rest = story.timeAtRest.map { String(format: "%.1f h", $0 / 3600) } ?? ""
         return [
-            story.id, story.sender, story.recipient, story.size.map(String.init) ?? "", story.sha256, time(story.uploaded),
+            story.id, story.sender, story.recipient, story.purpose, story.size.map(String.init) ?? "", story.sha256, time(story.uploaded),
             time(story.expires), time(story.delivered), time(story.deleted), rest, story.outcome, time(story.acknowledged),
         ]
     }
