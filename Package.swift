@@ -113,6 +113,7 @@ let package = Package(
         .target(
             name: "SealdropLog",
             dependencies: ["SealdropCrypto", "SealdropFormat"],
+            exclude: ["Spec"],
             swiftSettings: strictSettings
         ),
 

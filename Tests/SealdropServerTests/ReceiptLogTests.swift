@@ -67,6 +67,13 @@ import TestSupport
         #expect((json?["transfers"] as? [[String: String]])?.first?["outcome"] == "delivered")
         #expect(log.treeHead.size > 0)
 
+        for filter in [["--since", "2999-01-01"], ["--until", "2000-01-01"], ["--vendor", "stranger"]] {
+            #expect(try server.sealdrop(["audit", "report", bundle, "--ca", "ca/trust/ca.pem", "--csv", "f.csv"] + filter).status == 0)
+            #expect(String(decoding: try server.directory.read("f.csv"), as: UTF8.self).split(separator: "\r\n").count == 1, "\(filter) leaves only the header")
+        }
+        #expect(try server.sealdrop(["audit", "report", bundle, "--ca", "ca/trust/ca.pem", "--csv", "f.csv", "--vendor", "newvendor"]).status == 0)
+        #expect(String(decoding: try server.directory.read("f.csv"), as: UTF8.self).split(separator: "\r\n").count == 2)
+
         let broken = try Self.edit(bundle) { $0.entries.swapAt(1, 2) }
         let failing = try server.sealdrop(["audit", "report", broken, "--ca", "ca/trust/ca.pem", "--html", "bad.html"])
         #expect(failing.status == 3)

@@ -39,8 +39,12 @@ struct AuditVerifyCommand: ParsableCommand {
     @Option(name: .customLong("save-head"), help: ArgumentHelp("Save this bundle's verified head, for the next --since-head.", valueName: "file"))
     var saveHead: String?
 
+    @Option(
+        name: .customLong("reaper-interval"), help: ArgumentHelp("The server's reaper interval in seconds (its setting; default 60).", valueName: "seconds"))
+    var reaperInterval: Double = 60
+
     func run() throws {
-        let (log, _, problems) = try AuditCheck(bundle: bundle, ca: ca, sinceHead: sinceHead).run()
+        let (log, _, problems) = try AuditCheck(bundle: bundle, ca: ca, sinceHead: sinceHead, reaperInterval: reaperInterval).run()
         if problems.isEmpty {
             if let saveHead {
                 let encoder = JSONEncoder()
@@ -78,13 +82,39 @@ struct AuditReportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write JSON here.", valueName: "file"))
     var json: String?
 
+    @Option(help: ArgumentHelp("Only transfers uploaded on or after this day (YYYY-MM-DD, UTC).", valueName: "day"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("Only transfers uploaded before the end of this day (YYYY-MM-DD, UTC).", valueName: "day"))
+    var until: String?
+
+    @Option(help: ArgumentHelp("Only transfers this vendor sent or received.", valueName: "name"))
+    var vendor: String?
+
+    static func day(_ text: String?, endOfDay: Bool) throws -> Date? {
+        guard let text else { return nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd"
+        guard let date = formatter.date(from: text) else { throw ValidationError("\(text) is not a day as YYYY-MM-DD") }
+        return endOfDay ? date.addingTimeInterval(86_400) : date
+    }
+
     func validate() throws {
         guard html != nil || csv != nil || json != nil else { throw ValidationError("name at least one of --html, --csv, --json") }
     }
 
     func run() throws {
-        let (log, leaves, problems) = try AuditCheck(bundle: bundle, ca: ca, sinceHead: nil).run()
-        let facts = AuditFacts(entries: leaves)
+        let (log, leaves, problems) = try AuditCheck(bundle: bundle, ca: ca, sinceHead: nil, reaperInterval: 60).run()
+        var facts = AuditFacts(entries: leaves)
+        let from = try Self.day(since, endOfDay: false)
+        let to = try Self.day(until, endOfDay: true)
+        facts.transfers = facts.transfers.filter { story in
+            let uploaded = story.uploaded ?? .distantPast
+            return (from.map { uploaded >= $0 } ?? true) && (to.map { uploaded < $0 } ?? true)
+                && (vendor.map { story.sender == $0 || story.recipient == $0 } ?? true)
+        }
         let verified = "\(log.treeHead.size) entries under a tree head signed \(CertificateVerifier.format(log.treeHead.time))"
         if let html { try AuditRenderer.html(facts, verified: verified, problems: problems).write(toFile: html, atomically: true, encoding: .utf8) }
         if let csv { try AuditRenderer.csv(facts).write(toFile: csv, atomically: true, encoding: .utf8) }
@@ -101,10 +131,8 @@ struct AuditCheck {
     let bundle: String
     let ca: String
     let sinceHead: String?
-
-    /// A transfer's file may be deleted this long after its expiry: the
-    /// server's default reaper interval, plus clock skew.
-    static let deletionGrace: TimeInterval = 60 + CertificateVerifier.clockSkew
+    /// A transfer's file may be deleted this long after its expiry (plus clock skew).
+    let reaperInterval: TimeInterval
 
     func run() throws -> (LogBundle, [[UInt8]], [String]) {
         let log: LogBundle
@@ -129,7 +157,7 @@ struct AuditCheck {
         }
         problems += checkHistory(hashes, serverKey: serverKey)
         problems += try checkAcknowledgments(leaves, log)
-        problems += Lifecycle.check(leaves, at: head.time, grace: Self.deletionGrace)
+        problems += Lifecycle.check(leaves, at: head.time, grace: reaperInterval + CertificateVerifier.clockSkew)
         return (log, leaves, problems)
     }
 
