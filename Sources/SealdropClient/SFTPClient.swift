@@ -102,6 +102,22 @@ public final class SFTPClient {
         }
     }
 
+    /// A small file read whole, until EOF; more than `maximumSize` bytes is
+    /// refused rather than buffered (the server decides what it sends).
+    public func readFile(_ path: String, maximumSize: Int) throws -> [UInt8] {
+        let handle = try open(path, flags: .read)
+        var bytes = [UInt8]()
+        while case .data(_, let data) = try request({ .read(id: $0, handle: handle, offset: UInt64(bytes.count), length: UInt32(Self.blockSize)) }) {
+            guard !data.isEmpty, bytes.count + data.count <= maximumSize else {
+                _ = try? close(handle)
+                throw SFTPClientError(data.isEmpty ? "the server sent an empty block of \(path)" : "\(path) is larger than \(maximumSize) bytes")
+            }
+            bytes += data
+        }
+        try close(handle)
+        return bytes
+    }
+
     public func remove(_ path: String) throws {
         guard case .status(_, let code, let message) = try request({ .remove(id: $0, path: Array(path.utf8)) }) else {
             throw SFTPClientError("unexpected reply to REMOVE")

@@ -36,13 +36,7 @@ public final class DropBox: Sendable {
     /// while we run). The highest revocation list number seen is kept in the
     /// data directory, so putting an older list back is refused.
     func trustStore() throws -> TrustStore {
-        let floorPath = configuration.dataDirectory + "/revocation-list-number"
-        let floor = (try? String(contentsOfFile: floorPath, encoding: .utf8)).flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
-        let store = try TrustStore.load(directory: configuration.trustDirectory, revocationFloor: floor)
-        if let number = store.revocations?.number, number > floor {
-            try? String(number).write(toFile: floorPath, atomically: true, encoding: .utf8)
-        }
-        return store
+        try TrustStore.load(directory: configuration.trustDirectory, floorFile: configuration.dataDirectory + "/revocation-list-number")
     }
 
     /// Public-key login: `user` must name a vendor whose certificate verifies

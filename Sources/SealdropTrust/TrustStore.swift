@@ -72,6 +72,17 @@ public struct TrustStore: Sendable {
         return ca
     }
 
+    /// Loads the store with the revocation-number floor kept in `floorFile`
+    /// (missing means none seen yet), and raises the floor to the list just read.
+    public static func load(directory: String, now: Date = Date(), floorFile: String) throws(TrustError) -> TrustStore {
+        let floor = (try? String(contentsOfFile: floorFile, encoding: .utf8)).flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        let store = try load(directory: directory, now: now, revocationFloor: floor)
+        if let number = store.revocations?.number, number > floor {
+            try? String(number).write(toFile: floorFile, atomically: true, encoding: .utf8)
+        }
+        return store
+    }
+
     /// The pinned CA must be a self-signed Ed25519 CA allowed to sign certificates.
     static func checkAuthority(_ ca: VendorCertificate, source: String) throws(TrustError) -> Ed25519PublicKey {
         let certificate = ca.certificate

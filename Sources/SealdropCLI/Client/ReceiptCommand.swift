@@ -16,6 +16,9 @@ struct ReceiptCommand: ParsableCommand {
             """
     )
 
+    /// A receipt is a few KiB per entry; this is far beyond any real one.
+    static let maximumReceiptSize = 16 << 20
+
     @Argument(help: ArgumentHelp("The transfer id.", valueName: "id"))
     var id: String
 
@@ -31,19 +34,10 @@ struct ReceiptCommand: ParsableCommand {
     func run() throws {
         let profile = try client.resolve()
         let (dropBox, _) = try profile.connect()
-        let remote = "/receipts/\(id.lowercased()).json"
-        let handle = try dropBox.sftp.open(remote, flags: .read)
-        var sink = MemorySink()
-        var length: UInt64 = 0
-        // Receipts are generated on open; read until the server says EOF.
-        while case .data(_, let data) = try dropBox.sftp.request({ .read(id: $0, handle: handle, offset: length, length: 65_536) }) {
-            try sink.write(data)
-            length += UInt64(data.count)
-        }
-        try dropBox.sftp.close(handle)
+        let bytes = try dropBox.sftp.readFile("/receipts/\(id.lowercased()).json", maximumSize: Self.maximumReceiptSize)
         let receipt: TransferReceipt
         do {
-            receipt = try JSONDecoder().decode(TransferReceipt.self, from: Data(sink.bytes))
+            receipt = try JSONDecoder().decode(TransferReceipt.self, from: Data(bytes))
         } catch {
             throw CLIFailure(message: "the drop box sent a malformed receipt", status: .verification)
         }
@@ -57,7 +51,7 @@ struct ReceiptCommand: ParsableCommand {
             for problem in problems { Terminal.error(problem) }
             throw CLIFailure(message: "the receipt does not verify", status: .verification)
         }
-        if let output { try Data(sink.bytes).write(to: URL(fileURLWithPath: output), options: .atomic) }
+        if let output { try Data(bytes).write(to: URL(fileURLWithPath: output), options: .atomic) }
         print(
             "receipt for transfer \(receipt.transfer), signed by \(server.name) at \(CertificateVerifier.format(receipt.treeHead.time)) over \(receipt.treeHead.size) log entries"
         )

@@ -27,11 +27,7 @@ final class RemoteTrust {
             for vendor in Set(vendors) {
                 try Self.fetch(client, "/directory/\(vendor).pem", to: directory + "/vendors/\(vendor).pem", required: false)
             }
-            let floor = (try? String(contentsOfFile: floorFile, encoding: .utf8)).flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
-            store = try TrustStore.load(directory: directory, revocationFloor: floor)
-            if let number = store.revocations?.number, number > floor {
-                try? String(number).write(toFile: floorFile, atomically: true, encoding: .utf8)
-            }
+            store = try TrustStore.load(directory: directory, floorFile: floorFile)
         } catch {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
@@ -42,19 +38,17 @@ final class RemoteTrust {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
+    /// Certificates and revocation lists are a few KiB; a server sending more is refused.
+    static let maximumFileSize = 1 << 20
+
     private static func fetch(_ client: DropBoxClient, _ remote: String, to local: String, required: Bool) throws {
-        let handle: [UInt8]
-        let size: UInt64
+        let bytes: [UInt8]
         do {
-            size = try client.sftp.stat(remote).size ?? 0
-            handle = try client.sftp.open(remote, flags: .read)
+            bytes = try client.sftp.readFile(remote, maximumSize: maximumFileSize)
         } catch {
             if required { throw error }
             return
         }
-        var sink = MemorySink()
-        try client.sftp.download(handle, from: 0, size: size, to: &sink)
-        try client.sftp.close(handle)
-        try Data(sink.bytes).write(to: URL(fileURLWithPath: local))
+        try Data(bytes).write(to: URL(fileURLWithPath: local))
     }
 }

@@ -146,7 +146,8 @@ struct AuditCheck {
         let leaves = entries.compactMap { $0 }
         guard leaves.count == entries.count else { throw CLIFailure(message: "an entry of \(bundle) is not valid Base64", status: .verification) }
 
-        let serverKey = try verifyServer(log)
+        let store = try scratchStore(log)
+        let serverKey = try verifyServer(log, store)
         let head = log.treeHead
         if !head.isSigned(by: serverKey) { problems.append("the tree head's signature does not verify with the server's receipt key") }
         let hashes = leaves.map(MerkleTree.leafHash)
@@ -156,21 +157,20 @@ struct AuditCheck {
             problems.append("the entries do not hash to the signed root: an entry was edited, removed or reordered")
         }
         problems += checkHistory(hashes, serverKey: serverKey)
-        problems += try checkAcknowledgments(leaves, log)
+        problems += checkStatements(leaves, log, store)
         problems += Lifecycle.check(leaves, at: head.time, grace: reaperInterval + CertificateVerifier.clockSkew)
         return (log, leaves, problems)
     }
 
     /// The server certificate must chain to the pinned CA with the server role.
-    private func verifyServer(_ log: LogBundle) throws -> Ed25519PublicKey {
+    private func verifyServer(_ log: LogBundle, _ store: TrustStore) throws -> Ed25519PublicKey {
         let certificate = try VendorCertificate(pem: log.serverCertificate, source: "the bundle's server certificate")
-        return try scratchStore(log).verifier().verify(certificate, for: .server).key.signingKey
+        return try store.verifier().verify(certificate, for: .server).key.signingKey
     }
 
     /// Each acknowledgment must be signed by the recipient's certificate and
     /// name the envelope that was published; each declaration by its sender's.
-    private func checkAcknowledgments(_ leaves: [[UInt8]], _ log: LogBundle) throws -> [String] {
-        let store = try scratchStore(log)
+    private func checkStatements(_ leaves: [[UInt8]], _ log: LogBundle, _ store: TrustStore) -> [String] {
         let verifier = store.verifier()
         var keys: [String: VerifiedParty] = [:]
         for pem in log.vendorCertificates {
