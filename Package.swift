@@ -134,7 +134,10 @@ let package = Package(
         // The vendor's side of the drop box: SSH connection, pipelined SFTP transfers.
         .target(
             name: "SealdropClient",
-            dependencies: ["SealdropSFTP", "SealdropSSH", "SealdropIO", "SealdropKeys", "SealdropFormat", "SealdropLayout"],
+            dependencies: [
+                "SealdropSFTP", "SealdropSSH", "SealdropIO", "SealdropKeys", "SealdropFormat", "SealdropLayout", "SealdropTrust", "SealdropEnvelope",
+                "SealdropLog", "SealdropCrypto",
+            ],
             swiftSettings: strictSettings
         ),
 
