@@ -240,6 +240,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "SealdropClientTests",
+            dependencies: [
+                "SealdropClient", "SealdropSSH", "SealdropSFTP", "SealdropTrust", "SealdropKeys", "SealdropEnvelope", "SealdropFormat", "SealdropIO",
+                "SealdropLayout", "TestSupport",
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "SealdropCLITests",
             dependencies: ["TestSupport"],
             swiftSettings: strictSettings

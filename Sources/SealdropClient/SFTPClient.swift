@@ -19,9 +19,10 @@ public final class SFTPClient {
     /// Entries in one listing: a vendor's inbox holds at most its pending
     /// transfers (the server caps those far lower); more is a server lying.
     public static let maximumListingEntries = 10_000
-    /// Bytes of names, long names and attributes in one listing (≈ 400 bytes
-    /// per real entry, so ten times what 10,000 real entries need).
-    public static let maximumListingBytes = 40 << 20
+    /// Bytes of names, long names and attributes in one listing: a real
+    /// entry is about 150 bytes, so this is five times what 10,000 need,
+    /// and what a lying server can make the client hold.
+    public static let maximumListingBytes = 8 << 20
     /// Extensions kept from VERSION; the drop box sends one.
     static let maximumExtensions = 16
 
