@@ -18,7 +18,9 @@ public struct ReceivedJournal: Sendable {
         self.file = file
         var info = stat()
         guard lstat(file, &info) == 0 else {
-            guard errno == ENOENT else { throw DropBoxError(.localState, "cannot read the received-transfers journal \(file): \(String(cString: strerror(errno)))") }
+            guard errno == ENOENT else {
+                throw DropBoxError(.localState, "cannot read the received-transfers journal \(file): \(String(cString: strerror(errno)))")
+            }
             ids = []
             return
         }

@@ -56,7 +56,8 @@ public struct TransferEntry: Sendable, Equatable {
             guard [DropBoxAttributes.sender, DropBoxAttributes.recipient, DropBoxAttributes.state, DropBoxAttributes.expires].contains(type) else { continue }
             guard values[type] == nil else { throw DropBoxError(.protocolViolation, "the drop box sent \(type) twice for \(what)") }
             guard pair.data.count <= DropBoxAttributes.maximumValueLength, let value = String(validating: pair.data, as: UTF8.self) else {
-                throw DropBoxError(.tooLarge, "the drop box sent a \(type) value for \(what) longer than \(DropBoxAttributes.maximumValueLength) bytes or not UTF-8")
+                throw DropBoxError(
+                    .tooLarge, "the drop box sent a \(type) value for \(what) longer than \(DropBoxAttributes.maximumValueLength) bytes or not UTF-8")
             }
             values[type] = value
         }
@@ -68,7 +69,8 @@ public struct TransferEntry: Sendable, Equatable {
         }
         func vendorName(_ text: String, _ role: String) throws -> String {
             if let problem = VendorNameRule.problem(with: text) {
-                throw DropBoxError(.invalidName, "the drop box named the \(role) of \(what) \"\(UntrustedText.fromServer(text))\", not a vendor name (\(problem))")
+                throw DropBoxError(
+                    .invalidName, "the drop box named the \(role) of \(what) \"\(UntrustedText.fromServer(text))\", not a vendor name (\(problem))")
             }
             return text
         }

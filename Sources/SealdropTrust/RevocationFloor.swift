@@ -15,7 +15,9 @@ public struct RevocationFloor: Sendable {
         self.file = file
         var info = stat()
         guard lstat(file, &info) == 0 else {
-            guard errno == ENOENT else { throw TrustError(.trustStoreUnreadable, "cannot read the revocation list number in \(file): \(String(cString: strerror(errno)))") }
+            guard errno == ENOENT else {
+                throw TrustError(.trustStoreUnreadable, "cannot read the revocation list number in \(file): \(String(cString: strerror(errno)))")
+            }
             number = 0
             return
         }
