@@ -103,6 +103,10 @@ public final class SSHClientConnection: @unchecked Sendable {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { ssh_channel_write(channel, $0.baseAddress! + offset, UInt32(bytes.count - offset)) }
+            // libssh returns 0 when the server's window stayed shut for the timeout.
+            if written == 0 || (written == SSH_ERROR && lastError.isEmpty) {
+                throw SSHError(.timedOut, "the server at \(peer) accepted no data for \(timeoutMilliseconds / 1000) s; it may be stalled or overloaded")
+            }
             guard written > 0 else { throw SSHError(.channelFailed, "writing to the server failed: \(lastError)") }
             offset += Int(written)
         }

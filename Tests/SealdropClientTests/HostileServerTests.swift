@@ -243,6 +243,29 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: fixture.directory.file("x")))
     }
 
+    @Test func aServerThatStopsReadingAnUploadTimesOut() throws {
+        let fixture = try HostileFixture()
+        fixture.server.stallOnUpload = true
+        let dropBox = try fixture.client("oldvendor", timeout: 2)
+        let trust = try fixture.trustStore(dropBox, vendors: ["newvendor", "oldvendor"])
+        let recipient = try trust.party(named: VendorName("newvendor"), for: .recipient)
+        let me = try trust.party(key: dropBox.identity.publicKey, for: .sender)
+        let request = SealRequest(
+            recipient: recipient.key,
+            parties: EnvelopeParties(senderCertificate: me.certificate.fingerprint, recipientCertificate: recipient.certificate.fingerprint),
+            description: try FileDescription(fileName: "x"), created: Date(), expires: Date().addingTimeInterval(3600))
+        let input = try fixture.directory.write(Fixtures.bytes(32 << 20), to: "big")
+        var source = try FileDescriptor.openForReading(input)
+        let started = Date()
+        do {
+            _ = try dropBox.send(from: &source, to: recipient, request: request)
+            Issue.record("the stalled upload returned")
+        } catch let error as SSHError {
+            #expect(error.code == .timedOut, "\(error.message)")
+        }
+        #expect(Date().timeIntervalSince(started) < 30, "gave up instead of waiting forever")
+    }
+
     @Test func aServerStalledBeforeSFTPStartsTimesOut() throws {
         let fixture = try HostileFixture()
         fixture.server.stallAtInit = true

@@ -30,6 +30,8 @@ final class MaliciousServer: @unchecked Sendable {
     var stallAtInit = false
     /// Stall on a READ of a file at or beyond this offset.
     var stallReadsFrom: UInt64?
+    /// Stall (and stop reading) at the first WRITE of an upload.
+    var stallOnUpload = false
     /// Answer every REMOVE with this failure message.
     var removeRefusal: String?
     /// Any other per-request override, tried first.
@@ -134,6 +136,7 @@ final class MaliciousServer: @unchecked Sendable {
                 let end = min(bytes.count, Int(offset) + Int(length))
                 return .reply([.data(id: id, data: Array(bytes[Int(offset)..<end]))])
             case .write(let id, let handle, _, let data):
+                if stallOnUpload, handle.starts(with: Array("w/outbox/".utf8)) { return .stall }
                 written[String(decoding: handle.dropFirst(), as: UTF8.self), default: []] += data
                 return .reply([.status(id: id, code: .ok, message: "")])
             case .close(let id, _):
