@@ -44,9 +44,10 @@ public final class OutputDirectory: @unchecked Sendable {
         return name
     }
 
-    /// `path/name`, for messages.
+    /// `path/name` (just `name` in the working directory), for messages.
     public func display(_ name: String) -> String {
-        path.hasSuffix("/") ? path + name : path + "/" + name
+        if path == "." { return name }
+        return path.hasSuffix("/") ? path + name : path + "/" + name
     }
 
     /// What sits at `name` (not following a link), or nil if nothing.

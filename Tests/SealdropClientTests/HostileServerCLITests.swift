@@ -57,7 +57,7 @@ import TestSupport
         let received = try fixture.sealdrop(["receive", asked, "-o", "out"])
         #expect(received.status == 3, "\(received.standardError)")
         #expect(received.standardError.contains("the drop box served the wrong file for transfer \(asked)"), "\(received.standardError)")
-        #expect(received.standardError.contains("nothing was written to ./out; the downloaded ciphertext is kept in ./.out.sealdrop-part"))
+        #expect(received.standardError.contains("nothing was written to out; the downloaded ciphertext is kept in .out.sealdrop-part"))
         #expect(fixture.allFiles().subtracting(before).subtracting(Self.profileState) == [".out.sealdrop-part"])
         #expect(fixture.read(".out.sealdrop-part") == envelope, "ciphertext only")
         #expect(fixture.pinnedFiles() == pinned)
