@@ -34,7 +34,7 @@ struct ReceiveCommand: ParsableCommand {
     /// A drop box cannot keep one run busy forever by listing more and more.
     static let defaultMaximumTransfers = 100
 
-    @Option(name: .customLong("max"), help: ArgumentHelp("With --all, receive at most this many transfers in one run (default: 100).", valueName: "count"))
+    @Option(name: .customLong("max"), help: ArgumentHelp("With --all, receive at most this many transfers in one run.", valueName: "count"))
     var maximumTransfers = defaultMaximumTransfers
 
     @Flag(help: "Replace PATH if it exists.")
