@@ -46,12 +46,22 @@ public final class DropBoxClient {
 
     /// The transfers waiting for this vendor, each checked.
     public func inbox() throws -> [TransferEntry] {
-        try sftp.list(VirtualPath.inbox.canonical).map { try TransferEntry.parse($0, in: .inbox, vendor: vendor, typed: hasTypedAttributes) }
+        try listing(.inbox)
     }
 
     /// What this vendor sent and its state, each checked.
     public func status() throws -> [TransferEntry] {
-        try sftp.list(VirtualPath.sent.canonical).map { try TransferEntry.parse($0, in: .sent, vendor: vendor, typed: hasTypedAttributes) }
+        try listing(.sent)
+    }
+
+    /// A folder's entries, each checked, each id once: a listing that names
+    /// a transfer twice is a server lying, and is refused whole.
+    private func listing(_ folder: TransferEntry.Folder) throws -> [TransferEntry] {
+        let entries = try sftp.list(folder.rawValue).map { try TransferEntry.parse($0, in: folder, vendor: vendor, typed: hasTypedAttributes) }
+        guard Set(entries.map(\.id)).count == entries.count else {
+            throw DropBoxError(.protocolViolation, "the drop box listed a transfer twice in \(folder.rawValue); nothing was used")
+        }
+        return entries
     }
 
     /// The size of transfer `id` in the inbox, or nil when the drop box

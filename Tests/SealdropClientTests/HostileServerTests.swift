@@ -99,6 +99,27 @@ import TestSupport
         }
     }
 
+    @Test func aTransferListedTwiceIsRefused() throws {
+        let fixture = try HostileFixture()
+        let (envelope, id) = try fixture.seal(Fixtures.bytes(100))
+        fixture.offer(envelope, as: id)
+        fixture.offer(envelope, as: id)
+        expectCode(.protocolViolation) { _ = try fixture.client().inbox() }
+    }
+
+    @Test func aMalformedOversizedOrForeignReceiptIsRefused() throws {
+        let fixture = try HostileFixture()
+        let id = String(repeating: "7d", count: 16)
+        let dropBox = try fixture.client()
+        let trust = try fixture.trustStore(dropBox)
+        let before = fixture.allFiles()
+        fixture.server.files["/receipts/\(id).json"] = Array("{\"transfer\": \"\u{1b}[2J\"}".utf8)
+        expectCode(.badReceipt) { _ = try dropBox.receipt(id, trust: trust) }
+        fixture.server.files["/receipts/\(id).json"] = [UInt8](repeating: 0x20, count: DropBoxClient.maximumReceiptSize + 1)
+        expectCode(.tooLarge) { _ = try dropBox.receipt(id, trust: trust) }
+        #expect(fixture.allFiles() == before, "nothing saved")
+    }
+
     @Test func anEndlessListingIsCutOff() throws {
         let fixture = try HostileFixture()
         fixture.server.endless["/inbox"] = { index in MaliciousServer.entry(String(format: "%032x", index) + ".sealdrop") }
