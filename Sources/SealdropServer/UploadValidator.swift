@@ -68,17 +68,13 @@ struct UploadValidator {
 /// Why an upload was refused, as the uploader is told.
 struct UploadRejection: Error, CustomStringConvertible {
     let reason: String
-    /// The envelope check that failed, when it was one (tests compare it).
-    let code: EnvelopeError.Code?
 
     init(_ reason: String) {
         self.reason = reason
-        code = nil
     }
 
     /// The uploader's view of an envelope check: what failed and what to do.
     init(envelope error: EnvelopeError) {
-        code = error.code
         switch error.code {
         case .legacyVersion:
             reason =
