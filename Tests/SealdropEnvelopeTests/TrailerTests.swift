@@ -112,6 +112,23 @@ import TestSupport
         }
     }
 
+    /// Cut anywhere, a v2 envelope is refused by both readers with a
+    /// truncation error, and nothing traps.
+    @Test func everyCutIsATruncationForBothReaders() throws {
+        let bytes = try vendors.seal(Fixtures.bytes(10))
+        let boundaries = [0, 1, 7, 8, 13, 14, Self.header - 1, Self.header, Self.header + 1, Self.header + Self.chunk]
+        let nearEnd = (bytes.count - Self.trailerLength - 2)..<bytes.count
+        let lengths = boundaries + Array(stride(from: 0, to: bytes.count, by: 4099)) + Array(nearEnd)
+        let truncations: Set<EnvelopeError.Code> = [.emptyInput, .truncatedHeader, .truncatedStream, .trailerMissing]
+        for length in lengths {
+            let cut = Array(bytes.prefix(length))
+            let readerCode = code { _ = try vendors.open(cut) }
+            let verifierCode = code { _ = try verify(cut) }
+            #expect(readerCode.map(truncations.contains) == true, "reader, \(length) bytes: \(String(describing: readerCode))")
+            #expect(verifierCode.map(truncations.contains) == true, "verifier, \(length) bytes: \(String(describing: verifierCode))")
+        }
+    }
+
     @Test func realCiphertextPassesTheDistributionTestWhateverThePlaintext() throws {
         // 32 MiB of zeros: the most regular plaintext there is, 513 sealed messages.
         let zeros = try vendors.seal([UInt8](repeating: 0, count: 32 << 20))
