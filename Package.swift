@@ -243,7 +243,7 @@ let package = Package(
             name: "SealdropClientTests",
             dependencies: [
                 "SealdropClient", "SealdropSSH", "SealdropSFTP", "SealdropTrust", "SealdropKeys", "SealdropEnvelope", "SealdropFormat", "SealdropIO",
-                "SealdropLayout", "TestSupport",
+                "SealdropLayout", "SealdropLog", "TestSupport",
             ],
             swiftSettings: strictSettings
         ),

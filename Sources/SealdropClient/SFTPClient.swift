@@ -23,6 +23,11 @@ public final class SFTPClient {
     /// entry is about 150 bytes, so this is five times what 10,000 need,
     /// and what a lying server can make the client hold.
     public static let maximumListingBytes = 8 << 20
+    /// Pieces one READ block may arrive in: a server may answer short
+    /// (SFTP allows it), and each short answer costs a round trip, so a
+    /// block in more than 16 pieces (under 4 KiB each, on average) is a
+    /// server dribbling to hold the client, and is refused.
+    public static let maximumPiecesPerBlock = 16
     /// Extensions kept from VERSION; the drop box sends one.
     static let maximumExtensions = 16
 
