@@ -80,6 +80,12 @@ extension DropBoxClient {
             )
         }
         let file = try folder.openPrivateFile(part, create: true)
+        // Held until the file is closed: a second run on the same part
+        // file (the same id, or the same output name) would interleave.
+        guard flock(file.rawValue, LOCK_EX | LOCK_NB) == 0 else {
+            throw DropBoxError(
+                .localState, "\(folder.display(part)) is in use by another sealdrop run; wait for it to finish, or receive to another path")
+        }
         let have = UInt64(max(0, lseek(file.rawValue, 0, SEEK_END)))
         // The same checks on what was opened, in case the file changed meanwhile.
         try checkResumable(part, in: folder, holding: have, transfer: id, size: size)

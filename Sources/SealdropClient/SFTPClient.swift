@@ -170,11 +170,26 @@ public final class SFTPClient {
     }
 
     /// A small file read whole, until EOF; more than `maximumSize` bytes is
-    /// refused rather than buffered (the server decides what it sends).
+    /// refused rather than buffered (the server decides what it sends), and
+    /// so is a block of `blockSize` bytes sent in more than
+    /// `maximumPiecesPerBlock` answers (a server dribbling to hold us).
     public func readFile(_ path: String, maximumSize: Int) throws -> [UInt8] {
         let handle = try open(path, flags: .read)
         var bytes = [UInt8]()
+        var block = 0
+        var pieces = 0
         while true {
+            if bytes.count / Self.blockSize != block {
+                block = bytes.count / Self.blockSize
+                pieces = 0
+            }
+            pieces += 1
+            guard pieces <= Self.maximumPiecesPerBlock else {
+                _ = try? close(handle)
+                throw DropBoxError(
+                    .protocolViolation,
+                    "the drop box sent \(path) in pieces of a few bytes (more than \(Self.maximumPiecesPerBlock) for one block); it was refused")
+            }
             switch try request({ .read(id: $0, handle: handle, offset: UInt64(bytes.count), length: UInt32(Self.blockSize)) }) {
             case .data(_, let data):
                 guard !data.isEmpty, data.count <= Self.blockSize, bytes.count + data.count <= maximumSize else {

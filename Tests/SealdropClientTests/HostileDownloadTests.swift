@@ -200,6 +200,64 @@ final class RequestCounter: @unchecked Sendable {
         #expect(FileManager.default.contents(atPath: shared + "/.x.part").map { [UInt8]($0) } == envelope)
     }
 
+    /// Small files (certificates, lists, receipts) are read whole: one byte
+    /// per answer is refused there too, not read for hours.
+    @Test func aDirectoryFileDribbledOneByteAtATimeIsRefused() throws {
+        let fixture = try HostileFixture()
+        let reads = RequestCounter()
+        fixture.server.override = { message in
+            guard case .read(let request, _, let offset, _) = message else { return nil }
+            reads.bump()
+            return .reply([reads.count > 5000 ? .status(id: request, code: .eof, message: "") : .data(id: request, data: [UInt8(offset % 256)])])
+        }
+        expectCode(.protocolViolation) { _ = try fixture.trustStore(try fixture.client()) }
+        print("a dribbled revocation list: refused after \(reads.count) READs")
+        #expect(reads.count <= SFTPClient.maximumPiecesPerBlock)
+    }
+
+    /// Two runs receiving into the same part file at once (or a second
+    /// run while the first still downloads) would interleave their bytes:
+    /// the second is refused while the first holds the file.
+    @Test func aPartFileInUseByAnotherRunIsRefused() throws {
+        let fixture = try HostileFixture()
+        let (envelope, id) = try fixture.seal(Fixtures.bytes(10_000, seed: 9))
+        fixture.offer(envelope, as: id)
+        let held = open(fixture.directory.file(".x.part"), O_RDWR | O_CREAT, 0o600)
+        defer { close(held) }
+        #expect(flock(held, LOCK_EX | LOCK_NB) == 0)
+        let folder = try OutputDirectory(path: fixture.directory.path)
+        expectCode(.localState) {
+            try fixture.client().download(id, into: folder, part: ".x.part", journal: try ReceivedJournal(file: fixture.directory.file("journal")))
+        }
+        #expect(!fixture.server.openedPaths.contains("/inbox/\(id).sealdrop"))
+        #expect(flock(held, LOCK_UN) == 0)
+        try fixture.client().download(id, into: folder, part: ".x.part", journal: try ReceivedJournal(file: fixture.directory.file("journal")))
+        #expect(try fixture.directory.read(".x.part") == envelope)
+    }
+
+    /// A drop box that stops answering while the acknowledgment uploads:
+    /// the transfer is received and recorded all the same, and the missing
+    /// acknowledgment is reported, not hidden.
+    @Test func aDropBoxThatStallsTheAcknowledgmentLeavesTheFileReceived() throws {
+        let fixture = try HostileFixture()
+        let plaintext = Fixtures.bytes(50_000, seed: 10)
+        let (envelope, id) = try fixture.seal(plaintext)
+        fixture.offer(envelope, as: id)
+        fixture.server.override = { message in
+            guard case .open(_, let path, _, _) = message, String(decoding: path, as: UTF8.self).hasPrefix("/receipts/") else { return nil }
+            return .stall
+        }
+        let dropBox = try fixture.client(timeout: 2)
+        let trust = try fixture.trustStore(dropBox)
+        var journal = try ReceivedJournal(file: fixture.directory.file("journal"))
+        let folder = try OutputDirectory(path: fixture.directory.path)
+        try dropBox.download(id, into: folder, part: ".x.part", journal: journal)
+        let received = try dropBox.open(part: ".x.part", in: folder, transfer: id, trust: trust, journal: &journal, to: folder, name: "x", overwrite: false)
+        #expect(received.acknowledgmentFailure?.contains("sent nothing for 2 s") == true, "\(received.acknowledgmentFailure ?? "none")")
+        #expect(try fixture.directory.read("x") == plaintext)
+        #expect(try ReceivedJournal(file: fixture.directory.file("journal")).contains(id))
+    }
+
     /// An upload acknowledged under request ids never used is a drop box
     /// that does not follow the protocol: refused, not counted as stored.
     @Test func uploadAcknowledgementsForRequestsNeverMadeAreRefused() throws {
