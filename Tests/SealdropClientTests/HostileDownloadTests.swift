@@ -215,6 +215,29 @@ final class RequestCounter: @unchecked Sendable {
         #expect(reads.count <= SFTPClient.maximumPiecesPerBlock)
     }
 
+    /// A directory listing hundreds of vendors, each "certificate" 60 KiB
+    /// (within the per-file limit; a real one is under 1 KiB): together
+    /// they are refused once past the total limit, not all held.
+    @Test func aDirectoryOfManyLargeCertificatesIsCutOff() throws {
+        let fixture = try HostileFixture()
+        let junk = [UInt8](repeating: 0x41, count: 60 << 10)
+        var entries = [MaliciousServer.entry("ca.pem"), MaliciousServer.entry("revocations.crl")]
+        for index in 0..<300 {
+            let name = "vendor\(index)"
+            fixture.server.files["/directory/\(name).pem"] = junk
+            entries.append(MaliciousServer.entry("\(name).pem"))
+        }
+        fixture.server.listings["/directory"] = entries
+        expectCode(.tooLarge) { _ = try fixture.trustStore(try fixture.client()) }
+        let kibibytes = fixture.server.openedPaths.filter { $0.hasPrefix("/directory/vendor") }.count * 60
+        print("a directory of 300 certificates of 60 KiB: \(kibibytes) KiB read before refusing")
+        #expect(kibibytes <= (DropBoxClient.maximumDirectoryBytes >> 10) + 60)
+        // One certificate over its own limit is refused at once.
+        fixture.server.files["/directory/vendor0.pem"] = [UInt8](repeating: 0x41, count: DropBoxClient.maximumCertificateSize + 1)
+        fixture.server.listings["/directory"] = Array(entries.prefix(3))
+        expectCode(.tooLarge) { _ = try fixture.trustStore(try fixture.client()) }
+    }
+
     /// Two runs receiving into the same part file at once (or a second
     /// run while the first still downloads) would interleave their bytes:
     /// the second is refused while the first holds the file.
