@@ -161,6 +161,18 @@ public final class SSHServerConnection: @unchecked Sendable {
         }
     }
 
+    /// Writes on the channel's extended-data (stderr) stream, which SFTP
+    /// never uses: for tests that play a drop box flooding it.
+    public func writeStandardError(_ bytes: [UInt8]) throws(SSHError) {
+        guard let channel = context?.channel else { throw SSHError(.channelFailed, "no channel") }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { ssh_channel_write_stderr(channel, $0.baseAddress! + offset, UInt32(bytes.count - offset)) }
+            guard written > 0 else { throw SSHError(.channelFailed, "writing to \(sourceAddress) failed: \(lastError)") }
+            offset += Int(written)
+        }
+    }
+
     /// Sends EOF and closes the channel, then gives the client a moment to
     /// close its side, so it sees an orderly end rather than a dropped link.
     public func close() {

@@ -281,6 +281,26 @@ final class RequestCounter: @unchecked Sendable {
         #expect(try ReceivedJournal(file: fixture.directory.file("journal")).contains(id))
     }
 
+    /// A drop box sending data on the SSH error stream beside every reply:
+    /// SFTP never uses it, and libssh would keep every byte of it until the
+    /// session ends. It is drained as it comes and refused past its limit.
+    @Test func aFloodOnTheErrorStreamIsRefused() throws {
+        let fixture = try HostileFixture()
+        let (envelope, id) = try fixture.seal(Fixtures.bytes(4 << 20, seed: 13))
+        fixture.offer(envelope, as: id)
+        let dropBox = try fixture.client(timeout: 2)
+        fixture.server.standardErrorPerReply = 64 << 10
+        do {
+            try dropBox.download(
+                id, into: try OutputDirectory(path: fixture.directory.path), part: ".x.part",
+                journal: try ReceivedJournal(file: fixture.directory.file("journal")))
+            Issue.record("the download ignored \(64 * fixture.server.openedPaths.count) KiB and more on the error stream")
+        } catch let error as SSHError {
+            #expect(error.code == .channelFailed, "\(error.message)")
+            #expect(error.message.contains("error stream"), "\(error.message)")
+        }
+    }
+
     /// An upload acknowledged under request ids never used is a drop box
     /// that does not follow the protocol: refused, not counted as stored.
     @Test func uploadAcknowledgementsForRequestsNeverMadeAreRefused() throws {
