@@ -213,7 +213,9 @@ public final class SFTPClient {
 
     /// Writes a small file in one request (a signed statement, a few KiB).
     public func writeFile(_ path: String, _ body: [UInt8]) throws -> String {
-        precondition(body.count <= Self.blockSize, "a statement fits one block")
+        guard body.count <= Self.blockSize else {
+            throw DropBoxError(.localState, "\(path) would be \(body.count) bytes; a signed statement must fit \(Self.blockSize); nothing was uploaded")
+        }
         let handle = try open(path, flags: [.write, .create, .truncate])
         switch try request({ .write(id: $0, handle: handle, offset: 0, data: body) }) {
         case .status(_, .ok, _): break
