@@ -37,6 +37,36 @@ import TestSupport
         }
     }
 
+    /// Peak memory of `sealdrop receive` against a drop box that withholds
+    /// the first block of a 512 MiB transfer and answers every other READ at
+    /// once (GNU time): the client waits for that block, and times out,
+    /// holding at most its 2 MiB window.
+    @Test func memoryStaysBoundedAgainstAWithheldBlock() throws {
+        let fixture = try HostileFixture()
+        let time = try #require(Subprocess.which("time"), "GNU time (ops/lib/setup.sh installs it)")
+        let id = String(repeating: "4d", count: 16)
+        fixture.server.files["/inbox/\(id).sealdrop"] = []
+        fixture.server.stats["/inbox/\(id).sealdrop"] = SFTPAttributes(size: 512 << 20)
+        let block = [UInt8](repeating: 0x42, count: 64 << 10)
+        let reads = RequestCounter()
+        fixture.server.override = { message in
+            guard case .read(let request, let handle, let offset, let length) = message, handle.starts(with: Array("f/inbox/".utf8)) else { return nil }
+            reads.bump()
+            return offset == 0 ? .reply([]) : .reply([.data(id: request, data: Array(block.prefix(Int(length))))])
+        }
+        let report = fixture.directory.file("rss")
+        let received = try Subprocess.run(
+            time, ["-f", "%M", "-o", report, Fixtures.sealdrop, "receive", id, "-o", "out", "--profile", "newvendor", "--timeout", "3"],
+            environment: fixture.environment, directory: fixture.directory.path)
+        let lines = String(decoding: fixture.read("rss"), as: UTF8.self).split(separator: "\n")
+        let kilobytes = lines.last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? .max
+        #expect(received.status == 6, "\(received.standardError)")
+        #expect(received.standardError.contains("sent nothing for 3 s"), "\(received.standardError)")
+        print("peak memory of sealdrop receive against a withheld first block of 512 MiB: \(kilobytes) KiB (\(reads.count) READs asked)")
+        #expect(kilobytes < 96 * 1024, "peak \(kilobytes) KiB")
+        #expect(fixture.read(".out.sealdrop-part").isEmpty)
+    }
+
     @Test func aFolderOthersMayWriteToIsRefused() throws {
         let fixture = try HostileFixture()
         let (envelope, id) = try fixture.seal(Fixtures.bytes(10_000, seed: 12))
