@@ -60,7 +60,10 @@ extension DropBoxClient {
                 .localState, "\(folder.path) is not safe to receive into: \(problem), so someone could swap the files in it; choose a private folder")
         }
         guard let size = try waitingSize(id) else {
-            if let existing = try folder.status(part), existing.st_mode & S_IFMT == S_IFREG, existing.st_size > 0 {
+            // Only a part file of ours, private, counts as an earlier download.
+            if let existing = try folder.status(part), existing.st_mode & S_IFMT == S_IFREG, existing.st_size > 0, existing.st_uid == geteuid(),
+                existing.st_mode & 0o077 == 0
+            {
                 events(.alreadyDelivered)
                 return
             }

@@ -155,6 +155,24 @@ final class RequestCounter: @unchecked Sendable {
         #expect(try fixture.directory.read(".x.part") == envelope)
     }
 
+    /// The drop box says the transfer is gone while a part file sits there:
+    /// it is opened as an earlier download only if it is privately yours.
+    @Test func aPlantedPartFileIsNotTakenForAnEarlierDownload() throws {
+        let fixture = try HostileFixture()
+        let (envelope, id) = try fixture.seal(Fixtures.bytes(10_000, seed: 14))
+        _ = try fixture.directory.write(envelope, to: ".x.part")
+        try setMode(fixture.directory.file(".x.part"), 0o644)
+        let folder = try OutputDirectory(path: fixture.directory.path)
+        let journal = try ReceivedJournal(file: fixture.directory.file("journal"))
+        var events: [String] = []
+        expectCode(.notFound) {
+            try fixture.client().download(id, into: folder, part: ".x.part", journal: journal) { events.append("\($0)") }
+        }
+        try setMode(fixture.directory.file(".x.part"), 0o600)
+        try fixture.client().download(id, into: folder, part: ".x.part", journal: journal) { events.append("\($0)") }
+        #expect(events == ["alreadyDelivered"])
+    }
+
     /// A part file that others can read or write, or that another user
     /// owns (planted in a shared folder), is neither resumed nor written.
     @Test func aPartFileOthersCanTouchIsRefused() throws {
