@@ -43,7 +43,8 @@ extension DropBoxClient {
     /// `maximumSize` or over the folder's free space, a folder others may
     /// swap files in, a part file that is not privately yours, holds the
     /// start of another transfer, or is longer than the size now claimed
-    /// (it is kept as it is).
+    /// (it is kept as it is). A download that advances by less than a
+    /// block within the timeout is given up (`ProgressFloor`).
     public func download(
         _ id: String, into folder: OutputDirectory, part: String, journal: ReceivedJournal,
         maximumSize: UInt64 = defaultMaximumDownloadSize, events: (ReceiveEvent) -> Void = { _ in }
@@ -95,7 +96,10 @@ extension DropBoxClient {
         if have > 0 { events(.resuming(at: have, of: size)) }
         let handle = try sftp.open(VirtualPath.inboxFile(transferID: id).canonical, flags: .read)
         var sink = file
-        try sftp.download(handle, from: have, size: size, to: &sink) { events(.progress($0, of: size)) }
+        var floor = ProgressFloor(bytes: UInt64(SFTPClient.blockSize), seconds: Double(timeout), from: have)
+        try sftp.download(handle, from: have, size: size, to: &sink, progress: { events(.progress($0, of: size)) }) {
+            try floor.check($0, transfer: id)
+        }
         try file.synchronize()
         try sftp.close(handle)
     }

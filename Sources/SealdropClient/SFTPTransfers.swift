@@ -71,10 +71,11 @@ extension SFTPClient {
     /// time out, instead of buffering the rest of the file), and no block
     /// is accepted in more than `maximumPiecesPerBlock` pieces (so a drop
     /// box answering one byte at a time is refused instead of costing a
-    /// round trip per byte).
+    /// round trip per byte). `afterEachAnswer` sees the bytes written after
+    /// every answer, and may throw to give up.
     public func download<Sink: ByteSink>(
         _ handle: [UInt8], from start: UInt64, size: UInt64, to sink: inout Sink,
-        progress: (UInt64) -> Void = { _ in }
+        progress: (UInt64) -> Void = { _ in }, afterEachAnswer: (UInt64) throws -> Void = { _ in }
     ) throws {
         let window = UInt64(Self.pipelineDepth * Self.blockSize)
         var nextOffset = start
@@ -124,6 +125,7 @@ extension SFTPClient {
                 written += UInt64(data.count)
                 progress(written)
             }
+            try afterEachAnswer(written)
             try fill()
         }
     }

@@ -38,6 +38,7 @@ final class RequestCounter: @unchecked Sendable {
     }
 
     func download(_ fixture: HostileFixture, part: String = ".x.part", maximumSize: UInt64 = DropBoxClient.defaultMaximumDownloadSize) throws {
+        // A fresh client each time, with a short timeout.
         let folder = try OutputDirectory(path: fixture.directory.path)
         try fixture.client(timeout: 2).download(
             id, into: folder, part: part, journal: try ReceivedJournal(file: fixture.directory.file("journal")), maximumSize: maximumSize)
@@ -85,6 +86,29 @@ final class RequestCounter: @unchecked Sendable {
         expectCode(.protocolViolation) { try download(fixture) }
         print("a dribbling drop box: refused after \(reads.count) READs")
         #expect(reads.count <= SFTPClient.pipelineDepth * SFTPClient.maximumPiecesPerBlock)
+    }
+
+    /// Answers just inside every rule (each within the timeout, 8 KiB
+    /// each, so 8 pieces a block) yet a block takes four timeouts: the
+    /// download must advance by a whole block within each timeout.
+    @Test func aDownloadThatCrawlsIsGivenUpOn() throws {
+        let reads = RequestCounter()
+        let fixture = try fixture(size: 1 << 20, reads: reads) { _, length in
+            guard reads.count <= 40 else { return nil }
+            usleep(500_000)
+            return [UInt8](repeating: 0x43, count: min(Int(length), 8 << 10))
+        }
+        let started = Date()
+        do {
+            try fixture.client(timeout: 1).download(
+                id, into: try OutputDirectory(path: fixture.directory.path), part: ".x.part",
+                journal: try ReceivedJournal(file: fixture.directory.file("journal")))
+            Issue.record("the download returned")
+        } catch let error as SSHError {
+            #expect(error.code == .timedOut, "\(error.message)")
+            #expect(error.message.contains("less than 65536 bytes of transfer \(id) in 1 s"), "\(error.message)")
+        }
+        print("a crawling download (8 KiB every 0.5 s, timeout 1 s) was given up after \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
 
     /// A drop box that claims 2^64−1 bytes (to fill the disk) is refused
