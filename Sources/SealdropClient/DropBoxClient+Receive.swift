@@ -98,7 +98,7 @@ extension DropBoxClient {
         var sink = file
         var floor = ProgressFloor(bytes: UInt64(SFTPClient.blockSize), seconds: Double(timeout), from: have)
         try sftp.download(handle, from: have, size: size, to: &sink, progress: { events(.progress($0, of: size)) }) {
-            try floor.check($0, transfer: id)
+            try floor.check($0, of: "transfer \(id)")
         }
         try file.synchronize()
         try sftp.close(handle)

@@ -45,6 +45,7 @@ public final class DropBoxClient {
             receive: { buffer in try ssh.read(into: buffer) },
             send: { bytes in try ssh.write(bytes) },
             extensions: [(DropBoxAttributes.initExtension, DropBoxAttributes.initExtensionVersion)])
+        sftp.minimumProgressSeconds = Double(timeout)
     }
 
     /// The transfers waiting for this vendor, each checked.

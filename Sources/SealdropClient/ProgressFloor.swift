@@ -17,7 +17,8 @@ struct ProgressFloor {
     }
 
     /// Called after each answer with the bytes written so far.
-    mutating func check(_ written: UInt64, transfer id: String) throws(SSHError) {
+    /// `what` names the file in the message ("transfer ID", a path).
+    mutating func check(_ written: UInt64, of what: String) throws(SSHError) {
         let now = ContinuousClock.now
         if written - mark >= bytes {
             mark = written
@@ -25,7 +26,7 @@ struct ProgressFloor {
         } else if now - since > .milliseconds(Int64(seconds * 1000)) {
             throw SSHError(
                 .timedOut,
-                "the drop box sent less than \(bytes) bytes of transfer \(id) in \(Int(seconds)) s; a download that slow was given up (the part file is kept)"
+                "the drop box sent less than \(bytes) bytes of \(what) in \(Int(seconds)) s; a download that slow was given up"
             )
         }
     }

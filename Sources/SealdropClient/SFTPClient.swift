@@ -36,6 +36,9 @@ public final class SFTPClient {
     private var framer = SFTPPacketFramer()
     private var nextID: UInt32 = 1
     private var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+    /// When set, `readFile` gives up on a file that advances by less than
+    /// a block within this many seconds (see `ProgressFloor`).
+    public var minimumProgressSeconds: Double?
     /// The extensions the server announced in VERSION, by name (bounded).
     public private(set) var serverExtensions: [String: [UInt8]] = [:]
 
@@ -178,7 +181,9 @@ public final class SFTPClient {
         var bytes = [UInt8]()
         var block = 0
         var pieces = 0
+        var floor = minimumProgressSeconds.map { ProgressFloor(bytes: UInt64(Self.blockSize), seconds: $0, from: 0) }
         while true {
+            try floor?.check(UInt64(bytes.count), of: path)
             if bytes.count / Self.blockSize != block {
                 block = bytes.count / Self.blockSize
                 pieces = 0

@@ -280,6 +280,30 @@ final class RequestCounter: @unchecked Sendable {
         expectCode(.tooLarge) { _ = try fixture.trustStore(try fixture.client()) }
     }
 
+    /// The same crawl on a small file read whole (a revocation list, a
+    /// receipt): given up once a block takes longer than the timeout.
+    @Test func aDirectoryFileThatCrawlsIsGivenUpOn() throws {
+        let fixture = try HostileFixture()
+        let reads = RequestCounter()
+        fixture.server.files["/directory/revocations.crl"] = [UInt8](repeating: 0x30, count: 512 << 10)
+        fixture.server.override = { message in
+            guard case .read(let request, let handle, let offset, _) = message, handle.starts(with: Array("f/directory/revocations".utf8)) else {
+                return nil
+            }
+            reads.bump()
+            guard reads.count <= 40 else { return .stall }
+            usleep(500_000)
+            return .reply([.data(id: request, data: [UInt8](repeating: UInt8(offset % 200), count: 8 << 10))])
+        }
+        do {
+            _ = try fixture.trustStore(try fixture.client(timeout: 1))
+            Issue.record("the trust store was built")
+        } catch let error as SSHError {
+            #expect(error.code == .timedOut, "\(error.message)")
+            #expect(error.message.contains("less than 65536 bytes of /directory/revocations.crl in 1 s"), "\(error.message)")
+        }
+    }
+
     /// Two runs receiving into the same part file at once (or a second
     /// run while the first still downloads) would interleave their bytes:
     /// the second is refused while the first holds the file.
