@@ -36,8 +36,8 @@ public final class SFTPClient {
     private var framer = SFTPPacketFramer()
     private var nextID: UInt32 = 1
     private var buffer = [UInt8](repeating: 0, count: 256 * 1024)
-    /// When set, `readFile` gives up on a file that advances by less than
-    /// a block within this many seconds (see `ProgressFloor`).
+    /// When set, `readFile` and `list` give up on a file or listing that
+    /// advances by less than a block within this many seconds (`ProgressFloor`).
     public var minimumProgressSeconds: Double?
     /// The extensions the server announced in VERSION, by name (bounded).
     public private(set) var serverExtensions: [String: [UInt8]] = [:]
@@ -151,7 +151,10 @@ public final class SFTPClient {
         defer { _ = try? close(handle) }
         var entries = [SFTPNameEntry]()
         var bytes = 0
+        var floor = minimumProgressSeconds.map { ProgressFloor(bytes: UInt64(Self.blockSize), seconds: $0, from: 0) }
         while true {
+            // Names a few at a time, each just inside the timeout, would make 10,000 take hours.
+            try floor?.check(UInt64(bytes), of: "the listing of \(path)")
             switch try request({ .readdir(id: $0, handle: handle) }) {
             case .name(_, let batch):
                 guard !batch.isEmpty else { throw DropBoxError(.protocolViolation, "the drop box sent an empty batch of names for \(path)") }

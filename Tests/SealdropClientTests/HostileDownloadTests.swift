@@ -304,6 +304,28 @@ final class RequestCounter: @unchecked Sendable {
         }
     }
 
+    /// A listing that never ends, one name every half second: each answer
+    /// on time, yet 10,000 names would take hours. Held to the same floor.
+    @Test func aListingThatCrawlsIsGivenUpOn() throws {
+        let fixture = try HostileFixture()
+        let reads = RequestCounter()
+        fixture.server.override = { message in
+            guard case .readdir(let request, _) = message else { return nil }
+            reads.bump()
+            guard reads.count <= 40 else { return .stall }
+            usleep(500_000)
+            return .reply([.name(id: request, entries: [MaliciousServer.entry(String(format: "%032x", reads.count) + ".sealdrop")])])
+        }
+        fixture.server.listings["/inbox"] = []
+        do {
+            _ = try fixture.client(timeout: 1).inbox()
+            Issue.record("the listing returned")
+        } catch let error as SSHError {
+            #expect(error.code == .timedOut, "\(error.message)")
+            #expect(error.message.contains("less than 65536 bytes of the listing of /inbox in 1 s"), "\(error.message)")
+        }
+    }
+
     /// Two runs receiving into the same part file at once (or a second
     /// run while the first still downloads) would interleave their bytes:
     /// the second is refused while the first holds the file.
