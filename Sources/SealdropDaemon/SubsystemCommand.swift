@@ -25,6 +25,7 @@ struct SubsystemCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let session = SFTPSession(dropBox: dropBox, vendor: party, sourceAddress: source)
+        defer { dropBox.flushRefusals(all: true) }
         SFTPConnection(session: session).run(
             receive: { buffer in
                 while true {

@@ -18,7 +18,7 @@ public final class SFTPSession {
     static let maximumReadLength = 128 * 1024
     /// Served ranges are written to the store at least this often (bytes),
     /// so a crash loses little resume progress without a write per read.
-    static let servedFlushInterval: UInt64 = 16 << 20
+    static let servedFlushInterval: UInt64 = 1  // every READ is recorded before its bytes leave (single download survives a crash)
     /// Disjoint served ranges kept per download; sequential and pipelined
     /// reads need a handful, so more means a client scattering tiny reads.
     static let maximumServedRanges = 1024

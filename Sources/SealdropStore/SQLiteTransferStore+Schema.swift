@@ -1,0 +1,91 @@
+import Foundation
+import GRDB
+
+/// The SQLite schema, its migrations, and the row codec.
+extension SQLiteTransferStore {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "transfer") { table in
+                table.column("id", .text).primaryKey()
+                table.column("sender", .text).notNull().indexed()
+                table.column("recipient", .text).notNull().indexed()
+                table.column("state", .text).notNull()
+                table.column("size", .integer).notNull()
+                table.column("sha256", .text).notNull()
+                table.column("uploadedAt", .double).notNull()
+                table.column("expiresAt", .double).notNull()
+                table.column("blob", .text).notNull().unique()
+                table.column("claimedBy", .text)
+                table.column("served", .text).notNull()
+                table.column("endedAt", .double)
+            }
+            try db.create(table: "event") { table in
+                table.autoIncrementedPrimaryKey("sequence")
+                table.column("time", .double).notNull()
+                table.column("kind", .text).notNull()
+                table.column("actor", .text).notNull()
+                table.column("source", .text).notNull()
+                table.column("transferID", .text)
+                table.column("size", .integer)
+                table.column("sha256", .text)
+                table.column("detail", .text).notNull()
+            }
+        }
+        migrator.registerMigration("v2-log-entries") { db in
+            // The exact bytes each event adds to the receipt log.
+            try db.alter(table: "event") { table in table.add(column: "entry", .blob) }
+        }
+        migrator.registerMigration("v3-claim-leases") { db in
+            // A claim holds until its lease runs out (NULL: a claim from before
+            // leases, taken over like an expired one). `servedComplete` is 1
+            // once every byte went out: such a transfer is never claimed again,
+            // whatever happens to the session that served it.
+            try db.alter(table: "transfer") { table in
+                table.add(column: "leaseExpiresAt", .double)
+                table.add(column: "servedComplete", .integer).notNull().defaults(to: 0)
+            }
+        }
+        return migrator
+    }
+
+    static func decode(_ row: Row) throws -> Transfer {
+        guard let state = TransferState(rawValue: row["state"]) else {
+            throw StoreError(.database, "a transfer has the unknown state \(String(describing: row["state"] as String?))")
+        }
+        return Transfer(
+            id: row["id"], sender: row["sender"], recipient: row["recipient"], state: state, size: UInt64(row["size"] as Int64),
+            ciphertextSHA256: row["sha256"], uploadedAt: Date(timeIntervalSince1970: row["uploadedAt"]),
+            expiresAt: Date(timeIntervalSince1970: row["expiresAt"]), blob: row["blob"], claimedBy: row["claimedBy"],
+            served: try decodeServed(row["served"]), endedAt: (row["endedAt"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            leaseExpiresAt: (row["leaseExpiresAt"] as Double?).map(Date.init(timeIntervalSince1970:)))
+    }
+
+    static func decodeServed(_ text: String) throws -> ServedRanges {
+        try JSONDecoder().decode(ServedRanges.self, from: Data(text.utf8))
+    }
+
+    static func encode(_ served: ServedRanges) throws -> String {
+        String(decoding: try JSONEncoder().encode(served), as: UTF8.self)
+    }
+
+    static func insert(_ event: TransferEvent, _ db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO event (time, kind, actor, source, transferID, size, sha256, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            arguments: [
+                event.time.timeIntervalSince1970, event.kind.rawValue, event.actor, event.sourceAddress, event.transferID,
+                event.size.map(Int64.init), event.ciphertextSHA256, event.detail,
+            ])
+        let sequence = db.lastInsertedRowID
+        try db.execute(sql: "UPDATE event SET entry = ? WHERE sequence = ?", arguments: [Data(event.logEntry(sequence: sequence)), sequence])
+    }
+
+    /// The "deleted" entry that goes with every end of life, in the same
+    /// transaction as the terminal state: the log never shows a transfer
+    /// ended without its file going, nor the reverse.
+    static func deletion(of transfer: Transfer, at now: Date, reason: String) -> TransferEvent {
+        TransferEvent(
+            time: now, kind: .deleted, actor: "server", sourceAddress: "", transferID: transfer.id, size: transfer.size,
+            ciphertextSHA256: transfer.ciphertextSHA256, detail: reason)
+    }
+}
