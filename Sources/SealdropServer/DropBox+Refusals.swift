@@ -9,7 +9,7 @@ extension DropBox {
     /// Sources tracked at once per window; beyond it every new source shares
     /// one "*" entry per kind, so memory and entries stay bounded whatever
     /// the number of addresses a flood comes from.
-    static let maximumRefusalSources = 4096
+    public static let maximumRefusalSources = 4096
 
     /// Records a refusal (`kind` one of `TransferEvent.refusalKinds`, or any
     /// kind that should be aggregated the same way). Never throws: the

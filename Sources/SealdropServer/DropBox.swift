@@ -62,8 +62,7 @@ public final class DropBox: Sendable {
             cache.store = nil
             let store = try TrustStore.load(
                 directory: configuration.trustDirectory, now: now, floorFile: configuration.dataDirectory + "/revocation-list-number")
-            cache = TrustCache(store: store, stamp: stamp, checkedAt: now, loadedAt: now)
-            cache.loads += 1
+            cache = TrustCache(store: store, stamp: stamp, checkedAt: now, loadedAt: now, loads: cache.loads + 1)
             return store
         }
     }
