@@ -62,7 +62,8 @@ import TestSupport
         let start = Date()
         for index in 0..<1000 {
             dropBox.recordRefusal(
-                kind: .loginRefused, actor: "guess\(index % 3)", source: "192.0.2.7", detail: "unknown vendor", now: start.addingTimeInterval(Double(index) / 1000))
+                kind: .loginRefused, actor: "guess\(index % 3)", source: "192.0.2.7", detail: "unknown vendor",
+                now: start.addingTimeInterval(Double(index) / 1000))
         }
         dropBox.recordRefusal(kind: .refusedSession, actor: "", source: "192.0.2.7", detail: "the server is full", now: start)
         dropBox.recordRefusal(kind: .loginRefused, actor: "x", source: "192.0.2.8", detail: "unknown vendor", now: start)
@@ -80,7 +81,9 @@ import TestSupport
         // Thousands of sources: the entries stay bounded by the source cap.
         let flood = DropBox.maximumRefusalSources + 500
         for index in 0..<flood {
-            dropBox.recordRefusal(kind: .refusedSession, actor: "", source: "10.\(index >> 16).\((index >> 8) & 255).\(index & 255)", detail: "full", now: start.addingTimeInterval(20))
+            dropBox.recordRefusal(
+                kind: .refusedSession, actor: "", source: "10.\(index >> 16).\((index >> 8) & 255).\(index & 255)", detail: "full",
+                now: start.addingTimeInterval(20))
         }
         dropBox.flushRefusals(now: start.addingTimeInterval(40), all: true)
         let sessions = try dropBox.events().filter { $0.kind == .refusedSession && $0.time >= start.addingTimeInterval(20) }
@@ -97,7 +100,8 @@ import TestSupport
         chmod(data + "/notes", 0o644)
         let lines = Mutex([String]())
         _ = try DropBox(configuration: configuration(data: data), log: { line in lines.withLock { $0.append(line) } })
-        for (path, mode) in [(data, 0o700), (data + "/blobs", 0o700), (data + "/notes", 0o600), (data + "/metadata.sqlite", 0o600), (data + "/staging", 0o700)] {
+        for (path, mode) in [(data, 0o700), (data + "/blobs", 0o700), (data + "/notes", 0o600), (data + "/metadata.sqlite", 0o600), (data + "/staging", 0o700)]
+        {
             var info = stat()
             #expect(stat(path, &info) == 0)
             #expect(info.st_mode & 0o777 == mode_t(mode), "\(path): \(String(info.st_mode & 0o777, radix: 8))")
@@ -152,6 +156,7 @@ import TestSupport
         }
         #expect(refused == 5, "no login is accepted without its log entry")
         unlink(mountPoint + "/filler")
-        #expect(dropBox.authenticate(user: "newvendor", key: try key("newvendor"), sourceAddress: "127.0.0.1", signed: true) != nil, "space again, logins again")
+        #expect(
+            dropBox.authenticate(user: "newvendor", key: try key("newvendor"), sourceAddress: "127.0.0.1", signed: true) != nil, "space again, logins again")
     }
 }
