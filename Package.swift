@@ -40,6 +40,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The drop box's virtual tree, name rules and attribute names: the
+        // contract the server enforces and the client checks, in one place.
+        .target(
+            name: "SealdropLayout",
+            swiftSettings: strictSettings
+        ),
+
         // SFTP v3 (draft-ietf-secsh-filexfer-02) packets as values: no I/O, no C,
         // so a session can run over a libssh channel or over stdin/stdout.
         .target(
@@ -80,7 +87,7 @@ let package = Package(
         .target(
             name: "SealdropTrust",
             dependencies: [
-                "SealdropFormat", "SealdropKeys", "SealdropCrypto", "SealdropIO",
+                "SealdropFormat", "SealdropKeys", "SealdropCrypto", "SealdropIO", "SealdropLayout",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -104,7 +111,7 @@ let package = Package(
             name: "SealdropServer",
             dependencies: [
                 "SealdropFormat", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropEnvelope",
-                "SealdropCrypto", "SealdropIO", "SealdropLog",
+                "SealdropCrypto", "SealdropIO", "SealdropLog", "SealdropLayout",
             ],
             swiftSettings: strictSettings
         ),
@@ -127,7 +134,7 @@ let package = Package(
         // The vendor's side of the drop box: SSH connection, pipelined SFTP transfers.
         .target(
             name: "SealdropClient",
-            dependencies: ["SealdropSFTP", "SealdropSSH", "SealdropIO", "SealdropKeys", "SealdropFormat"],
+            dependencies: ["SealdropSFTP", "SealdropSSH", "SealdropIO", "SealdropKeys", "SealdropFormat", "SealdropLayout"],
             swiftSettings: strictSettings
         ),
 
@@ -136,7 +143,7 @@ let package = Package(
             name: "SealdropCLI",
             dependencies: [
                 "SealdropFormat", "SealdropKeys", "SealdropEnvelope", "SealdropIO", "SealdropCrypto", "SealdropSSH",
-                "SealdropTrust", "SealdropClient", "SealdropSFTP", "SealdropLog",
+                "SealdropTrust", "SealdropClient", "SealdropSFTP", "SealdropLog", "SealdropLayout",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -187,6 +194,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "SealdropLayoutTests",
+            dependencies: ["SealdropLayout"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "SealdropSFTPTests",
             dependencies: ["SealdropSFTP", "SealdropFormat"],
             swiftSettings: strictSettings
@@ -200,7 +212,7 @@ let package = Package(
             name: "SealdropServerTests",
             dependencies: [
                 "SealdropServer", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropFormat", "SealdropEnvelope",
-                "SealdropIO", "SealdropDaemon", "SealdropLog", "TestSupport",
+                "SealdropIO", "SealdropDaemon", "SealdropLog", "SealdropLayout", "TestSupport",
             ],
             swiftSettings: strictSettings
         ),

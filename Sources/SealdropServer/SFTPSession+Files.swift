@@ -1,5 +1,6 @@
 import Foundation
 import SealdropLog
+import SealdropLayout
 import SealdropSFTP
 import SealdropStore
 import SealdropTrust

@@ -1,4 +1,5 @@
 import Foundation
+import SealdropLayout
 import SealdropSFTP
 import SealdropStore
 import SealdropTrust

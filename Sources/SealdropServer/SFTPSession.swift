@@ -1,6 +1,7 @@
 import Foundation
 import SealdropCrypto
 import SealdropFormat
+import SealdropLayout
 import SealdropSFTP
 import SealdropStore
 import SealdropTrust

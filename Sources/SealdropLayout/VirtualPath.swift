@@ -1,5 +1,3 @@
-import SealdropFormat
-
 /// A path in the tree a vendor sees, after normalisation. Every client path
 /// goes through `VirtualPath.resolve`; nothing else touches client paths,
 /// so no `..`, absolute path or odd byte can reach the file system.
@@ -20,11 +18,15 @@ public enum VirtualPath: Equatable, Sendable {
     case declaration(transferID: String)
 
     /// Longest path we resolve; real ones are under 100 bytes.
-    static let maximumLength = 1024
-    static let envelopeSuffix = ".sealdrop"
-    static let receiptSuffix = ".json"
-    static let acknowledgmentSuffix = ".ack"
-    static let declarationSuffix = ".declaration"
+    public static let maximumLength = 1024
+    public static let envelopeSuffix = ".sealdrop"
+    public static let receiptSuffix = ".json"
+    public static let acknowledgmentSuffix = ".ack"
+    public static let declarationSuffix = ".declaration"
+    /// Files of `/directory`: the CA, the revocation list, `NAME.pem` per vendor.
+    public static let caFileName = "ca.pem"
+    public static let revocationListFileName = "revocations.crl"
+    public static let certificateSuffix = ".pem"
 
     /// Resolves `raw` (relative paths against `/`, the only working
     /// directory) lexically: `.` and `..` are applied to the string, never
@@ -42,7 +44,7 @@ public enum VirtualPath: Equatable, Sendable {
         return classify(parts.map(String.init))
     }
 
-    static func classify(_ parts: [String]) -> VirtualPath? {
+    public static func classify(_ parts: [String]) -> VirtualPath? {
         switch parts.count {
         case 0: return .root
         case 1:
@@ -75,11 +77,8 @@ public enum VirtualPath: Equatable, Sendable {
     }
 
     /// `ID.sealdrop` (or `ID` + `suffix`) with ID 32 lower-case hex digits, or nil.
-    static func transferID(_ name: String, suffix: String = envelopeSuffix) -> String? {
-        guard name.hasSuffix(suffix) else { return nil }
-        let id = String(name.dropLast(suffix.count))
-        guard id.count == 32, id.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
-        return id
+    public static func transferID(_ name: String, suffix: String = envelopeSuffix) -> String? {
+        TransferID.parse(fileName: name, suffix: suffix)
     }
 
     /// The canonical absolute path, as REALPATH answers.
