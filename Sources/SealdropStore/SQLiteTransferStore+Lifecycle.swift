@@ -55,9 +55,9 @@ extension SQLiteTransferStore {
 
     public func recordServed(id: String, session: String, ranges: ServedRanges, now: Date) throws(StoreError) {
         try write { db in
-            guard
-                let row = try Row.fetchOne(
-                    db, sql: "SELECT served, size FROM transfer WHERE id = ? AND state = 'claimed' AND claimedBy = ?", arguments: [id, session])
+            // Called on every READ: cached statements, and only the two columns needed.
+            let select = try db.cachedStatement(sql: "SELECT served, size FROM transfer WHERE id = ? AND state = 'claimed' AND claimedBy = ?")
+            guard let row = try Row.fetchOne(select, arguments: [id, session])
             else { throw StoreError(.notClaimed, "transfer \(id) is not claimed by this session") }
             var served = try Self.decodeServed(row["served"])
             for range in ranges.ranges { served.insert(range) }
@@ -67,12 +67,11 @@ extension SQLiteTransferStore {
                     "reads of transfer \(id) are scattered over more than \(ServedRanges.maximumRanges) separate ranges; read it from start to end")
             }
             let complete = served.covers(UInt64(row["size"] as Int64))
-            try db.execute(
-                sql: """
-                    UPDATE transfer SET served = ?, servedComplete = ?, leaseExpiresAt = ?
-                    WHERE id = ? AND state = 'claimed' AND claimedBy = ?
-                    """,
-                arguments: [try Self.encode(served), complete ? 1 : 0, now.addingTimeInterval(claimLease).timeIntervalSince1970, id, session])
+            let update = try db.cachedStatement(
+                sql: "UPDATE transfer SET served = ?, servedComplete = ?, leaseExpiresAt = ? WHERE id = ? AND state = 'claimed' AND claimedBy = ?")
+            try update.execute(arguments: [
+                try Self.encode(served), complete ? 1 : 0, now.addingTimeInterval(claimLease).timeIntervalSince1970, id, session,
+            ])
             guard db.changesCount == 1 else { throw StoreError(.notClaimed, "transfer \(id) is not claimed by this session") }
         }
     }

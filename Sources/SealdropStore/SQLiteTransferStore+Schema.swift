@@ -61,12 +61,54 @@ extension SQLiteTransferStore {
             leaseExpiresAt: (row["leaseExpiresAt"] as Double?).map(Date.init(timeIntervalSince1970:)))
     }
 
+    /// Served ranges are stored as the JSON `ServedRanges` encodes to,
+    /// `{"ranges":[[0,131072],...]}`. Every READ rewrites them, so this exact
+    /// shape is read and written by hand (Foundation's JSON coders cost tens
+    /// of microseconds a call); anything else goes through `JSONDecoder`.
     static func decodeServed(_ text: String) throws -> ServedRanges {
-        try JSONDecoder().decode(ServedRanges.self, from: Data(text.utf8))
+        if let fast = parseServed(Array(text.utf8)) { return fast }
+        return try JSONDecoder().decode(ServedRanges.self, from: Data(text.utf8))
     }
 
     static func encode(_ served: ServedRanges) throws -> String {
-        String(decoding: try JSONEncoder().encode(served), as: UTF8.self)
+        var text = "{\"ranges\":["
+        for (index, range) in served.ranges.enumerated() {
+            if index > 0 { text += "," }
+            text += "[\(range.lowerBound),\(range.upperBound)]"
+        }
+        return text + "]}"
+    }
+
+    /// The strict form `encode` writes, or nil.
+    static func parseServed(_ bytes: [UInt8]) -> ServedRanges? {
+        let prefix = Array("{\"ranges\":[".utf8)
+        guard bytes.count >= prefix.count + 2, bytes.starts(with: prefix), bytes.suffix(2) == [UInt8(ascii: "]"), UInt8(ascii: "}")] else { return nil }
+        var index = prefix.count
+        let end = bytes.count - 2
+        func number() -> UInt64? {
+            var value: UInt64 = 0
+            let start = index
+            while index < end, bytes[index] >= 0x30, bytes[index] <= 0x39 {
+                let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, overflow2) = times.addingReportingOverflow(UInt64(bytes[index] - 0x30))
+                guard !overflow1, !overflow2 else { return nil }
+                value = sum
+                index += 1
+            }
+            return index > start ? value : nil
+        }
+        func expect(_ character: Character) -> Bool {
+            guard index < end, bytes[index] == character.asciiValue! else { return false }
+            index += 1
+            return true
+        }
+        var ranges = [Range<UInt64>]()
+        while index < end {
+            if !ranges.isEmpty, !expect(",") { return nil }
+            guard expect("["), let lower = number(), expect(","), let upper = number(), expect("]"), lower <= upper else { return nil }
+            ranges.append(lower..<upper)
+        }
+        return ServedRanges(ranges)
     }
 
     static func insert(_ event: TransferEvent, _ db: Database) throws {

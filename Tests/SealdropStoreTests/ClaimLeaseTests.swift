@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import SealdropStore
+@testable import SealdropStore
 import Synchronization
 import Testing
 import TestSupport
@@ -147,6 +147,18 @@ import TestSupport
             try store.revoke(id: "bb", sender: "oldvendor", now: now, event: event(.revoked, "bb"), deletion: deletion)
         }
         #expect(try store.events().count == before)
+    }
+
+    @Test func servedRangesKeepTheirStoredFormAndBadTextNeverTraps() throws {
+        let served = ServedRanges([0..<131_072, 262_144..<393_216, UInt64.max - 1..<UInt64.max])
+        let foundation = String(decoding: try JSONEncoder().encode(served), as: UTF8.self)
+        #expect(try SQLiteTransferStore.encode(served) == foundation, "rows written before and after read the same")
+        #expect(SQLiteTransferStore.parseServed(Array(foundation.utf8)) == served)
+        #expect(try SQLiteTransferStore.decodeServed("{\"ranges\":[]}") == ServedRanges())
+        #expect(try SQLiteTransferStore.decodeServed("{ \"ranges\" : [ [1, 2] ] }") == ServedRanges([1..<2]), "other spellings of the same JSON")
+        for bad in ["", "{", "{\"ranges\":[[5,1]]}", "{\"ranges\":[[1,99999999999999999999]]}", "{\"ranges\":[[1]]}"] {
+            #expect(throws: (any Error).self, "\(bad)") { try SQLiteTransferStore.decodeServed(bad) }
+        }
     }
 
     /// Figures, not assertions: `SEALDROP_MEASURE=1 swift test --filter recordServedCost`.
