@@ -129,7 +129,7 @@ final class SessionAcceptor: @unchecked Sendable {
                 if state.withLock({ Self.overFailureLimit(&$0, source, settings.failedLoginsPerMinute) }) {
                     noteFailure(source)
                     dropBox.recordRefusal(
-                        kind: .loginRefused, actor: VendorName.printableName(user), source: source, detail: "too many failed logins from \(source)")
+                        kind: .refusedSession, actor: VendorName.printableName(user), source: source, detail: "too many failed logins from \(source)")
                     return false
                 }
                 guard let ssh = try? SSHEd25519PublicKey(blob: blob), let key = try? VendorPublicKey(ssh) else {

@@ -129,6 +129,7 @@ import TestSupport
         let started = Date()
         var answered = 0
         var banners = 0
+        var refusalLines = 0
         for fd in sockets {
             var poll = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard Glibc.poll(&poll, 1, Int32(max(0, 10 - Date().timeIntervalSince(started)) * 1000)) == 1 else { continue }
@@ -136,11 +137,13 @@ import TestSupport
             let count = read(fd, &buffer, buffer.count)
             if count >= 0 { answered += 1 }
             if count > 0, String(decoding: buffer[0..<count], as: UTF8.self).hasPrefix("SSH-2.0") { banners += 1 }
+            if count > 0, String(decoding: buffer[0..<count], as: UTF8.self).hasPrefix("sealdropd: ") { refusalLines += 1 }
         }
         let seconds = Date().timeIntervalSince(started)
         print("burst: \(answered) of \(burst) connections answered \(String(format: "%.2f", seconds)) s after the server resumed (\(banners) SSH banners)")
         #expect(answered == burst, "every connection got a banner, a refusal line or a close")
         #expect(banners >= 1)
+        #expect(refusalLines >= 1, "refused connections are told why")
         sockets.forEach { close($0) }
         sockets = []
         server.stop()
@@ -174,6 +177,23 @@ import TestSupport
         while client.process.isRunning, Date() < deadline { usleep(50_000) }
         #expect(!client.process.isRunning)
         #expect(try events(server).contains { $0.kind == .sessionClosed && $0.detail.contains("maximum lifetime") })
+    }
+
+    /// Wrong keys count as failed logins as they are offered: once the
+    /// source is over its limit, even the right key in the same connection
+    /// is refused (the limit is not only checked when a connection arrives).
+    @Test(arguments: [(10, true), (2, false)])
+    func failedAttemptsInsideOneConnectionCountTowardsTheLimit(_ limit: Int, _ admitted: Bool) throws {
+        let server = try ServerFixture(settings: ["failed-logins-per-minute = \(limit)"])
+        let batch = try server.directory.write(Array("ls /\n".utf8), to: "batch-keys")
+        let keys = ["-i", server.directory.file("oldvendor"), "-i", server.directory.file("newvendor")]
+        let result = try Subprocess.run(
+            Subprocess.which("sftp") ?? "/usr/bin/sftp", server.sshOptions("stranger") + keys + ["-b", batch, "newvendor@127.0.0.1"],
+            directory: server.directory.path)
+        #expect((result.status == 0) == admitted, "\(result.standardError)")
+        server.stop()
+        let refused = try events(server).filter { $0.kind == .refusedSession }
+        #expect(refused.contains { $0.detail.contains("too many failed logins") } == !admitted, "\(refused.map(\.detail))")
     }
 
     @Test func theServerListensOnIPv6Loopback() throws {
