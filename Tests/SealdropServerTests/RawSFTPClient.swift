@@ -12,10 +12,18 @@ final class RawSFTPClient {
     private var framer = SFTPPacketFramer()
     private var nextID: UInt32 = 1
 
-    init(_ server: ServerFixture, user: String) throws {
-        process.executableURL = URL(fileURLWithPath: Subprocess.which("ssh") ?? "/usr/bin/ssh")
-        process.arguments = server.sshOptions(user, portFlag: "-p") + ["-s", "\(user)@127.0.0.1", "sftp"]
-        process.currentDirectoryURL = URL(fileURLWithPath: server.directory.path)
+    convenience init(_ server: ServerFixture, user: String) throws {
+        try self.init(
+            Subprocess.which("ssh") ?? "/usr/bin/ssh", server.sshOptions(user, portFlag: "-p") + ["-s", "\(user)@127.0.0.1", "sftp"],
+            directory: server.directory.path)
+    }
+
+    /// Any program that speaks SFTP on its standard input and output
+    /// (`sealdropd sftp-subsystem`).
+    init(_ executable: String, _ arguments: [String], directory: String) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
