@@ -81,9 +81,11 @@ import TestSupport
         // A session in flight, holding a partly read download.
         let client = try RawSFTPClient(server, user: "newvendor")
         _ = try client.read(try client.openForReading("/inbox/\(id).sealdrop"), limit: 10_000)
+        let signalled = Date()
         kill(server.process.processIdentifier, number)
-        let deadline = Date().addingTimeInterval(2 + 2 + 5)
+        let deadline = signalled.addingTimeInterval(2 + 2 + 5)
         while server.process.isRunning, Date() < deadline { usleep(20_000) }
+        print("stop: exited \(String(format: "%.2f", Date().timeIntervalSince(signalled))) s after signal \(number), with a session open (grace 2 s)")
         #expect(!server.process.isRunning, "still running after the grace period")
         guard !server.process.isRunning else { return }
         #expect(server.process.terminationReason == .exit)
