@@ -42,8 +42,8 @@ public final class DropBox: Sendable {
         try sweep(now: Date(), startingUp: true)
     }
 
-    /// The trust store as it is now: parsed once, re-read when its files
-    /// change (looked at every `trustCheckInterval`) or grow old. The highest
+    /// The trust store as it is now: parsed once, re-read when any of its
+    /// files change (looked at every `trustCheckInterval`) or grow old. The highest
     /// revocation list number seen is kept in the data directory, so putting
     /// an older list back is refused. A trust store that no longer loads
     /// fails closed: nothing verifies until it is fixed.
@@ -165,21 +165,25 @@ public final class DropBox: Sendable {
 /// The parsed trust store and what its files looked like when read.
 struct TrustCache {
     var store: TrustStore?
-    var stamp: [Int64] = []
+    var stamp: [String] = []
     var checkedAt = Date.distantPast
     var loadedAt = Date.distantPast
     var loads = 0
 
-    /// Size, change time and inode of each file whose content the parsed
-    /// store holds (the CA and the revocation list); vendor certificates are
-    /// read at each verification, so they need no watching.
-    static func stamp(of directory: String) -> [Int64] {
-        [TrustStore.caFile, TrustStore.revocationFile].flatMap { name -> [Int64] in
+    /// Name, size, modification time and inode of every file the parsed
+    /// store holds: the CA, the revocation list, and each certificate filed
+    /// under `vendors/` and `server/` (a certificate issued, replaced or
+    /// removed changes it).
+    static func stamp(of directory: String) -> [String] {
+        var files = [TrustStore.caFile, TrustStore.revocationFile]
+        for folder in [TrustStore.vendorsFolder, TrustStore.serverFolder] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/" + folder)) ?? []
+            files += names.sorted().map { folder + "/" + $0 }
+        }
+        return files.map { name in
             var info = stat()
-            guard stat(directory + "/" + name, &info) == 0 else { return [-1, -1, -1, -1, -1] }
-            return [
-                Int64(info.st_size), Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec), Int64(info.st_ctim.tv_nsec), Int64(info.st_ino),
-            ]
+            guard stat(directory + "/" + name, &info) == 0 else { return name + " missing" }
+            return "\(name) \(info.st_size) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec) \(info.st_ino)"
         }
     }
 }

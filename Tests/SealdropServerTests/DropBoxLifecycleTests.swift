@@ -46,6 +46,19 @@ import TestSupport
         #expect(dropBox.isStillValid(vendor: other))
     }
 
+    @Test func aCertificateIssuedWhileRunningIsPickedUp() throws {
+        var configuration = configuration()
+        configuration.trustCheckInterval = 0.2
+        let dropBox = try DropBox(configuration: configuration)
+        let name = try VendorName("latecomer")
+        #expect(throws: (any Error).self) { try dropBox.currentTrust().party(named: name, for: .recipient) }
+        var authority = try CertificateAuthority.load(directory: directory.file("ca"), passphrase: .none)
+        try authority.issue(name: name, subjectKey: VendorIdentity.generate().publicKey, role: .vendor, days: 30)
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(try dropBox.currentTrust().party(named: name, for: .recipient).name == name)
+        #expect(dropBox.trustLoads == 2)
+    }
+
     @Test func aTrustStoreThatStopsLoadingFailsClosed() throws {
         let dropBox = try DropBox(configuration: configuration())
         let vendor = try #require(dropBox.authenticate(user: "newvendor", key: try key("newvendor"), sourceAddress: "127.0.0.1", signed: true))
