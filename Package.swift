@@ -250,7 +250,7 @@ let package = Package(
             name: "SealdropClientTests",
             dependencies: [
                 "SealdropClient", "SealdropSSH", "SealdropSFTP", "SealdropTrust", "SealdropKeys", "SealdropEnvelope", "SealdropFormat", "SealdropIO",
-                "SealdropLayout", "TestSupport",
+                "SealdropLayout", "SealdropLog", "TestSupport",
             ],
             swiftSettings: strictSettings
         ),

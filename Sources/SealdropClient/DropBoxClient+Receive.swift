@@ -29,13 +29,25 @@ public struct ReceivedTransfer: Sendable {
 }
 
 extension DropBoxClient {
+    /// The largest transfer `download` accepts unless told otherwise: the
+    /// drop box's own default upload limit. The size comes from the drop
+    /// box, which could claim 2^64−1 bytes to fill the disk, and the
+    /// envelope says its length only at its end.
+    public static let defaultMaximumDownloadSize: UInt64 = 64 << 30
+
     /// Downloads transfer `id` into the private file `part` of `folder`,
     /// resuming from what it already holds. Nothing the drop box says picks
     /// the file: `part` is the caller's name, created with `openat`,
-    /// `O_NOFOLLOW`, mode 0600. An id this profile has already received is
-    /// refused before any byte is fetched (a replay).
+    /// `O_NOFOLLOW`, mode 0600. Refused before any byte is fetched: an id
+    /// this profile has already received (a replay), a size over
+    /// `maximumSize` or over the folder's free space, a folder others may
+    /// swap files in, a part file that is not privately yours, holds the
+    /// start of another transfer, or is longer than the size now claimed
+    /// (it is kept as it is). A download that advances by less than a
+    /// block within the timeout is given up (`ProgressFloor`).
     public func download(
-        _ id: String, into folder: OutputDirectory, part: String, journal: ReceivedJournal, events: (ReceiveEvent) -> Void = { _ in }
+        _ id: String, into folder: OutputDirectory, part: String, journal: ReceivedJournal,
+        maximumSize: UInt64 = defaultMaximumDownloadSize, events: (ReceiveEvent) -> Void = { _ in }
     ) throws {
         let id = try Self.checked(id)
         if journal.contains(id) {
@@ -44,27 +56,78 @@ extension DropBoxClient {
                 "the drop box offers transfer \(id), which this profile received already (\(journal.file)): an old transfer served again; nothing was downloaded"
             )
         }
+        if let problem = try folder.sharedWritableProblem() {
+            throw DropBoxError(
+                .localState, "\(folder.path) is not safe to receive into: \(problem), so someone could swap the files in it; choose a private folder")
+        }
         guard let size = try waitingSize(id) else {
-            if let existing = try folder.status(part), existing.st_mode & S_IFMT == S_IFREG, existing.st_size > 0 {
+            // Only a part file of ours, private, counts as an earlier download.
+            if let existing = try folder.status(part), existing.st_mode & S_IFMT == S_IFREG, existing.st_size > 0, existing.st_uid == geteuid(),
+                existing.st_mode & 0o077 == 0
+            {
                 events(.alreadyDelivered)
                 return
             }
             throw DropBoxError(.notFound, "no transfer \(id) is waiting for you")
         }
-        let file = try folder.openPrivateFile(part, create: true)
-        var have = UInt64(max(0, lseek(file.rawValue, 0, SEEK_END)))
-        if have > size {
-            guard ftruncate(file.rawValue, 0) == 0, lseek(file.rawValue, 0, SEEK_SET) == 0 else {
-                throw IOError("truncate", path: folder.display(part), errno: errno)
-            }
-            have = 0
+        guard size <= maximumSize else {
+            throw DropBoxError(
+                .tooLarge, "the drop box says transfer \(id) is \(size) bytes, more than the \(maximumSize) allowed; nothing was downloaded")
         }
+        let existing = try folder.status(part).map { UInt64(max(0, $0.st_size)) } ?? 0
+        try checkResumable(part, in: folder, holding: existing, transfer: id, size: size)
+        let free = try folder.availableBytes()
+        guard size - existing <= free else {
+            throw DropBoxError(
+                .localState,
+                "transfer \(id) is \(size) bytes and \(folder.path) has only \(free) bytes free; nothing was downloaded. Free some space or receive elsewhere"
+            )
+        }
+        let file = try folder.openPrivateFile(part, create: true)
+        // Held until the file is closed: a second run on the same part
+        // file (the same id, or the same output name) would interleave.
+        guard flock(file.rawValue, LOCK_EX | LOCK_NB) == 0 else {
+            throw DropBoxError(
+                .localState, "\(folder.display(part)) is in use by another sealdrop run; wait for it to finish, or receive to another path")
+        }
+        let have = UInt64(max(0, lseek(file.rawValue, 0, SEEK_END)))
+        // The same checks on what was opened, in case the file changed meanwhile.
+        try checkResumable(part, in: folder, holding: have, transfer: id, size: size)
         if have > 0 { events(.resuming(at: have, of: size)) }
         let handle = try sftp.open(VirtualPath.inboxFile(transferID: id).canonical, flags: .read)
         var sink = file
-        try sftp.download(handle, from: have, size: size, to: &sink) { events(.progress($0, of: size)) }
+        var floor = ProgressFloor(bytes: UInt64(SFTPClient.blockSize), seconds: Double(timeout), from: have)
+        try sftp.download(handle, from: have, size: size, to: &sink, progress: { events(.progress($0, of: size)) }) {
+            try floor.check($0, of: "transfer \(id)")
+        }
         try file.synchronize()
         try sftp.close(handle)
+    }
+
+    /// A part file holding `have` bytes may be continued as transfer `id`
+    /// of `size` bytes only if it is no longer than that and its envelope
+    /// header (once there) names `id`: resuming another transfer's part
+    /// would splice two envelopes and spend this transfer's single download.
+    private func checkResumable(_ part: String, in folder: OutputDirectory, holding have: UInt64, transfer id: String, size: UInt64) throws {
+        guard have > 0 else { return }
+        guard have <= size else {
+            throw DropBoxError(
+                .protocolViolation,
+                "the drop box now says transfer \(id) is \(size) bytes, but \(have) bytes of it were downloaded before into \(folder.display(part)); that file was kept as it is"
+            )
+        }
+        let idStart = EnvelopeFormat.preambleLength
+        let prefix = try folder.readPrefix(part, count: idStart + EnvelopeFormat.transferIDLength)
+        let magic = EnvelopeFormat.magic
+        let looksLikeEnvelope = prefix.starts(with: magic) || magic.starts(with: prefix)
+        let heldID = prefix.count == idStart + EnvelopeFormat.transferIDLength ? Hex.encode(Array(prefix[idStart...])) : nil
+        guard looksLikeEnvelope, heldID == nil || heldID == id else {
+            let what = heldID.map { looksLikeEnvelope ? "the start of transfer \($0)" : "something else" } ?? "something else"
+            throw DropBoxError(
+                .localState,
+                "\(folder.display(part)) holds \(what), not of transfer \(id); it was left as it is. Move it away, or receive \(id) to another path"
+            )
+        }
     }
 
     /// The verified file description of the envelope in `part`, after the

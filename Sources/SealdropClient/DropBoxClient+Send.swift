@@ -93,9 +93,32 @@ extension DropBoxClient {
         var problems = receipt.inclusionProblems()
         if !receipt.treeHead.isSigned(by: server.key.signingKey) { problems.insert("the tree head is not signed by \(server.name)", at: 0) }
         if receipt.transfer != id { problems.append("the receipt is for transfer \(UntrustedText.fromServer(receipt.transfer)), not \(id)") }
+        problems += Self.subjectProblems(receipt, transfer: id)
         guard problems.isEmpty else {
             throw DropBoxError(.badReceipt, "the receipt does not verify: " + problems.map { UntrustedText.fromServer($0) }.joined(separator: "; "))
         }
         return VerifiedReceipt(receipt: receipt, bytes: bytes, server: server)
+    }
+
+    /// What makes a receipt's entries not a record of transfer `id`, even
+    /// when each is included in a genuinely signed head: an entry about
+    /// another transfer (or none) passed off as this one's, an entry shown
+    /// twice, entries out of log order, or no entry at all.
+    static func subjectProblems(_ receipt: TransferReceipt, transfer id: String) -> [String] {
+        guard !receipt.entries.isEmpty else { return ["the receipt holds no entry about transfer \(id)"] }
+        var problems = [String]()
+        var seen = Set<Int>()
+        var previous = Int.min
+        for item in receipt.entries {
+            guard seen.insert(item.index).inserted else {
+                problems.append("entry \(item.index + 1) is shown twice")
+                continue
+            }
+            if item.index < previous { problems.append("entry \(item.index + 1) is out of log order") }
+            previous = max(previous, item.index)
+            let fields = Base64.decode(item.entry).flatMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
+            if fields?["transfer"] as? String != id { problems.append("entry \(item.index + 1) is not about transfer \(id)") }
+        }
+        return problems
     }
 }

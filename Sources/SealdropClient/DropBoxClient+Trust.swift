@@ -5,6 +5,12 @@ import SealdropTrust
 extension DropBoxClient {
     /// Certificates and revocation lists are a few KiB; a server sending more is refused.
     public static let maximumTrustFileSize = 1 << 20
+    /// One vendor certificate: an Ed25519 certificate in PEM is under 1 KiB.
+    public static let maximumCertificateSize = 64 << 10
+    /// All vendor certificates fetched for one command together: each file
+    /// within its limit, a thousand of them would still be 64 MiB held at
+    /// once; 8 MiB is thousands of real certificates.
+    public static let maximumDirectoryBytes = 8 << 20
     /// Vendor certificates fetched for one command (`receive` needs every
     /// sender's; more than this is a directory padded to exhaust us).
     public static let maximumVendorCertificates = 1000
@@ -30,13 +36,20 @@ extension DropBoxClient {
         let revocations = try sftp.readFile(
             VirtualPath.directoryFile(name: VirtualPath.revocationListFileName).canonical, maximumSize: Self.maximumTrustFileSize)
         var certificates: [String: [UInt8]] = [:]
+        var total = 0
         for name in Set(names) {
             if let problem = VendorNameRule.problem(with: name) {
                 throw DropBoxError(.invalidName, "\"\(UntrustedText.printable(name, limit: 64))\" is not a vendor name: \(problem)")
             }
             let path = VirtualPath.directoryFile(name: name + VirtualPath.certificateSuffix).canonical
             do {
-                certificates[name] = try sftp.readFile(path, maximumSize: Self.maximumTrustFileSize)
+                let bytes = try sftp.readFile(path, maximumSize: Self.maximumCertificateSize)
+                total += bytes.count
+                guard total <= Self.maximumDirectoryBytes else {
+                    throw DropBoxError(
+                        .tooLarge, "the drop box's /directory holds more than \(Self.maximumDirectoryBytes) bytes of vendor certificates; it was refused")
+                }
+                certificates[name] = bytes
             } catch let error as DropBoxError where error.code == .notFound {
                 continue  // an unknown vendor: the lookup says so when it matters
             }

@@ -18,6 +18,8 @@ public final class DropBoxClient {
     /// The vendor logged in.
     public let vendor: String
     public let identity: VendorIdentity
+    /// Seconds for each answer; a download must also advance by a block within it.
+    public let timeout: Int
 
     public var hostKeyFingerprint: String { ssh.hostKeyFingerprint }
 
@@ -38,10 +40,12 @@ public final class DropBoxClient {
         self.ssh = ssh
         self.vendor = user
         self.identity = identity
+        self.timeout = timeout
         sftp = try SFTPClient(
             receive: { buffer in try ssh.read(into: buffer) },
             send: { bytes in try ssh.write(bytes) },
             extensions: [(DropBoxAttributes.initExtension, DropBoxAttributes.initExtensionVersion)])
+        sftp.minimumProgressSeconds = Double(timeout)
     }
 
     /// The transfers waiting for this vendor, each checked.

@@ -16,13 +16,16 @@ public struct ReceivedJournal: Sendable {
     /// Reads the journal; a missing file is an empty one, a damaged one an error.
     public init(file: String) throws {
         self.file = file
+        ids = try Self.load(file)
+    }
+
+    static func load(_ file: String) throws -> Set<String> {
         var info = stat()
         guard lstat(file, &info) == 0 else {
             guard errno == ENOENT else {
                 throw DropBoxError(.localState, "cannot read the received-transfers journal \(file): \(String(cString: strerror(errno)))")
             }
-            ids = []
-            return
+            return []
         }
         guard info.st_mode & S_IFMT == S_IFREG, info.st_size <= Self.maximumSize, let data = FileManager.default.contents(atPath: file) else {
             throw DropBoxError(.localState, "\(file) is not a received-transfers journal (a regular file of at most \(Self.maximumSize) bytes)")
@@ -32,14 +35,29 @@ public struct ReceivedJournal: Sendable {
             guard TransferID.isValid(line) else { throw DropBoxError(.localState, "\(file) holds a line that is not a transfer id; it is damaged") }
             ids.insert(String(line))
         }
-        self.ids = ids
+        return ids
     }
 
     public func contains(_ id: String) -> Bool { ids.contains(id) }
 
     /// Adds `id`, durably, before the caller reports the transfer received.
+    /// Another run of the same profile may have recorded ids since this one
+    /// loaded the journal: under an exclusive lock (`FILE.lock`) the file is
+    /// read again and rewritten with both, so no id recorded is ever lost.
     public mutating func record(_ id: String) throws {
         guard TransferID.isValid(id), !ids.contains(id) else { return }
+        let lock = open(file + ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard lock >= 0 else {
+            throw DropBoxError(.localState, "cannot lock the received-transfers journal \(file).lock: \(String(cString: strerror(errno)))")
+        }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                throw DropBoxError(.localState, "cannot lock the received-transfers journal \(file).lock: \(String(cString: strerror(errno)))")
+            }
+        }
+        ids.formUnion(try Self.load(file))
+        guard !ids.contains(id) else { return }
         let text = (ids.sorted() + [id]).map { $0 + "\n" }.joined()
         guard text.utf8.count <= Self.maximumSize else {
             throw DropBoxError(.localState, "\(file) is full (\(ids.count) transfers); archive it and start a new one")

@@ -23,6 +23,11 @@ public final class SFTPClient {
     /// entry is about 150 bytes, so this is five times what 10,000 need,
     /// and what a lying server can make the client hold.
     public static let maximumListingBytes = 8 << 20
+    /// Pieces one READ block may arrive in: a server may answer short
+    /// (SFTP allows it), and each short answer costs a round trip, so a
+    /// block in more than 16 pieces (under 4 KiB each, on average) is a
+    /// server dribbling to hold the client, and is refused.
+    public static let maximumPiecesPerBlock = 16
     /// Extensions kept from VERSION; the drop box sends one.
     static let maximumExtensions = 16
 
@@ -31,6 +36,9 @@ public final class SFTPClient {
     private var framer = SFTPPacketFramer()
     private var nextID: UInt32 = 1
     private var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+    /// When set, `readFile` and `list` give up on a file or listing that
+    /// advances by less than a block within this many seconds (`ProgressFloor`).
+    public var minimumProgressSeconds: Double?
     /// The extensions the server announced in VERSION, by name (bounded).
     public private(set) var serverExtensions: [String: [UInt8]] = [:]
 
@@ -152,7 +160,10 @@ public final class SFTPClient {
         defer { _ = try? close(handle) }
         var entries = [SFTPNameEntry]()
         var bytes = 0
+        var floor = minimumProgressSeconds.map { ProgressFloor(bytes: UInt64(Self.blockSize), seconds: $0, from: 0) }
         while true {
+            // Names a few at a time, each just inside the timeout, would make 10,000 take hours.
+            try floor?.check(UInt64(bytes), of: "the listing of \(path)")
             switch try request({ .readdir(id: $0, handle: handle) }) {
             case .name(_, let batch):
                 guard !batch.isEmpty else { throw DropBoxError(.protocolViolation, "the drop box sent an empty batch of names for \(path)") }
@@ -174,11 +185,28 @@ public final class SFTPClient {
     }
 
     /// A small file read whole, until EOF; more than `maximumSize` bytes is
-    /// refused rather than buffered (the server decides what it sends).
+    /// refused rather than buffered (the server decides what it sends), and
+    /// so is a block of `blockSize` bytes sent in more than
+    /// `maximumPiecesPerBlock` answers (a server dribbling to hold us).
     public func readFile(_ path: String, maximumSize: Int) throws -> [UInt8] {
         let handle = try open(path, flags: .read)
         var bytes = [UInt8]()
+        var block = 0
+        var pieces = 0
+        var floor = minimumProgressSeconds.map { ProgressFloor(bytes: UInt64(Self.blockSize), seconds: $0, from: 0) }
         while true {
+            try floor?.check(UInt64(bytes.count), of: path)
+            if bytes.count / Self.blockSize != block {
+                block = bytes.count / Self.blockSize
+                pieces = 0
+            }
+            pieces += 1
+            guard pieces <= Self.maximumPiecesPerBlock else {
+                _ = try? close(handle)
+                throw DropBoxError(
+                    .protocolViolation,
+                    "the drop box sent \(path) in pieces of a few bytes (more than \(Self.maximumPiecesPerBlock) for one block); it was refused")
+            }
             switch try request({ .read(id: $0, handle: handle, offset: UInt64(bytes.count), length: UInt32(Self.blockSize)) }) {
             case .data(_, let data):
                 guard !data.isEmpty, data.count <= Self.blockSize, bytes.count + data.count <= maximumSize else {
@@ -202,7 +230,9 @@ public final class SFTPClient {
 
     /// Writes a small file in one request (a signed statement, a few KiB).
     public func writeFile(_ path: String, _ body: [UInt8]) throws -> String {
-        precondition(body.count <= Self.blockSize, "a statement fits one block")
+        guard body.count <= Self.blockSize else {
+            throw DropBoxError(.localState, "\(path) would be \(body.count) bytes; a signed statement must fit \(Self.blockSize); nothing was uploaded")
+        }
         let handle = try open(path, flags: [.write, .create, .truncate])
         switch try request({ .write(id: $0, handle: handle, offset: 0, data: body) }) {
         case .status(_, .ok, _): break

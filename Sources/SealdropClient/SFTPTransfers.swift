@@ -16,7 +16,8 @@ public final class SFTPUploadSink: ByteSink {
     private var packet: [UInt8]
     private var filled = 0
     private var offset: UInt64 = 0
-    private var inFlight = 0
+    /// Request ids of the WRITEs not yet acknowledged.
+    private var inFlight: Set<UInt32> = []
     public private(set) var bytesSent: UInt64 = 0
     /// Called after each acknowledged block with the bytes acknowledged so far.
     public var progress: ((UInt64) -> Void)?
@@ -47,14 +48,14 @@ public final class SFTPUploadSink: ByteSink {
     /// Sends what is buffered and waits for every acknowledgement.
     public func finish() throws {
         if filled > 0 { try flushBlock() }
-        while inFlight > 0 { try awaitReply() }
+        while !inFlight.isEmpty { try awaitReply() }
     }
 
     private func flushBlock() throws {
-        if inFlight >= SFTPClient.pipelineDepth { try awaitReply() }
+        if inFlight.count >= SFTPClient.pipelineDepth { try awaitReply() }
         let count = filled
         let at = offset
-        _ = try client.post(encoded: { id in
+        let id = try client.post(encoded: { id in
             let prefix = SFTPMessage.writePrefix(id: id, handle: self.handle, offset: at, dataCount: count)
             self.packet.withUnsafeMutableBytes { target in
                 prefix.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: target[0..<self.prefixLength]).copyMemory(from: $0) }
@@ -62,17 +63,20 @@ public final class SFTPUploadSink: ByteSink {
             // A full block goes as it is; only the last, shorter one is cut.
             return count == SFTPClient.blockSize ? self.packet : Array(self.packet[0..<(self.prefixLength + count)])
         })
+        inFlight.insert(id)
         offset += UInt64(count)
         bytesSent = offset
-        inFlight += 1
         filled = 0
     }
 
     private func awaitReply() throws {
         let reply = try client.nextMessage()
-        guard case .status(_, let code, let message) = reply else { throw SFTPClient.unexpected(reply, to: "WRITE") }
+        guard case .status(let id, let code, let message) = reply else { throw SFTPClient.unexpected(reply, to: "WRITE") }
+        // An answer to a WRITE never made (or answered twice) would count a block as stored that was not.
+        guard inFlight.remove(id) != nil else {
+            throw DropBoxError(.protocolViolation, "the drop box acknowledged a WRITE that was not made (request \(id))")
+        }
         guard code == .ok else { throw SFTPClient.refusal(code, message, "the drop box refused the upload (\(code))") }
-        inFlight -= 1
         acknowledged = min(offset, acknowledged + UInt64(SFTPClient.blockSize))
         progress?(acknowledged)
     }
@@ -81,22 +85,32 @@ public final class SFTPUploadSink: ByteSink {
 extension SFTPClient {
     /// Downloads `handle` from `start` to `size` into `sink`, in order, with
     /// up to `pipelineDepth` READ requests in flight.
+    ///
+    /// Two bounds hold whatever the drop box answers, and in whatever
+    /// order: nothing is asked beyond `pipelineDepth` blocks past the first
+    /// byte not yet written (so a withheld block makes the client wait, and
+    /// time out, instead of buffering the rest of the file), and no block
+    /// is accepted in more than `maximumPiecesPerBlock` pieces (so a drop
+    /// box answering one byte at a time is refused instead of costing a
+    /// round trip per byte). `afterEachAnswer` sees the bytes written after
+    /// every answer, and may throw to give up.
     public func download<Sink: ByteSink>(
         _ handle: [UInt8], from start: UInt64, size: UInt64, to sink: inout Sink,
-        progress: (UInt64) -> Void = { _ in }
+        progress: (UInt64) -> Void = { _ in }, afterEachAnswer: (UInt64) throws -> Void = { _ in }
     ) throws {
+        let window = UInt64(Self.pipelineDepth * Self.blockSize)
         var nextOffset = start
         var written = start
-        var pending: [UInt32: (offset: UInt64, length: UInt32)] = [:]
+        var pending: [UInt32: (offset: UInt64, length: UInt32, piece: Int)] = [:]
         var arrived: [UInt64: [UInt8]] = [:]
-        func request(_ at: UInt64, _ length: UInt32) throws {
+        func request(_ at: UInt64, _ length: UInt32, piece: Int) throws {
             let id = try self.post { .read(id: $0, handle: handle, offset: at, length: length) }
-            pending[id] = (at, length)
+            pending[id] = (at, length, piece)
         }
         func fill() throws {
-            while pending.count < Self.pipelineDepth, nextOffset < size {
+            while pending.count < Self.pipelineDepth, nextOffset < size, nextOffset - written < window {
                 let length = UInt32(min(UInt64(Self.blockSize), size - nextOffset))
-                try request(nextOffset, length)
+                try request(nextOffset, length, piece: 1)
                 nextOffset += UInt64(length)
             }
         }
@@ -113,8 +127,14 @@ extension SFTPClient {
                 }
                 arrived[asked.offset] = data
                 if data.count < Int(asked.length) {
+                    guard asked.piece < Self.maximumPiecesPerBlock else {
+                        throw DropBoxError(
+                            .protocolViolation,
+                            "the drop box sent the block at byte \(asked.offset) in more than \(Self.maximumPiecesPerBlock) pieces; a download that slow was refused"
+                        )
+                    }
                     // A short read: ask for the rest of that block.
-                    try request(asked.offset + UInt64(data.count), asked.length - UInt32(data.count))
+                    try request(asked.offset + UInt64(data.count), asked.length - UInt32(data.count), piece: asked.piece + 1)
                 }
             case .status(_, let code, let message):
                 throw SFTPClient.refusal(code, message, "the download stopped at byte \(asked.offset) (\(code))")
@@ -126,6 +146,7 @@ extension SFTPClient {
                 written += UInt64(data.count)
                 progress(written)
             }
+            try afterEachAnswer(written)
             try fill()
         }
     }

@@ -76,7 +76,50 @@ public final class OutputDirectory: @unchecked Sendable {
         var info = stat()
         try systemCall("inspect", display(name)) { fstat(fd, &info) }
         guard info.st_mode & S_IFMT == S_IFREG, info.st_nlink == 1 else { throw IOError("use", path: display(name), errno: EPERM) }
+        // A file someone else planted (or may still write) must not be
+        // continued: they could feed it bytes or read what is added.
+        guard info.st_uid == geteuid(), info.st_mode & 0o077 == 0 else {
+            throw IOError("use", path: display(name) + " (another user owns it, or others may read or write it; it must be yours, mode 0600)", errno: EPERM)
+        }
         return file
+    }
+
+    /// Why others could swap files in this folder, or nil: a folder that
+    /// someone else may write to (group or others, or another owner than
+    /// you or root) without the sticky bit lets them rename or replace any
+    /// file in it, a part file or an output among them. Sticky shared
+    /// folders such as /tmp are fine: there only a file's owner may.
+    public func sharedWritableProblem() throws(IOError) -> String? {
+        var info = stat()
+        try systemCall("inspect the folder", path) { fstat(descriptor, &info) }
+        guard info.st_mode & S_ISVTX == 0 else { return nil }
+        if info.st_mode & (S_IWGRP | S_IWOTH) != 0 { return "others may write to it (mode \(String(info.st_mode & 0o7777, radix: 8)), no sticky bit)" }
+        if info.st_uid != geteuid(), info.st_uid != 0 { return "it belongs to another user (uid \(info.st_uid))" }
+        return nil
+    }
+
+    /// Bytes an unprivileged user may still write to the folder's file system.
+    public func availableBytes() throws(IOError) -> UInt64 {
+        var info = statvfs()
+        try systemCall("inspect the file system of", path) { fstatvfs(descriptor, &info) }
+        return UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize)).partialValue
+    }
+
+    /// The first `count` bytes (fewer if it is shorter) of the regular file `name`, not following a link.
+    public func readPrefix(_ name: String, count: Int) throws(IOError) -> [UInt8] {
+        let file = try openForReading(name)
+        guard count > 0 else { return [] }
+        var bytes = [UInt8](repeating: 0, count: count)
+        var read = 0
+        while read < count {
+            let offset = read
+            let got = bytes.withUnsafeMutableBytes { pread(file.rawValue, $0.baseAddress! + offset, count - offset, off_t(offset)) }
+            if got < 0, errno == EINTR { continue }
+            if got < 0 { throw IOError("read", path: display(name), errno: errno) }
+            if got == 0 { break }
+            read += got
+        }
+        return Array(bytes.prefix(read))
     }
 
     /// Opens an existing regular file for reading, not following a link.

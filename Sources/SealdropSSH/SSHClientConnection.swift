@@ -20,6 +20,13 @@ public final class SSHClientConnection: @unchecked Sendable {
 
     /// A server that says nothing for this long is given up on.
     public static let defaultTimeout = 30
+    /// Bytes a server may send on the channel's extended-data (stderr)
+    /// stream in one session. SFTP never uses it, and libssh keeps what
+    /// arrives there until it is read (its window reopens at every read of
+    /// ours), so a server could grow our memory by a window per reply: it
+    /// is drained after every read and refused past this.
+    public static let maximumStandardErrorBytes = 1 << 20
+    private var standardErrorBytes = 0
 
     /// - Parameters:
     ///   - pinnedHostKey: `SHA256:...`; a different key ends the connection
@@ -92,12 +99,30 @@ public final class SSHClientConnection: @unchecked Sendable {
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SSHError) -> Int {
         guard let channel else { return 0 }
         let count = ssh_channel_read_timeout(channel, buffer.baseAddress, UInt32(buffer.count), 0, timeoutMilliseconds)
+        try drainStandardError(channel)
         if count == SSH_ERROR { throw SSHError(.channelFailed, "reading from the server failed: \(lastError)") }
         if count == 0, ssh_channel_is_eof(channel) != 0 || ssh_channel_is_open(channel) == 0 { return 0 }
         if count == 0 {
             throw SSHError(.timedOut, "the server at \(peer) sent nothing for \(timeoutMilliseconds / 1000) s; it may be stalled or overloaded")
         }
         return Int(count)
+    }
+
+    /// Reads and drops what waits on the stderr stream, counting it.
+    private func drainStandardError(_ channel: ssh_channel) throws(SSHError) {
+        guard ssh_channel_poll(channel, 1) > 0 else { return }
+        var scratch = [UInt8](repeating: 0, count: 32 * 1024)
+        while ssh_channel_poll(channel, 1) > 0 {
+            let got = scratch.withUnsafeMutableBytes { ssh_channel_read_nonblocking(channel, $0.baseAddress, UInt32($0.count), 1) }
+            guard got > 0 else { return }
+            standardErrorBytes += Int(got)
+            guard standardErrorBytes <= Self.maximumStandardErrorBytes else {
+                throw SSHError(
+                    .channelFailed,
+                    "the server at \(peer) sent more than \(Self.maximumStandardErrorBytes) bytes on the SSH error stream, which SFTP does not use; the session was ended"
+                )
+            }
+        }
     }
 
     public func write(_ bytes: [UInt8]) throws(SSHError) {

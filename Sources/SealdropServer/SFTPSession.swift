@@ -17,9 +17,10 @@ public final class SFTPSession {
     static let maximumUploadsPerSession = 4
     /// The most one READ returns: well under the 256 KiB packet limit.
     static let maximumReadLength = 128 * 1024
-    /// Served ranges are written to the store at least this often (bytes),
-    /// so a crash loses little resume progress without a write per read.
-    static let servedFlushInterval: UInt64 = 16 << 20
+    /// Served ranges are written to the store at least this often (bytes):
+    /// 1 records every READ, committed before its bytes leave, so once every
+    /// byte went out no crash can make the transfer servable again.
+    static let servedFlushInterval: UInt64 = 1
     /// Disjoint served ranges kept per download; sequential and pipelined
     /// reads need a handful, so more means a client scattering tiny reads.
     static let maximumServedRanges = 1024

@@ -32,6 +32,25 @@ public struct RevocationFloor: Sendable {
     /// Records `store`'s list number when it is newer, atomically and durably.
     public func raise(to store: TrustStore) throws(TrustError) {
         guard let number = store.revocations?.number, number > self.number else { return }
+        try raise(to: number)
+    }
+
+    /// Records `number` unless the file already holds a higher one. Two
+    /// readers may run at once (two commands of one profile): under an
+    /// exclusive lock on `FILE.lock` the file is read again, so a reader
+    /// that loaded an older floor can never lower what another one wrote.
+    public func raise(to number: UInt64) throws(TrustError) {
+        let lock = open(file + ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard lock >= 0 else {
+            throw TrustError(.trustStoreUnreadable, "cannot lock the revocation list number \(file).lock: \(String(cString: strerror(errno)))")
+        }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                throw TrustError(.trustStoreUnreadable, "cannot lock the revocation list number \(file).lock: \(String(cString: strerror(errno)))")
+            }
+        }
+        guard number > (try RevocationFloor(file: file)).number else { return }
         do {
             let output = try AtomicOutputFile(destination: file, mode: 0o600, overwrite: true)
             try Array("\(number)\n".utf8).withUnsafeBytes { try output.write($0) }

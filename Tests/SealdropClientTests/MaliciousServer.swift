@@ -34,6 +34,8 @@ final class MaliciousServer: @unchecked Sendable {
     var stallOnUpload = false
     /// Answer every REMOVE with this failure message.
     var removeRefusal: String?
+    /// Bytes of SSH extended data (stderr) sent before every reply.
+    var standardErrorPerReply = 0
     /// Any other per-request override, tried first.
     var override: ((SFTPMessage) -> Action?)?
 
@@ -102,6 +104,8 @@ final class MaliciousServer: @unchecked Sendable {
             while let message = try? framer.nextPacket() {
                 switch respond(message, &directoryPositions) {
                 case .reply(let replies):
+                    let noise = lock.withLock { standardErrorPerReply }
+                    if noise > 0, (try? connection.writeStandardError([UInt8](repeating: 0x45, count: noise))) == nil { return }
                     for reply in replies { guard (try? connection.write(reply.encode())) != nil else { return } }
                 case .stall:
                     while !isStopping { usleep(50_000) }

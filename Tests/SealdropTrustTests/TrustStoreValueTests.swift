@@ -63,4 +63,17 @@ import TestSupport
         _ = try ca.directory.write(Array("two\n".utf8), to: "garbled")
         #expect(throws: TrustError(.trustStoreUnreadable, "")) { try TrustStore.load(directory: ca.trustDirectory, floorFile: ca.directory.file("garbled")) }
     }
+
+    @Test func aReaderThatLoadedAnOlderFloorNeverLowersIt() throws {
+        let directory = try TemporaryDirectory()
+        let file = directory.file("floor")
+        let early = try RevocationFloor(file: file)
+        let late = try RevocationFloor(file: file)
+        try late.raise(to: 7)
+        // `early` still believes the floor is 0; recording 6 must keep 7.
+        try early.raise(to: 6)
+        #expect(try RevocationFloor(file: file).number == 7)
+        try early.raise(to: 9)
+        #expect(try RevocationFloor(file: file).number == 9)
+    }
 }

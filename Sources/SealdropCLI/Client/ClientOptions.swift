@@ -27,7 +27,10 @@ struct ClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The pinned CA certificate (ca.pem).", valueName: "file"))
     var ca: String?
 
-    @Option(help: ArgumentHelp("Seconds to wait for the drop box at each step before giving up.", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "Seconds to wait for the drop box at each step before giving up (a download must also advance by 64 KiB in that time).",
+            valueName: "seconds"))
     var timeout: Int = SSHClientConnection.defaultTimeout
 
     func validate() throws {

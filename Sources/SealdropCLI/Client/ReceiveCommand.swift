@@ -37,6 +37,13 @@ struct ReceiveCommand: ParsableCommand {
     @Option(name: .customLong("max"), help: ArgumentHelp("With --all, receive at most this many transfers in one run.", valueName: "count"))
     var maximumTransfers = defaultMaximumTransfers
 
+    @Option(
+        name: .customLong("max-size"),
+        help: ArgumentHelp(
+            "Refuse a transfer the drop box says is larger than this (bytes, or with K, M, G, T), before downloading it.",
+            valueName: "size"))
+    var maximumSize = ByteCount(bytes: DropBoxClient.defaultMaximumDownloadSize)
+
     @Flag(help: "Replace PATH if it exists.")
     var force = false
 
@@ -104,7 +111,19 @@ struct ReceiveCommand: ParsableCommand {
     /// Downloads into the part file, showing progress.
     private func fetch(_ dropBox: DropBoxClient, _ id: String, into folder: OutputDirectory, part: String, journal: ReceivedJournal) throws {
         var progress: Progress?
-        try dropBox.download(id, into: folder, part: part, journal: journal) { event in
+        do {
+            try download(dropBox, id, into: folder, part: part, journal: journal, progress: &progress)
+        } catch let error as DropBoxError where error.code == .tooLarge {
+            throw CLIFailure(
+                message: error.message, hint: "if you expect a transfer that large, pass a larger --max-size (now \(maximumSize))", status: .network)
+        }
+        progress?.finish()
+    }
+
+    private func download(
+        _ dropBox: DropBoxClient, _ id: String, into folder: OutputDirectory, part: String, journal: ReceivedJournal, progress: inout Progress?
+    ) throws {
+        try dropBox.download(id, into: folder, part: part, journal: journal, maximumSize: maximumSize.bytes) { event in
             switch event {
             case .resuming(let at, let size):
                 if !quiet { Terminal.info("resuming at byte \(at) of \(size)") }
@@ -115,7 +134,6 @@ struct ReceiveCommand: ParsableCommand {
                 progress?.update(done)
             }
         }
-        progress?.finish()
     }
 
     /// Verifies and decrypts; on failure says what was kept and exits 3.

@@ -82,6 +82,9 @@ struct SendCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Checked before anything is sent: a declaration refused after the
+        // upload would leave a transfer published without it.
+        let fields = try declarationFields()
         let profile = try client.resolve()
         var source = ReadAheadSource(try input == "-" ? FileDescriptor.standardInput : FileDescriptor.openForReading(input))
         let size = input == "-" ? nil : try FileDescriptor.openForReading(input).regularFileSize()
@@ -99,7 +102,9 @@ struct SendCommand: ParsableCommand {
         let progress = Progress("sending", total: size, quiet: quiet)
         let sent = try dropBox.send(from: &source, to: recipient, request: request) { progress.update($0) }
         progress.finish()
-        let declared = try declaration(for: sent.header.transferIDString, identity: dropBox.identity).map { try dropBox.declare($0) }
+        let declared = try fields.map { fields in
+            try dropBox.declare(Self.declaration(fields, for: sent.header.transferIDString, at: Date(), with: dropBox.identity.signingKey))
+        }
         print(
             """
             sent \(fileName.isEmpty ? "standard input" : Terminal.printable(fileName)) to \(recipient.name)
@@ -111,8 +116,10 @@ struct SendCommand: ParsableCommand {
             """)
     }
 
-    /// The signed declaration from --declare or the flags, if any was given.
-    private func declaration(for transfer: String, identity: VendorIdentity) throws -> Declaration? {
+    /// The declaration from --declare or the flags, if any was given,
+    /// checked: its fields by the declaration's rules, its size as uploaded
+    /// (signed, with a transfer id) within `Declaration.maximumSize`.
+    private func declarationFields() throws -> DeclarationFile? {
         var fields: DeclarationFile?
         if let declare {
             do {
@@ -124,10 +131,20 @@ struct SendCommand: ParsableCommand {
             fields = DeclarationFile(purpose: purpose, reference: reference, categories: category, records: records)
         }
         guard let fields else { return nil }
-        let declaration = Declaration.sign(
-            transfer: transfer, purpose: fields.purpose, reference: fields.reference ?? "", categories: fields.categories ?? [],
-            records: fields.records, at: Date(), with: identity.signingKey)
-        if let problem = declaration.problem { throw CLIFailure(message: problem, status: .usage) }
-        return declaration
+        let draft = Self.declaration(fields, for: String(repeating: "0", count: 32), at: Date(), with: Ed25519PrivateKey.generate())
+        if let problem = draft.problem { throw CLIFailure(message: problem, status: .usage) }
+        let size = try JSONEncoder().encode(draft).count
+        guard size <= Declaration.maximumSize else {
+            throw CLIFailure(
+                message: "the declaration is \(size) bytes, more than \(Declaration.maximumSize)",
+                hint: "a declaration names the purpose and the main tables in a few lines; shorten it", status: .usage)
+        }
+        return fields
+    }
+
+    static func declaration(_ fields: DeclarationFile, for transfer: String, at date: Date, with key: Ed25519PrivateKey) -> Declaration {
+        Declaration.sign(
+            transfer: transfer, purpose: fields.purpose, reference: fields.reference ?? "", categories: fields.categories ?? [], records: fields.records,
+            at: date, with: key)
     }
 }
