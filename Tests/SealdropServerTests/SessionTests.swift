@@ -239,7 +239,7 @@ final class DropBoxWorld: @unchecked Sendable {
         let session = try world.session("newvendor")
         let handle = try openDownload(world, session)
         var refused = false
-        for index in 0..<(SFTPSession.maximumServedRanges + 1) {
+        for index in 0..<(SessionRules.maximumServedRanges + 1) {
             if case .status(_, .failure, _) = session.handle(.read(id: 2, handle: handle, offset: UInt64(index * 2), length: 1)).first {
                 refused = true
                 break
@@ -266,12 +266,12 @@ final class DropBoxWorld: @unchecked Sendable {
         let world = try DropBoxWorld()
         let session = try world.session("oldvendor")
         var refused = false
-        for index in 0...SFTPSession.maximumUploadsPerSession {
+        for index in 0...SessionRules.maximumUploadsPerSession {
             let reply = session.handle(.open(id: UInt32(index), path: Array("/outbox/newvendor/x\(index)".utf8), flags: [.write, .create], attributes: .empty))
             if case .status(_, .failure, _) = reply.first { refused = true }
         }
         #expect(refused)
-        #expect(world.staging().count == SFTPSession.maximumUploadsPerSession)
+        #expect(world.staging().count == SessionRules.maximumUploadsPerSession)
         session.end()
         #expect(world.staging().isEmpty)
     }
