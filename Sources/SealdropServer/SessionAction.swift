@@ -106,6 +106,8 @@ struct RefusalRecord: Equatable {
         case badRequest = "bad-request"
         /// The server failed; the client is told only that.
         case serverError = "server-error"
+        /// A later request on an upload already refused: recorded once, not again.
+        case alreadyRefused = "already-refused"
     }
 
     let kind: Kind

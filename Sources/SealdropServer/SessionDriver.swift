@@ -81,7 +81,7 @@ final class SessionDriver {
         case .uploadRejected:
             dropBox.record(event(.uploadRejected, refusal.transferID, size: refusal.size, detail: refusal.reason))
             dropBox.log("\(vendor.name) upload rejected: \(refusal.reason)")
-        case .notFound:
+        case .notFound, .alreadyRefused:
             break
         default:
             let subject = refusal.transferID.map { " (transfer \($0))" } ?? ""

@@ -148,7 +148,7 @@ extension SessionRules {
             setHandle(handle, OpenHandle(kind: open.kind, content: .statement(draft)))
             return .reply(.status(id: id, code: .ok, message: ""))
         case .upload(let progress):
-            if let failure = progress.failure { throw Refusal(.failure, failure, .uploadRejected) }
+            if let failure = progress.failure { throw Refusal(.failure, failure, .alreadyRefused) }
             let (end, overflow) = offset.addingReportingOverflow(UInt64(data.count))
             guard !overflow, end <= view.maximumFileSize else {
                 throw Refusal(.failure, "the upload would exceed the limit of \(view.maximumFileSize) bytes", .limitReached)
@@ -186,7 +186,7 @@ extension SessionRules {
             return .recordStatement(record)
         case .upload(let progress):
             if let failure = progress.failure {
-                return discard(handle, then: .refuse(rejection(id, failure, size: progress.size)))
+                return discard(handle, then: .refuse(rejection(id, failure, size: progress.size, kind: .alreadyRefused)))
             }
             guard view.isStillValid(vendor: vendor, now: now) else {
                 return discard(handle, then: .refuse(rejection(id, "your certificate no longer verifies", size: progress.size, kind: .trustRefused)))
@@ -259,8 +259,9 @@ extension SessionRules {
             setHandle(handle, OpenHandle(kind: .outboxFile, content: .upload(progress)))
             wait(.writeStaged(id: id, handle: handle, end: end))
             return .writeStaged(handle: handle, offset: offset, data: data)
-        case (.reserve, .failed(.refused(let code, let message))):
-            throw Refusal(code, message, .limitReached)
+        case (.reserve(let id, let handle, _, _, _), .failed(.refused(_, let message))):
+            // It cannot be published now: its staged bytes and reservation go at once, for the vendor's other uploads.
+            return failUpload(handle, id: id, message)
         case (.writeStaged(let id, let handle, let end), .done):
             if case .upload(var progress)? = handles[handle]?.content {
                 progress.size = max(progress.size, end)

@@ -8,8 +8,9 @@ import Synchronization
 /// cannot together overshoot them.
 ///
 /// A reservation is taken at OPEN (one transfer, no bytes), grows at WRITE
-/// (to the upload's end, ahead by `growthStep`), and is released once the
-/// upload is published (the store counts it then) or discarded.
+/// (to the upload's end, ahead by `growthStep` while the quota is far off),
+/// and is released once the upload is published (the store counts it then)
+/// or discarded.
 final class UploadReservations: Sendable {
     /// Uploads one vendor may have open at once across all its sessions:
     /// four per session (`SessionRules.maximumUploadsPerSession`) times a few sessions.
@@ -87,8 +88,10 @@ final class UploadReservations: Sendable {
             guard bytes <= room else {
                 throw Refused(message: "the upload would exceed your quota of \(limits.maximumBytes) bytes waiting (published and uploading)")
             }
-            let ahead = bytes.addingReportingOverflow(Self.growthStep)
-            let granted = min(ahead.overflow ? UInt64.max : ahead.partialValue, room, max(bytes, limits.maximumFileSize))
+            // Ahead only while the quota is far off: near it, bytes held ahead
+            // by one upload could refuse another whose bytes would fit.
+            let farOff = room - bytes >= Self.growthStep * UInt64(Self.maximumInFlightPerVendor)
+            let granted = farOff ? min(bytes + Self.growthStep, max(bytes, limits.maximumFileSize)) : bytes
             ledger.uploads[ticket.number] = (upload.vendor, granted)
             ledger.vendors[upload.vendor, default: Usage()].bytes += granted - upload.bytes
             return granted
