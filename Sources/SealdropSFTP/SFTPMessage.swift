@@ -43,6 +43,14 @@ public enum SFTPMessage: Equatable, Sendable {
         case realpath = 16, stat = 17, rename = 18, readlink = 19, symlink = 20
         case status = 101, handle = 102, data = 103, name = 104, attributes = 105
         case extended = 200, extendedReply = 201
+
+        /// Sent by a client (INIT and the requests), as opposed to a server's replies.
+        public var isRequest: Bool {
+            switch self {
+            case .version, .status, .handle, .data, .name, .attributes, .extendedReply: false
+            default: true
+            }
+        }
     }
 
     public var packetType: PacketType {
@@ -177,7 +185,11 @@ public enum SFTPMessage: Equatable, Sendable {
         var id: UInt32?
         do {
             let message = try decode(type, &reader, &id)
-            guard reader.isAtEnd || type == .extended || type == .extendedReply else {
+            // Bytes after a request's fields are ignored, as OpenSSH's
+            // sftp-server does (some clients send them after WRITE data); the
+            // framer has already bounded the packet. Replies stay strict: a
+            // client has no reason to accept a server's sloppy packets.
+            guard reader.isAtEnd || type.isRequest || type == .extendedReply else {
                 throw SFTPError(.trailingBytes, "the \(type) packet has \(reader.remainingCount) bytes after its fields", requestID: id)
             }
             return message

@@ -114,9 +114,18 @@ import Testing
             #expect(error.code == .unknownType)
             #expect(error.requestID == 42)
         }
-        #expect(throws: SFTPError(.trailingBytes, "")) { try SFTPMessage.decode(Self.hex("10 00000003 00000001 2e ff").dropFirst(0)) }
+        // A reply with bytes after its fields is refused; a request is not (below).
+        #expect(throws: SFTPError(.trailingBytes, "")) { try SFTPMessage.decode(Self.hex("66 00000003 00000001 31 ff").dropFirst(0)) }
         #expect(throws: SFTPError(.fieldTooLong, "")) { try SFTPMessage.decode(Self.hex("10 00000003 00002000 2e").dropFirst(0)) }
         #expect(throws: SFTPError(.malformed, "")) { try SFTPMessage.decode(Self.hex("65 00000003 00000063 00000000 00000000").dropFirst(0)) }
+    }
+
+    @Test func bytesAfterARequestAreIgnoredAsOpenSSHDoes() throws {
+        // WRITE id 7, handle "1", offset 0, data "ab", then 3 stray bytes.
+        let write = try SFTPMessage.decode(Self.hex("06 00000007 00000001 31 0000000000000000 00000002 6162 ffffff").dropFirst(0))
+        #expect(write == .write(id: 7, handle: Array("1".utf8), offset: 0, data: Array("ab".utf8)))
+        let realpath = try SFTPMessage.decode(Self.hex("10 00000003 00000001 2e ff").dropFirst(0))
+        #expect(realpath == .realpath(id: 3, path: Array(".".utf8)))
     }
 
     @Test func randomMutationsNeverTrapAndValidOnesRoundTrip() {
@@ -129,7 +138,10 @@ import Testing
             }
             if Bool.random(using: &generator) { body = Array(body.prefix(Int.random(in: 0...body.count, using: &generator))) }
             if let message = try? SFTPMessage.decode(body[...]), message.packetType != .extended, message.packetType != .status {
-                #expect(Array(message.encode().dropFirst(4)) == body)
+                // A request may carry ignored bytes after its fields; what
+                // was decoded must still encode to the bytes it came from.
+                let encoded = Array(message.encode().dropFirst(4))
+                #expect(message.packetType.isRequest ? Array(body.prefix(encoded.count)) == encoded : encoded == body)
             }
         }
     }
