@@ -13,7 +13,7 @@ enum Pending: Equatable {
     case recordServed(id: UInt32, handle: [UInt8], data: [UInt8], range: Range<UInt64>)
     case reserve(id: UInt32, handle: [UInt8], offset: UInt64, data: [UInt8], end: UInt64)
     case writeStaged(id: UInt32, handle: [UInt8], end: UInt64)
-    case validate(id: UInt32, handle: [UInt8])
+    case validate(id: UInt32, handle: [UInt8], size: UInt64)
     case publish(id: UInt32, handle: [UInt8], upload: ValidatedUpload)
     /// The staged upload is being removed; then this ends the request.
     case discard(then: SessionAction)
@@ -24,7 +24,8 @@ enum Pending: Equatable {
     var id: UInt32 {
         switch self {
         case .openDownload(let id, _), .startUpload(let id, _, _), .readBlob(let id, _, _, _), .recordServed(let id, _, _, _),
-            .reserve(let id, _, _, _, _), .writeStaged(let id, _, _), .validate(let id, _), .publish(let id, _, _), .finishDownload(let id),
+            .reserve(let id, _, _, _, _),
+            .writeStaged(let id, _, _), .validate(let id, _, _), .publish(let id, _, _), .finishDownload(let id),
             .revoke(let id, _), .statement(let id, _):
             id
         case .discard(let then):
@@ -196,7 +197,7 @@ extension SessionRules {
                     handle,
                     then: .refuse(rejection(id, "the certificate of \(progress.recipient) no longer verifies", size: progress.size, kind: .trustRefused)))
             }
-            wait(.validate(id: id, handle: handle))
+            wait(.validate(id: id, handle: handle, size: progress.size))
             return .validateUpload(handle: handle, recipient: progress.recipient, size: progress.size)
         }
     }
@@ -271,14 +272,16 @@ extension SessionRules {
         case (.writeStaged(let id, let handle, _), .failed(.outOfSpace)):
             return failUpload(handle, id: id, Self.outOfSpace)
 
-        case (.validate(let id, let handle), .validated(let upload)):
+        case (.validate(let id, let handle, _), .validated(let upload)):
             if let existing = try view.transfer(id: upload.transferID) { return duplicate(handle, id: id, upload, existing) }
             wait(.publish(id: id, handle: handle, upload: upload))
             return .publishUpload(handle: handle, upload: upload)
-        case (.validate(let id, let handle), .failed(.rejected(let reason))):
-            return discard(handle, then: .refuse(rejection(id, reason, size: nil)))
-        case (.validate(let id, let handle), .failed(.outOfSpace)), (.publish(let id, let handle, _), .failed(.outOfSpace)):
-            return discard(handle, then: .refuse(rejection(id, Self.outOfSpace, size: nil)))
+        case (.validate(let id, let handle, let size), .failed(.rejected(let reason))):
+            return discard(handle, then: .refuse(rejection(id, reason, size: size)))
+        case (.validate(let id, let handle, let size), .failed(.outOfSpace)):
+            return discard(handle, then: .refuse(rejection(id, Self.outOfSpace, size: size)))
+        case (.publish(let id, let handle, let upload), .failed(.outOfSpace)):
+            return discard(handle, then: .refuse(rejection(id, Self.outOfSpace, size: upload.size)))
         case (.publish(let id, _, let upload), .published):
             return .reply(.status(id: id, code: .ok, message: "published transfer \(upload.transferID)"))
         case (.publish(let id, let handle, let upload), .duplicate):
@@ -286,8 +289,8 @@ extension SessionRules {
                 throw Refusal(.failure, Self.serverFailure, .serverError).with(reason: "a duplicate transfer that cannot be read")
             }
             return duplicate(handle, id: id, upload, existing)
-        case (.publish(let id, let handle, _), .failed(.rejected(let reason))):
-            return discard(handle, then: .refuse(rejection(id, reason, size: nil)))
+        case (.publish(let id, let handle, let upload), .failed(.rejected(let reason))):
+            return discard(handle, then: .refuse(rejection(id, reason, size: upload.size)))
 
         case (.discard(let then), _):
             return then
