@@ -3,6 +3,7 @@ import Foundation
 import SealdropSFTP
 import SealdropStore
 import Testing
+import TestSupport
 
 /// Figures, not assertions: how long a whole download takes in-process and
 /// what one served-range write to the store costs. Runs only when
@@ -57,5 +58,26 @@ import Testing
     static func isOK(_ message: SFTPMessage) -> Bool {
         if case .status(_, .ok, _) = message { return true }
         return false
+    }
+}
+
+/// The same over the wire: a real `sealdropd` and OpenSSH's `sftp get`.
+@Suite struct ServerDownloadMeasurement {
+    @Test(.enabled(if: DownloadMeasurement.enabled)) func sftpGetOf256MiB() throws {
+        let server = try ServerFixture()
+        let envelope = try server.seal(Fixtures.bytes(256 << 20, seed: 3), name: "big")
+        #expect(try server.sftp("oldvendor", ["put \(envelope) /outbox/newvendor/"]).status == 0)
+        let listing = try server.sftp("newvendor", ["ls /inbox"])
+        let name = try #require(
+            listing.output.split(whereSeparator: \.isWhitespace).compactMap { $0.split(separator: "/").last.map(String.init) }
+                .first { $0.hasSuffix(".sealdrop") })
+        let start = Date()
+        let got = try server.sftp("newvendor", ["get /inbox/\(name) received.sealdrop"])
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(got.status == 0, "\(got.standardError)")
+        let size = try server.directory.read("received.sealdrop").count
+        print(
+            "measure: sftp get of \(size) bytes from a real server: \(String(format: "%.2f", elapsed)) s, \(String(format: "%.1f", Double(size) / elapsed / 1e6)) MB/s"
+        )
     }
 }
