@@ -218,8 +218,18 @@ extension SessionRules {
     /// What an effect's outcome means for the request that asked for it.
     mutating func proceed(_ waiting: Pending, _ outcome: EffectOutcome, now: Date, view: some SessionView) throws -> SessionAction {
         if case .failed(.internalError(let reason)) = outcome {
-            if case .writeStaged(let id, let handle, _) = waiting { return failUpload(handle, id: id, Self.serverFailure) }
-            throw Refusal(.failure, Self.serverFailure, .serverError, transferID: nil, size: nil).with(reason: reason)
+            let failure = SessionRefusal(
+                id: waiting.id, code: .failure, message: Self.serverFailure, record: RefusalRecord(kind: .serverError, transferID: nil, reason: reason))
+            switch waiting {
+            case .writeStaged(let id, let handle, _), .reserve(let id, let handle, _, _, _):
+                // The staged bytes can no longer be trusted to be whole.
+                return failUpload(handle, id: id, Self.serverFailure)
+            case .validate(_, let handle, _), .publish(_, let handle, _):
+                // The handle is closed: the staged bytes and the reservation go now.
+                return discard(handle, then: .refuse(failure))
+            default:
+                return .refuse(failure)
+            }
         }
         switch (waiting, outcome) {
         case (.openDownload(let id, let handle), .claimed(let transfer)):

@@ -167,6 +167,16 @@ extension SessionAction {
         #expect(closed.message.contains("out of space") && closed.record.kind == .alreadyRefused)
     }
 
+    @Test func aServerFailureAtCloseStillRemovesTheUpload() throws {
+        var session = RulesHarness(vendor: "oldvendor")
+        let handle = try session.openUpload()
+        #expect(session.receive(.close(id: 2, handle: handle)) == .validateUpload(handle: handle, recipient: "newvendor", size: 0))
+        #expect(session.resume(.failed(.internalError("disk error"))) == .discardUpload(handle: handle))
+        let refused = try #require(session.resume(.done).refusal)
+        #expect(refused.message == SessionRules.serverFailure, "the cause is logged, not told")
+        #expect(refused.record.kind == .serverError && refused.record.reason == "disk error")
+    }
+
     @Test func aQuotaRefusalEndsTheUploadAtOnce() throws {
         var session = RulesHarness(vendor: "oldvendor")
         let handle = try session.openUpload()
