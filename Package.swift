@@ -134,7 +134,10 @@ let package = Package(
         // The vendor's side of the drop box: SSH connection, pipelined SFTP transfers.
         .target(
             name: "SealdropClient",
-            dependencies: ["SealdropSFTP", "SealdropSSH", "SealdropIO", "SealdropKeys", "SealdropFormat", "SealdropLayout"],
+            dependencies: [
+                "SealdropSFTP", "SealdropSSH", "SealdropIO", "SealdropKeys", "SealdropFormat", "SealdropLayout", "SealdropTrust", "SealdropEnvelope",
+                "SealdropLog", "SealdropCrypto",
+            ],
             swiftSettings: strictSettings
         ),
 
@@ -234,6 +237,14 @@ let package = Package(
         .testTarget(
             name: "SealdropEnvelopeTests",
             dependencies: ["SealdropEnvelope", "SealdropKeys", "SealdropFormat", "SealdropIO", "SealdropCrypto", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SealdropClientTests",
+            dependencies: [
+                "SealdropClient", "SealdropSSH", "SealdropSFTP", "SealdropTrust", "SealdropKeys", "SealdropEnvelope", "SealdropFormat", "SealdropIO",
+                "SealdropLayout", "TestSupport",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

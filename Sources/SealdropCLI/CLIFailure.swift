@@ -45,10 +45,23 @@ struct CLIFailure: Error {
                 hint:
                     "someone may be impersonating the drop box; do not continue. If the operator changed the key, confirm the new fingerprint with them and run 'sealdrop init' again",
                 status: .network)
+        case let ssh as SSHError where ssh.code == .timedOut:
+            self.init(message: ssh.message, hint: "try again later, or raise --timeout if the link is slow", status: .network)
         case let ssh as SSHError:
             self.init(message: ssh.message, status: .network)
-        case let sftp as SFTPClientError:
-            self.init(message: "the drop box refused: \(sftp.message)", status: .network)
+        case let dropBox as DropBoxError:
+            switch dropBox.code {
+            case .wrongEnvelope, .replayed, .badReceipt:
+                self.init(message: dropBox.message, hint: "do not use what the drop box served; tell its operator", status: .verification)
+            case .localState:
+                self.init(message: dropBox.message, status: .failure)
+            case .refused, .notFound:
+                self.init(message: dropBox.message, status: .network)
+            case .invalidName, .missingAttribute, .tooLarge, .protocolViolation:
+                self.init(
+                    message: dropBox.message, hint: "the drop box broke its own rules; nothing it sent was used. Tell its operator",
+                    status: .network)
+            }
         default:
             return nil
         }

@@ -11,7 +11,8 @@ enum ExitStatus: Int32 {
     case key = 4
     /// A certificate or the trust store refused: unknown, expired, revoked, wrong role.
     case trust = 5
-    /// The drop box could not be reached, its host key differs, or it refused.
+    /// The drop box could not be reached, its host key differs, it refused,
+    /// or it answered something that breaks its rules (nothing of it was used).
     case network = 6
 
     static let helpText = """
@@ -22,6 +23,7 @@ enum ExitStatus: Int32 {
           3  an envelope failed verification; nothing was written
           4  a key could not be used (missing, corrupt, wrong type or passphrase)
           5  a certificate was refused (unknown, expired, revoked, wrong role, other CA)
-          6  the drop box was unreachable, not the pinned server, or refused the request
+          6  the drop box was unreachable, not the pinned server, refused the request,
+             or sent something that breaks its rules (none of it was used)
         """
 }

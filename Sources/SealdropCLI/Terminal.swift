@@ -1,14 +1,20 @@
 import Foundation
-import SealdropFormat
+import SealdropClient
 
 /// Messages for people, on standard error, in the house format.
 enum Terminal {
+    /// Messages may carry text from elsewhere (libssh's reports of what a
+    /// server said): each line goes through the sanitiser.
     static func error(_ message: String) {
-        write("sealdrop: error: \(message)\n")
+        write("sealdrop: error: \(lines(message))\n")
     }
 
     static func warning(_ message: String) {
-        write("sealdrop: warning: \(message)\n")
+        write("sealdrop: warning: \(lines(message))\n")
+    }
+
+    private static func lines(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { printable(String($0)) }.joined(separator: "\n")
     }
 
     static func hint(_ message: String) {
@@ -24,18 +30,11 @@ enum Terminal {
         FileHandle.standardError.write(Data(text.utf8))
     }
 
-    /// Makes untrusted text (a sender-chosen file name) safe to print on one
-    /// line: unsafe characters (`TextSafety`) become visible escapes.
+    /// Makes untrusted text (a sender-chosen file name, anything the drop
+    /// box said) safe to print on one line: the one sanitiser,
+    /// `UntrustedText`, turns unsafe characters into visible escapes.
     static func printable(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            if TextSafety.isUnsafe(scalar) {
-                out += "\\u{\(String(scalar.value, radix: 16))}"
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
+        UntrustedText.printable(text)
     }
 
     /// Untrusted multi-line text, every line under `label` so that no line

@@ -3,6 +3,10 @@ import SealdropSFTP
 /// An SFTP v3 client over any byte stream (a libssh channel in practice),
 /// written on the pure codec so that uploads and downloads can keep many
 /// requests in flight: libssh's own sftp_write waits for every reply.
+///
+/// Every reply is checked before use: its request id, its type, and the
+/// limits below; a server's message is sanitised and cut before it becomes
+/// part of an error. Nothing the server says is trusted.
 public final class SFTPClient {
     public typealias Receive = (UnsafeMutableRawBufferPointer) throws -> Int
     public typealias Send = ([UInt8]) throws -> Void
@@ -12,19 +16,39 @@ public final class SFTPClient {
     public static let pipelineDepth = 32
     /// Bytes per WRITE or READ: well under the server's 256 KiB packet limit.
     public static let blockSize = 64 * 1024
+    /// Entries in one listing: a vendor's inbox holds at most its pending
+    /// transfers (the server caps those far lower); more is a server lying.
+    public static let maximumListingEntries = 10_000
+    /// Bytes of names, long names and attributes in one listing: a real
+    /// entry is about 150 bytes, so this is five times what 10,000 need,
+    /// and what a lying server can make the client hold.
+    public static let maximumListingBytes = 8 << 20
+    /// Extensions kept from VERSION; the drop box sends one.
+    static let maximumExtensions = 16
 
     private let receive: Receive
     private let send: Send
     private var framer = SFTPPacketFramer()
     private var nextID: UInt32 = 1
     private var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+    /// The extensions the server announced in VERSION, by name (bounded).
+    public private(set) var serverExtensions: [String: [UInt8]] = [:]
 
-    public init(receive: @escaping Receive, send: @escaping Send) throws {
+    /// Sends INIT with `extensions` and checks the VERSION answer.
+    public init(receive: @escaping Receive, send: @escaping Send, extensions: [(name: String, data: String)] = []) throws {
         self.receive = receive
         self.send = send
-        try send(SFTPMessage.initialize(version: SFTPLimits.version, extensions: []).encode())
-        guard case .version(let version, _) = try nextMessage(), version == SFTPLimits.version else {
-            throw SFTPClientError("the server does not speak SFTP version 3")
+        let pairs = extensions.map { SFTPExtensionPair(name: Array($0.name.utf8), data: Array($0.data.utf8)) }
+        try send(SFTPMessage.initialize(version: SFTPLimits.version, extensions: pairs).encode())
+        guard case .version(let version, let announced) = try nextMessage() else {
+            throw DropBoxError(.protocolViolation, "the drop box did not answer INIT with VERSION")
+        }
+        guard version == SFTPLimits.version else { throw DropBoxError(.protocolViolation, "the drop box does not speak SFTP version 3 (it said \(version))") }
+        guard announced.count <= Self.maximumExtensions else {
+            throw DropBoxError(.tooLarge, "the drop box announced \(announced.count) extensions, more than \(Self.maximumExtensions)")
+        }
+        for pair in announced {
+            serverExtensions[String(decoding: pair.name, as: UTF8.self)] = pair.data
         }
     }
 
@@ -33,7 +57,9 @@ public final class SFTPClient {
         let id = takeID()
         try send(make(id).encode())
         let reply = try nextMessage()
-        guard reply.requestID == id else { throw SFTPClientError("the server answered request \(String(describing: reply.requestID)), not \(id)") }
+        guard reply.requestID == id else {
+            throw DropBoxError(.protocolViolation, "the drop box answered request \(reply.requestID.map(String.init) ?? "none"), not \(id)")
+        }
         return reply
     }
 
@@ -44,11 +70,17 @@ public final class SFTPClient {
         return id
     }
 
+    /// The next packet; a length over the codec's limit or a malformed
+    /// packet ends the session with an error rather than a guess.
     public func nextMessage() throws -> SFTPMessage {
         while true {
-            if let message = try framer.nextPacket() { return message }
+            do {
+                if let message = try framer.nextPacket() { return message }
+            } catch {
+                throw DropBoxError(.protocolViolation, "the drop box sent a malformed packet: \(error.message)")
+            }
             let count = try buffer.withUnsafeMutableBytes { try receive($0) }
-            guard count > 0 else { throw SFTPClientError("the server closed the connection") }
+            guard count > 0 else { throw DropBoxError(.refused, "the drop box closed the connection") }
             framer.append(buffer[0..<count])
         }
     }
@@ -58,46 +90,76 @@ public final class SFTPClient {
         return nextID
     }
 
+    /// The error for a refusal: the server's own message, made safe, or `fallback`.
+    static func refusal(_ code: SFTPStatusCode, _ message: String, _ fallback: String) -> DropBoxError {
+        let said = message.isEmpty ? fallback : "the drop box said: \(UntrustedText.fromServer(message))"
+        return DropBoxError(code == .noSuchFile ? .notFound : .refused, said)
+    }
+
+    static func unexpected(_ reply: SFTPMessage, to request: String) -> DropBoxError {
+        DropBoxError(.protocolViolation, "the drop box answered \(request) with an unexpected \(reply.packetType) packet")
+    }
+
     // MARK: - Operations
 
     public func open(_ path: String, flags: SFTPOpenFlags) throws -> [UInt8] {
         switch try request({ .open(id: $0, path: Array(path.utf8), flags: flags, attributes: .empty) }) {
         case .handle(_, let handle): return handle
-        case .status(_, _, let message): throw SFTPClientError(message.isEmpty ? "cannot open \(path)" : message)
-        default: throw SFTPClientError("unexpected reply to OPEN")
+        case .status(_, let code, let message): throw Self.refusal(code, message, "the drop box cannot open \(path) (\(code))")
+        case let other: throw Self.unexpected(other, to: "OPEN")
         }
     }
 
-    /// Closes a handle; the server's message (e.g. "published transfer ID") is returned.
+    /// Closes a handle; the server's message (e.g. "published transfer ID") is returned, sanitised.
     @discardableResult
     public func close(_ handle: [UInt8]) throws -> String {
-        guard case .status(_, let code, let message) = try request({ .close(id: $0, handle: handle) }) else {
-            throw SFTPClientError("unexpected reply to CLOSE")
+        switch try request({ .close(id: $0, handle: handle) }) {
+        case .status(_, .ok, let message): return UntrustedText.fromServer(message)
+        case .status(_, let code, let message): throw Self.refusal(code, message, "the drop box refused to close the file (\(code))")
+        case let other: throw Self.unexpected(other, to: "CLOSE")
         }
-        guard code == .ok else { throw SFTPClientError(message.isEmpty ? "the server refused to close the file (\(code))" : message) }
-        return message
     }
 
     public func stat(_ path: String) throws -> SFTPAttributes {
         switch try request({ .stat(id: $0, path: Array(path.utf8)) }) {
         case .attributes(_, let attributes): return attributes
-        case .status(_, _, let message): throw SFTPClientError(message)
-        default: throw SFTPClientError("unexpected reply to STAT")
+        case .status(_, let code, let message): throw Self.refusal(code, message, "the drop box has no \(path) (\(code))")
+        case let other: throw Self.unexpected(other, to: "STAT")
         }
     }
 
-    public func list(_ path: String) throws -> [SFTPNameEntry] {
-        guard case .handle(_, let handle) = try request({ .opendir(id: $0, path: Array(path.utf8)) }) else {
-            throw SFTPClientError("cannot list \(path)")
+    /// A directory's entries except `.` and `..`, within
+    /// `maximumEntries` and `maximumBytes`: an endless or bloated listing
+    /// is refused once it passes them, never buffered whole.
+    public func list(_ path: String, maximumEntries: Int = maximumListingEntries, maximumBytes: Int = maximumListingBytes) throws
+        -> [SFTPNameEntry]
+    {
+        let handle: [UInt8]
+        switch try request({ .opendir(id: $0, path: Array(path.utf8)) }) {
+        case .handle(_, let opened): handle = opened
+        case .status(_, let code, let message): throw Self.refusal(code, message, "the drop box cannot list \(path) (\(code))")
+        case let other: throw Self.unexpected(other, to: "OPENDIR")
         }
         defer { _ = try? close(handle) }
         var entries = [SFTPNameEntry]()
+        var bytes = 0
         while true {
             switch try request({ .readdir(id: $0, handle: handle) }) {
-            case .name(_, let batch): entries += batch
-            case .status(_, .eof, _): return entries.filter { $0.filename != Array(".".utf8) && $0.filename != Array("..".utf8) }
-            case .status(_, _, let message): throw SFTPClientError(message)
-            default: throw SFTPClientError("unexpected reply to READDIR")
+            case .name(_, let batch):
+                guard !batch.isEmpty else { throw DropBoxError(.protocolViolation, "the drop box sent an empty batch of names for \(path)") }
+                for entry in batch where entry.filename != Array(".".utf8) && entry.filename != Array("..".utf8) {
+                    bytes += entry.filename.count + entry.longname.count + entry.attributes.extended.reduce(0) { $0 + $1.type.count + $1.data.count }
+                    entries.append(entry)
+                    guard entries.count <= maximumEntries, bytes <= maximumBytes else {
+                        throw DropBoxError(
+                            .tooLarge,
+                            "the drop box's listing of \(path) passed \(entries.count > maximumEntries ? "\(maximumEntries) entries" : "\(maximumBytes) bytes"); it was refused"
+                        )
+                    }
+                }
+            case .status(_, .eof, _): return entries
+            case .status(_, let code, let message): throw Self.refusal(code, message, "the drop box stopped listing \(path) (\(code))")
+            case let other: throw Self.unexpected(other, to: "READDIR")
             }
         }
     }
@@ -107,28 +169,47 @@ public final class SFTPClient {
     public func readFile(_ path: String, maximumSize: Int) throws -> [UInt8] {
         let handle = try open(path, flags: .read)
         var bytes = [UInt8]()
-        while case .data(_, let data) = try request({ .read(id: $0, handle: handle, offset: UInt64(bytes.count), length: UInt32(Self.blockSize)) }) {
-            guard !data.isEmpty, bytes.count + data.count <= maximumSize else {
+        while true {
+            switch try request({ .read(id: $0, handle: handle, offset: UInt64(bytes.count), length: UInt32(Self.blockSize)) }) {
+            case .data(_, let data):
+                guard !data.isEmpty, data.count <= Self.blockSize, bytes.count + data.count <= maximumSize else {
+                    _ = try? close(handle)
+                    throw data.isEmpty
+                        ? DropBoxError(.protocolViolation, "the drop box sent an empty block of \(path)")
+                        : DropBoxError(.tooLarge, "the drop box's \(path) is larger than \(maximumSize) bytes; it was refused")
+                }
+                bytes += data
+            case .status(_, .eof, _):
+                try close(handle)
+                return bytes
+            case .status(_, let code, let message):
                 _ = try? close(handle)
-                throw SFTPClientError(data.isEmpty ? "the server sent an empty block of \(path)" : "\(path) is larger than \(maximumSize) bytes")
+                throw Self.refusal(code, message, "the drop box stopped sending \(path) (\(code))")
+            case let other:
+                throw Self.unexpected(other, to: "READ")
             }
-            bytes += data
         }
-        try close(handle)
-        return bytes
+    }
+
+    /// Writes a small file in one request (a signed statement, a few KiB).
+    public func writeFile(_ path: String, _ body: [UInt8]) throws -> String {
+        precondition(body.count <= Self.blockSize, "a statement fits one block")
+        let handle = try open(path, flags: [.write, .create, .truncate])
+        switch try request({ .write(id: $0, handle: handle, offset: 0, data: body) }) {
+        case .status(_, .ok, _): break
+        case .status(_, let code, let message):
+            _ = try? close(handle)
+            throw Self.refusal(code, message, "the drop box refused \(path) (\(code))")
+        case let other: throw Self.unexpected(other, to: "WRITE")
+        }
+        return try close(handle)
     }
 
     public func remove(_ path: String) throws {
-        guard case .status(_, let code, let message) = try request({ .remove(id: $0, path: Array(path.utf8)) }) else {
-            throw SFTPClientError("unexpected reply to REMOVE")
+        switch try request({ .remove(id: $0, path: Array(path.utf8)) }) {
+        case .status(_, .ok, _): return
+        case .status(_, let code, let message): throw Self.refusal(code, message, "the drop box cannot remove \(path) (\(code))")
+        case let other: throw Self.unexpected(other, to: "REMOVE")
         }
-        guard code == .ok else { throw SFTPClientError(message.isEmpty ? "cannot remove \(path) (\(code))" : message) }
     }
-}
-
-/// The server refused or broke the protocol; the message is the server's when it gave one.
-public struct SFTPClientError: Error, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }

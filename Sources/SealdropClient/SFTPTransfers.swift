@@ -49,10 +49,9 @@ public final class SFTPUploadSink: ByteSink {
     }
 
     private func awaitReply() throws {
-        guard case .status(_, let code, let message) = try client.nextMessage() else {
-            throw SFTPClientError("unexpected reply to WRITE")
-        }
-        guard code == .ok else { throw SFTPClientError(message.isEmpty ? "the server refused the upload (\(code))" : message) }
+        let reply = try client.nextMessage()
+        guard case .status(_, let code, let message) = reply else { throw SFTPClient.unexpected(reply, to: "WRITE") }
+        guard code == .ok else { throw SFTPClient.refusal(code, message, "the drop box refused the upload (\(code))") }
         inFlight -= 1
         acknowledged = min(offset, acknowledged + UInt64(SFTPClient.blockSize))
         progress?(acknowledged)
@@ -64,7 +63,7 @@ extension SFTPClient {
     /// up to `pipelineDepth` READ requests in flight.
     public func download<Sink: ByteSink>(
         _ handle: [UInt8], from start: UInt64, size: UInt64, to sink: inout Sink,
-        progress: ((UInt64) -> Void)? = nil
+        progress: (UInt64) -> Void = { _ in }
     ) throws {
         var nextOffset = start
         var written = start
@@ -84,24 +83,28 @@ extension SFTPClient {
         try fill()
         while written < size {
             let reply = try nextMessage()
-            guard let id = reply.requestID, let asked = pending.removeValue(forKey: id) else { throw SFTPClientError("unexpected reply to READ") }
+            guard let id = reply.requestID, let asked = pending.removeValue(forKey: id) else {
+                throw DropBoxError(.protocolViolation, "the drop box answered a READ that was not asked")
+            }
             switch reply {
             case .data(_, let data):
-                guard !data.isEmpty, data.count <= Int(asked.length) else { throw SFTPClientError("the server sent a malformed block") }
+                guard !data.isEmpty, data.count <= Int(asked.length) else {
+                    throw DropBoxError(.protocolViolation, "the drop box sent \(data.count) bytes for a READ of \(asked.length)")
+                }
                 arrived[asked.offset] = data
                 if data.count < Int(asked.length) {
                     // A short read: ask for the rest of that block.
                     try request(asked.offset + UInt64(data.count), asked.length - UInt32(data.count))
                 }
-            case .status(_, _, let message):
-                throw SFTPClientError(message.isEmpty ? "the download stopped at byte \(asked.offset)" : message)
+            case .status(_, let code, let message):
+                throw SFTPClient.refusal(code, message, "the download stopped at byte \(asked.offset) (\(code))")
             default:
-                throw SFTPClientError("unexpected reply to READ")
+                throw SFTPClient.unexpected(reply, to: "READ")
             }
             while let data = arrived.removeValue(forKey: written) {
                 try sink.write(data)
                 written += UInt64(data.count)
-                progress?(written)
+                progress(written)
             }
             try fill()
         }

@@ -14,3 +14,12 @@ enum TemporaryName {
         return (fd, name)
     }
 }
+
+extension TemporaryName {
+    /// Twelve random letters and digits for a hidden temporary name.
+    static func randomSuffix() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        var generator = SystemRandomNumberGenerator()
+        return String(decoding: (0..<12).map { _ in alphabet[Int(generator.next(upperBound: UInt(alphabet.count)))] }, as: UTF8.self)
+    }
+}

@@ -20,4 +20,18 @@ public enum DropBoxAttributes {
     /// Longest value the server sends in one of these attributes: names are
     /// at most 63 bytes, states and times far shorter. A client refuses more.
     public static let maximumValueLength = 64
+
+    /// Every lifecycle state a transfer can be in: the closed set a
+    /// `state@sealdrop` value (or a listing's state column) must come from.
+    public static let states: Set<String> = ["staged", "available", "claimed", "delivered", "expired", "revoked", "rejected"]
+
+    /// Why `text` is not an `expires@sealdrop` value (1 to 12 decimal
+    /// digits of Unix seconds, no sign, no spaces), or nil.
+    public static func expiryProblem(_ text: some StringProtocol) -> String? {
+        let bytes = Array(text.utf8)
+        guard (1...12).contains(bytes.count), bytes.allSatisfy({ (48...57).contains($0) }) else {
+            return "an expiry is 1 to 12 decimal digits of Unix seconds"
+        }
+        return nil
+    }
 }

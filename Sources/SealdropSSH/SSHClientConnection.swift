@@ -14,15 +14,26 @@ public final class SSHClientConnection: @unchecked Sendable {
 
     /// The host key fingerprint the server presented, as OpenSSH prints it.
     public private(set) var hostKeyFingerprint = ""
+    /// Longest wait for any one answer of the server, in milliseconds.
+    private let timeoutMilliseconds: Int32
+    private let peer: String
+
+    /// A server that says nothing for this long is given up on.
+    public static let defaultTimeout = 30
 
     /// - Parameters:
     ///   - pinnedHostKey: `SHA256:...`; a different key ends the connection
     ///     before authentication, with both fingerprints in the error.
     ///   - privateKeyPEM: the user's unencrypted OpenSSH private key text;
     ///     wiped from libssh's copy when the key is freed.
-    public init(host: String, port: Int, user: String, pinnedHostKey: String, privateKeyPEM: String, timeout: Int = 30) throws(SSHError) {
+    ///   - timeout: seconds; bounds the TCP connect, the key exchange and
+    ///     login (libssh's `SSH_OPTIONS_TIMEOUT`) and then every read of
+    ///     the channel, so a server that stalls gets a `.timedOut` error.
+    public init(host: String, port: Int, user: String, pinnedHostKey: String, privateKeyPEM: String, timeout: Int = defaultTimeout) throws(SSHError) {
         guard let session = ssh_new() else { throw SSHError(.serverFailed, "libssh could not create a session") }
         self.session = session
+        timeoutMilliseconds = Int32(clamping: max(1, timeout) * 1000)
+        peer = "\(host):\(port)"
         var portValue = Int32(port)
         var seconds = Int(timeout)
         var noDelay: Int32 = 1
@@ -35,7 +46,12 @@ public final class SSHClientConnection: @unchecked Sendable {
             && ssh_options_set(session, SSH_OPTIONS_NODELAY, &noDelay) == SSH_OK
             && ssh_options_set(session, SSH_OPTIONS_PROCESS_CONFIG, &ignoreConfig) == SSH_OK
         guard options else { throw SSHError(.connectFailed, "libssh refused the connection options: \(lastError)") }
+        let started = Self.now()
         guard ssh_connect(session) == SSH_OK else {
+            // libssh reports a timeout only in its text; the clock says which it was.
+            if Self.now() - started >= Double(timeout) - 0.5 {
+                throw SSHError(.timedOut, "the server at \(host):\(port) did not complete the SSH handshake within \(timeout) s")
+            }
             throw SSHError(.connectFailed, "cannot connect to \(host):\(port): \(lastError)")
         }
         hostKeyFingerprint = try Self.serverFingerprint(session)
@@ -69,11 +85,16 @@ public final class SSHClientConnection: @unchecked Sendable {
         ssh_free(session)
     }
 
-    /// Reads channel data; 0 at end of stream.
+    /// Reads channel data; 0 at end of stream. A server that sends nothing
+    /// for the timeout is an error, never an endless wait.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SSHError) -> Int {
         guard let channel else { return 0 }
-        let count = ssh_channel_read(channel, buffer.baseAddress, UInt32(buffer.count), 0)
+        let count = ssh_channel_read_timeout(channel, buffer.baseAddress, UInt32(buffer.count), 0, timeoutMilliseconds)
         if count == SSH_ERROR { throw SSHError(.channelFailed, "reading from the server failed: \(lastError)") }
+        if count == 0, ssh_channel_is_eof(channel) != 0 || ssh_channel_is_open(channel) == 0 { return 0 }
+        if count == 0 {
+            throw SSHError(.timedOut, "the server at \(peer) sent nothing for \(timeoutMilliseconds / 1000) s; it may be stalled or overloaded")
+        }
         return Int(count)
     }
 
@@ -82,12 +103,22 @@ public final class SSHClientConnection: @unchecked Sendable {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { ssh_channel_write(channel, $0.baseAddress! + offset, UInt32(bytes.count - offset)) }
+            // libssh returns 0 when the server's window stayed shut for the timeout.
+            if written == 0 || (written == SSH_ERROR && lastError.isEmpty) {
+                throw SSHError(.timedOut, "the server at \(peer) accepted no data for \(timeoutMilliseconds / 1000) s; it may be stalled or overloaded")
+            }
             guard written > 0 else { throw SSHError(.channelFailed, "writing to the server failed: \(lastError)") }
             offset += Int(written)
         }
     }
 
     private var lastError: String { String(cString: ssh_get_error(UnsafeMutableRawPointer(session))) }
+
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
 
     /// `SHA256:...` of the server's host key, computed as OpenSSH does.
     static func serverFingerprint(_ session: ssh_session) throws(SSHError) -> String {

@@ -5,59 +5,116 @@ import SealdropKeys
 import X509
 import Crypto
 
-/// A trust store folder as a deployment lays it out (see
-/// `Certificates/README.md`): the pinned CA certificate, one certificate
-/// per vendor and per server, and the CA's revocation list.
+/// The CA certificate a reader pins, the CA's revocation list and the
+/// vendor and server certificates filed under their names: a value built
+/// from bytes, checked on construction. `load(directory:)` reads a trust
+/// store folder as a deployment lays it out (see `Certificates/README.md`)
+/// into one; a client builds one in memory from its pinned CA and what the
+/// drop box serves, without writing anything.
 public struct TrustStore: Sendable {
     public static let caFile = "ca.pem"
     public static let vendorsFolder = "vendors"
     public static let serverFolder = "server"
     public static let revocationFile = "revocations.crl"
 
+    /// Where the store came from, for messages: a folder, or a description
+    /// such as "the drop box's /directory".
     public let directory: String
     public let ca: VendorCertificate
     public let revocations: RevocationList?
+    /// Certificates by the name they are filed under, parsed but unverified;
+    /// one that does not parse is kept as its error, reported when used.
+    private let vendors: [String: Result<VendorCertificate, TrustError>]
+    private let servers: [String: Result<VendorCertificate, TrustError>]
 
-    /// Loads and checks the CA certificate and the revocation list.
+    /// Builds and checks a store from bytes: the CA must be a self-signed
+    /// Ed25519 CA valid now; the revocation list must be signed by it,
+    /// current, and no older than `revocationFloor`.
+    ///
+    /// - Parameters:
+    ///   - vendorCertificates: PEM bytes by the vendor name they are filed
+    ///     under; a certificate naming someone else is refused when looked up.
+    ///   - source: names the origin in messages.
+    public init(
+        caPEM: [UInt8], revocationList: [UInt8]?, vendorCertificates: [String: [UInt8]], serverCertificates: [String: [UInt8]] = [:],
+        source: String, caSource: String? = nil, revocationSource: String? = nil, now: Date = Date(), revocationFloor: UInt64 = 0
+    ) throws(TrustError) {
+        let caSource = caSource ?? "the CA certificate of \(source)"
+        let ca = try VendorCertificate(pem: String(decoding: caPEM, as: UTF8.self), source: caSource)
+        let caKey = try Self.checkAuthority(ca, source: caSource)
+        let skew = CertificateVerifier.clockSkew
+        guard ca.certificate.notValidBefore <= now.addingTimeInterval(skew), ca.certificate.notValidAfter >= now.addingTimeInterval(-skew) else {
+            throw TrustError(
+                .expired,
+                "the CA certificate \(caSource) is not valid now (valid \(CertificateVerifier.format(ca.certificate.notValidBefore)) to \(CertificateVerifier.format(ca.certificate.notValidAfter)))"
+            )
+        }
+        // No list is not "nothing revoked": it fails closed, as a stale one does.
+        let crlSource = revocationSource ?? "the revocation list of \(source)"
+        guard let revocationList else {
+            throw TrustError(.badRevocationList, "\(source) has no \(Self.revocationFile); without it no revocation could be checked")
+        }
+        let list = try RevocationList.verified(revocationList, source: crlSource, ca: ca.certificate, caKey: caKey)
+        if list.nextUpdate < now.addingTimeInterval(-skew) {
+            throw TrustError(
+                .staleRevocationList,
+                "\(crlSource) expired on \(CertificateVerifier.format(list.nextUpdate)): revocations since then would be missed; fetch the current list from the CA operator"
+            )
+        }
+        guard list.number >= revocationFloor else {
+            throw TrustError(
+                .staleRevocationList,
+                "\(crlSource) is list number \(list.number), older than number \(revocationFloor) seen before: an old list was put back, which would undo revocations"
+            )
+        }
+        func parse(_ files: [String: [UInt8]], _ folder: String) -> [String: Result<VendorCertificate, TrustError>] {
+            files.reduce(into: [:]) { parsed, file in
+                let where_ = "\(source)/\(folder)/\(file.key).pem"
+                parsed[file.key] = Result { () throws(TrustError) in try VendorCertificate(pem: String(decoding: file.value, as: UTF8.self), source: where_) }
+            }
+        }
+        self.directory = source
+        self.ca = ca
+        self.revocations = list
+        self.vendors = parse(vendorCertificates, Self.vendorsFolder)
+        self.servers = parse(serverCertificates, Self.serverFolder)
+    }
+
+    /// Reads a trust store folder: `ca.pem`, `revocations.crl`,
+    /// `vendors/NAME.pem`, `server/NAME.pem`.
     ///
     /// - Parameter revocationFloor: the highest CRL number this reader has
     ///   seen before; an older list is refused, so revocations cannot be
     ///   rolled back by restoring an earlier file.
     public static func load(directory: String, now: Date = Date(), revocationFloor: UInt64 = 0) throws(TrustError) -> TrustStore {
         let caPath = directory + "/" + caFile
-        guard FileManager.default.fileExists(atPath: caPath) else {
+        guard let caPEM = FileManager.default.contents(atPath: caPath) else {
             throw TrustError(
                 .trustStoreUnreadable, "\(directory) is not a trust store: it has no \(caFile); pass --trust with the folder the CA operator published")
         }
-        let ca = try VendorCertificate.load(path: caPath)
-        let caKey = try checkAuthority(ca, source: caPath)
-        let skew = CertificateVerifier.clockSkew
-        guard ca.certificate.notValidBefore <= now.addingTimeInterval(skew), ca.certificate.notValidAfter >= now.addingTimeInterval(-skew) else {
-            throw TrustError(
-                .expired,
-                "the CA certificate \(caPath) is not valid now (valid \(CertificateVerifier.format(ca.certificate.notValidBefore)) to \(CertificateVerifier.format(ca.certificate.notValidAfter)))"
-            )
-        }
-
-        // No list is not "nothing revoked": it fails closed, as a stale one does.
         let crlPath = directory + "/" + revocationFile
-        guard let data = FileManager.default.contents(atPath: crlPath) else {
-            throw TrustError(.badRevocationList, "\(directory) has no \(revocationFile); without it no revocation could be checked")
+        return try TrustStore(
+            caPEM: [UInt8](caPEM), revocationList: FileManager.default.contents(atPath: crlPath).map { [UInt8]($0) },
+            vendorCertificates: certificateFiles(in: directory + "/" + vendorsFolder),
+            serverCertificates: certificateFiles(in: directory + "/" + serverFolder),
+            source: directory, caSource: caPath, revocationSource: crlPath, now: now, revocationFloor: revocationFloor)
+    }
+
+    /// Loads the store with the revocation-number floor kept in `floorFile`
+    /// (missing means none seen yet), and raises the floor to the list just read.
+    public static func load(directory: String, now: Date = Date(), floorFile: String) throws(TrustError) -> TrustStore {
+        let floor = try RevocationFloor(file: floorFile)
+        let store = try load(directory: directory, now: now, revocationFloor: floor.number)
+        try floor.raise(to: store)
+        return store
+    }
+
+    /// `NAME.pem` files of a folder by NAME; a missing folder holds none.
+    private static func certificateFiles(in folder: String) -> [String: [UInt8]] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.filter { $0.hasSuffix(".pem") }.reduce(into: [:]) { files, name in
+            if let bytes = FileManager.default.contents(atPath: folder + "/" + name) { files[String(name.dropLast(4))] = [UInt8](bytes) }
         }
-        let list = try RevocationList.verified([UInt8](data), source: crlPath, ca: ca.certificate, caKey: caKey)
-        if list.nextUpdate < now.addingTimeInterval(-skew) {
-            throw TrustError(
-                .staleRevocationList,
-                "\(crlPath) expired on \(CertificateVerifier.format(list.nextUpdate)): revocations since then would be missed; fetch the current list from the CA operator"
-            )
-        }
-        guard list.number >= revocationFloor else {
-            throw TrustError(
-                .staleRevocationList,
-                "\(crlPath) is list number \(list.number), older than number \(revocationFloor) seen before: an old list was put back, which would undo revocations"
-            )
-        }
-        return TrustStore(directory: directory, ca: ca, revocations: list)
     }
 
     /// Checks a CA certificate file a client is about to pin: a self-signed
@@ -70,17 +127,6 @@ public struct TrustStore: Sendable {
             throw TrustError(.expired, "the CA certificate \(path) is not valid now")
         }
         return ca
-    }
-
-    /// Loads the store with the revocation-number floor kept in `floorFile`
-    /// (missing means none seen yet), and raises the floor to the list just read.
-    public static func load(directory: String, now: Date = Date(), floorFile: String) throws(TrustError) -> TrustStore {
-        let floor = (try? String(contentsOfFile: floorFile, encoding: .utf8)).flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
-        let store = try load(directory: directory, now: now, revocationFloor: floor)
-        if let number = store.revocations?.number, number > floor {
-            try? String(number).write(toFile: floorFile, atomically: true, encoding: .utf8)
-        }
-        return store
     }
 
     /// The pinned CA must be a self-signed Ed25519 CA allowed to sign certificates.
@@ -111,10 +157,10 @@ public struct TrustStore: Sendable {
     /// The certificate filed under `name`, verified for `purpose`.
     public func party(named name: VendorName, for purpose: CertificatePurpose, now: Date = Date()) throws(TrustError) -> VerifiedParty {
         let path = path(for: name, role: purpose.requiredRole)
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard let filed = (purpose.requiredRole == .vendor ? vendors : servers)[name.value] else {
             throw TrustError(.unknownVendor, "no certificate for \"\(name)\" in \(directory) (looked for \(path)); check the name or ask the CA operator")
         }
-        let party = try verifier(now: now).verify(try VendorCertificate.load(path: path), for: purpose)
+        let party = try verifier(now: now).verify(try filed.get(), for: purpose)
         guard party.name == name else {
             throw TrustError(.unknownVendor, "\(path) names \"\(party.name)\", not \"\(name)\"; the trust store is misfiled")
         }
@@ -123,16 +169,12 @@ public struct TrustStore: Sendable {
 
     /// Every vendor certificate filed in the store (unverified), for lookups by fingerprint or key.
     public func vendorCertificates() -> [VendorCertificate] {
-        let folder = directory + "/" + Self.vendorsFolder
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        return names.filter { $0.hasSuffix(".pem") }.sorted().compactMap { try? VendorCertificate.load(path: folder + "/" + $0) }
+        vendors.sorted { $0.key < $1.key }.compactMap { try? $0.value.get() }
     }
 
     /// Every server certificate filed in the store (unverified).
     public func serverCertificates() -> [VendorCertificate] {
-        let folder = directory + "/" + Self.serverFolder
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        return names.filter { $0.hasSuffix(".pem") }.sorted().compactMap { try? VendorCertificate.load(path: folder + "/" + $0) }
+        servers.sorted { $0.key < $1.key }.compactMap { try? $0.value.get() }
     }
 
     /// The verified vendor whose certificate has `fingerprint`.

@@ -77,6 +77,31 @@ import TestSupport
         #expect(row["size"] == String(346 + 2 * 65_553))
     }
 
+    @Test func statusShowsEachTransfersCheckedState() throws {
+        let server = try ServerFixture()
+        let environment = try Self.profiles(server)
+        _ = try server.directory.write([1, 2, 3], to: "x")
+        #expect(try Self.run(server, environment, ["send", "x", "--to", "newvendor", "--profile", "oldvendor"]).status == 0)
+        func states() throws -> [String] {
+            let listed = try Self.run(server, environment, ["status", "--json", "--profile", "oldvendor"])
+            #expect(listed.status == 0, "\(listed.standardError)")
+            let rows = try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: String]] ?? []
+            return rows.compactMap { $0["state"] }
+        }
+        #expect(try states() == ["available"])
+        let id = try #require(try Self.inboxIDs(server, environment).first)
+        #expect(try Self.run(server, environment, ["receive", id, "-o", "x.out", "--profile", "newvendor"]).status == 0)
+        #expect(try states() == ["delivered"])
+        let revoked = try Self.run(server, environment, ["revoke", id, "--profile", "oldvendor"])
+        #expect(revoked.status == 6, "a delivered transfer cannot be revoked")
+        #expect(isPlainText(revoked.standardError), "\(revoked.standardError)")
+    }
+
+    /// No control or bidirectional-format character reached the terminal.
+    func isPlainText(_ text: String) -> Bool {
+        text.unicodeScalars.allSatisfy { $0 == "\n" || ($0.value >= 0x20 && $0.properties.generalCategory != .format && !(0x7f...0x9f).contains($0.value)) }
+    }
+
     @Test func receiveAllNamesFilesSafely() throws {
         let server = try ServerFixture()
         let environment = try Self.profiles(server)

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import SealdropClient
+import SealdropIO
 import SealdropKeys
+import SealdropSSH
 import SealdropTrust
 
 /// How to reach and trust the drop box: flags, else `SEALDROP_*`
@@ -25,11 +27,44 @@ struct ClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The pinned CA certificate (ca.pem).", valueName: "file"))
     var ca: String?
 
+    @Option(help: ArgumentHelp("Seconds to wait for the drop box at each step before giving up.", valueName: "seconds"))
+    var timeout: Int = SSHClientConnection.defaultTimeout
+
+    func validate() throws {
+        guard (1...3600).contains(timeout) else { throw ValidationError("--timeout is 1 to 3600 seconds") }
+    }
+
     /// Beside the profile: the highest revocation list number this profile has seen.
-    var revocationFloorFile: String {
+    var revocationFloorFile: String { besideProfile(".revocation-list-number") }
+
+    /// Beside the profile: the ids of every transfer this profile received.
+    var receivedJournalFile: String { besideProfile(".received") }
+
+    private func besideProfile(_ suffix: String) -> String {
         let path = ClientProfile.path(named: profile)
-        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        return path.replacingOccurrences(of: ".conf", with: ".revocation-list-number")
+        try? FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return String(path.dropLast(".conf".count)) + suffix
+    }
+
+    /// Connects with the settings in force.
+    func connect() throws -> (DropBoxClient, ClientProfile) {
+        let profile = try resolve()
+        return (try profile.connect(timeout: timeout), profile)
+    }
+
+    /// The trust store for one command: the pinned CA (read, never
+    /// written) and what the drop box's `/directory` serves, verified in
+    /// memory. `vendors` nil fetches every listed vendor certificate.
+    func trust(_ dropBox: DropBoxClient, _ profile: ClientProfile, vendors: [String]?) throws -> TrustStore {
+        var pinned = try FileDescriptor.openForReading(profile.ca)
+        var bytes = [UInt8](repeating: 0, count: DropBoxClient.maximumTrustFileSize + 1)
+        let count = try bytes.withUnsafeMutableBytes { try pinned.readFully(into: $0) }
+        guard count <= DropBoxClient.maximumTrustFileSize else {
+            throw CLIFailure(message: "\(profile.ca) is larger than a CA certificate can be", status: .trust)
+        }
+        return try dropBox.fetchTrust(
+            pinnedCA: Array(bytes[0..<count]), pinnedCASource: profile.ca, vendors: vendors, floor: try RevocationFloor(file: revocationFloorFile))
     }
 
     /// The settings in force, each from the first place that has it.
@@ -104,9 +139,9 @@ struct ClientProfile: Equatable {
     }
 
     /// Connects and logs in; a wrong host key is refused before anything is sent.
-    func connect() throws -> (DropBoxClient, VendorIdentity) {
+    func connect(timeout: Int) throws -> DropBoxClient {
         let identity = try VendorIdentity.load(path: self.identity)
         let (host, port) = hostAndPort
-        return (try DropBoxClient(host: host, port: port, pinnedHostKey: hostKey, user: name, identity: identity), identity)
+        return try DropBoxClient(host: host, port: port, pinnedHostKey: hostKey, user: name, identity: identity, timeout: timeout)
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import SealdropSFTP
+import SealdropClient
 
 /// `sealdrop inbox` and `sealdrop status`: what waits for me, what I sent.
 struct InboxCommand: ParsableCommand {
@@ -12,8 +12,8 @@ struct InboxCommand: ParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() throws {
-        let (dropBox, _) = try client.resolve().connect()
-        TransferListing.print(try dropBox.sftp.list("/inbox"), ownerTitle: "sender", json: json)
+        let (dropBox, _) = try client.connect()
+        TransferListing.print(try dropBox.inbox(), ownerTitle: "sender", json: json)
     }
 }
 
@@ -26,8 +26,8 @@ struct StatusCommand: ParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() throws {
-        let (dropBox, _) = try client.resolve().connect()
-        TransferListing.print(try dropBox.sftp.list("/sent"), ownerTitle: "state", json: json)
+        let (dropBox, _) = try client.connect()
+        TransferListing.print(try dropBox.status(), ownerTitle: "state", json: json)
     }
 }
 
@@ -44,29 +44,26 @@ struct RevokeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (dropBox, _) = try client.resolve().connect()
-        try dropBox.sftp.remove("/sent/\(id.lowercased()).sealdrop")
+        let (dropBox, _) = try client.connect()
+        try dropBox.revoke(id)
         print("revoked transfer \(id.lowercased()); the drop box has deleted it")
     }
 }
 
-/// Rows from the server's listing: id, the owner column (sender or state), size, time.
+/// Rows from a checked listing: id, the owner column (sender or state),
+/// size, times. Every value passes the one sanitiser on its way out, in the
+/// table and in JSON, although the listing's checks already allow only
+/// plain names.
 enum TransferListing {
-    static func print(_ entries: [SFTPNameEntry], ownerTitle: String, json: Bool) {
+    static func print(_ entries: [TransferEntry], ownerTitle: String, json: Bool) {
         let formatter = ISO8601DateFormatter()
-        let rows = entries.compactMap { entry -> [String: String]? in
-            let name = String(decoding: entry.filename, as: UTF8.self)
-            guard name.hasSuffix(".sealdrop") else { return nil }
-            let fields = String(decoding: entry.longname, as: UTF8.self).split(separator: " ", omittingEmptySubsequences: true)
-            let owner = fields.count > 2 ? String(fields[2]) : "?"
-            let time = Date(timeIntervalSince1970: TimeInterval(entry.attributes.modificationTime ?? 0))
-            let expires =
-                entry.attributes.extended.first { $0.type == Array("expires@sealdrop".utf8) }
-                .flatMap { Int(String(decoding: $0.data, as: UTF8.self)) }
-                .map { formatter.string(from: Date(timeIntervalSince1970: TimeInterval($0))) } ?? "?"
-            return [
-                "id": String(name.dropLast(9)), ownerTitle: Terminal.printable(owner), "size": String(entry.attributes.size ?? 0),
-                "uploaded": formatter.string(from: time), "expires": expires,
+        let rows = entries.map { entry -> [String: String] in
+            [
+                "id": Terminal.printable(entry.id),
+                ownerTitle: Terminal.printable((ownerTitle == "state" ? entry.state : entry.sender) ?? "?"),
+                "size": String(entry.size),
+                "uploaded": formatter.string(from: entry.uploaded),
+                "expires": entry.expires.map { formatter.string(from: $0) } ?? "?",
             ]
         }
         if json {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SealdropClient
 import SealdropFormat
 import SealdropIO
 import SealdropLog
@@ -16,9 +17,6 @@ struct ReceiptCommand: ParsableCommand {
             """
     )
 
-    /// A receipt is a few KiB per entry; this is far beyond any real one.
-    static let maximumReceiptSize = 16 << 20
-
     @Argument(help: ArgumentHelp("The transfer id.", valueName: "id"))
     var id: String
 
@@ -32,37 +30,27 @@ struct ReceiptCommand: ParsableCommand {
     }
 
     func run() throws {
-        let profile = try client.resolve()
-        let (dropBox, _) = try profile.connect()
-        let bytes = try dropBox.sftp.readFile("/receipts/\(id.lowercased()).json", maximumSize: Self.maximumReceiptSize)
-        let receipt: TransferReceipt
-        do {
-            receipt = try JSONDecoder().decode(TransferReceipt.self, from: Data(bytes))
-        } catch {
-            throw CLIFailure(message: "the drop box sent a malformed receipt", status: .verification)
+        let (dropBox, profile) = try client.connect()
+        let trust = try client.trust(dropBox, profile, vendors: [])
+        let verified = try dropBox.receipt(id, trust: trust)
+        let receipt = verified.receipt
+        if let output {
+            let file = try AtomicOutputFile(destination: output, mode: 0o644, overwrite: true)
+            try verified.bytes.withUnsafeBytes { try file.write($0) }
+            try file.commit()
         }
-        let trust = try RemoteTrust(client: dropBox, pinnedCA: profile.ca, vendors: [], floorFile: client.revocationFloorFile)
-        let server = try trust.store.verifier().verify(
-            try VendorCertificate(pem: receipt.serverCertificate, source: "the receipt's server certificate"), for: .server)
-        var problems = receipt.inclusionProblems()
-        if !receipt.treeHead.isSigned(by: server.key.signingKey) { problems.insert("the tree head is not signed by \(server.name)", at: 0) }
-        if receipt.transfer != id.lowercased() { problems.append("the receipt is for transfer \(receipt.transfer), not \(id)") }
-        guard problems.isEmpty else {
-            for problem in problems { Terminal.error(problem) }
-            throw CLIFailure(message: "the receipt does not verify", status: .verification)
-        }
-        if let output { try Data(bytes).write(to: URL(fileURLWithPath: output), options: .atomic) }
         print(
-            "receipt for transfer \(receipt.transfer), signed by \(server.name) at \(CertificateVerifier.format(receipt.treeHead.time)) over \(receipt.treeHead.size) log entries"
+            "receipt for transfer \(receipt.transfer), signed by \(verified.server.name) at \(CertificateVerifier.format(receipt.treeHead.time)) over \(receipt.treeHead.size) log entries"
         )
         for item in receipt.entries {
             guard let bytes = Base64.decode(item.entry), let fields = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { continue }
             let time = Date(timeIntervalSince1970: TimeInterval((fields["time"] as? NSNumber)?.int64Value ?? 0) / 1000)
-            var line =
-                "  #\(item.index + 1) \(CertificateVerifier.format(time)) \(fields["kind"] as? String ?? "?") by \(Terminal.printable(fields["actor"] as? String ?? "?"))"
-            if let source = fields["source"] as? String, !source.isEmpty { line += " from \(source)" }
+            // Entries are signed by the server, yet still its text: sanitised and cut.
+            let text = { (key: String) in UntrustedText.fromServer(fields[key] as? String ?? "?") }
+            var line = "  #\(item.index + 1) \(CertificateVerifier.format(time)) \(text("kind")) by \(text("actor"))"
+            if let source = fields["source"] as? String, !source.isEmpty { line += " from \(text("source"))" }
             if let size = fields["size"] as? NSNumber { line += ", \(size) bytes" }
-            if let sha = fields["sha256"] as? String { line += ", sha256 \(sha)" }
+            if fields["sha256"] is String { line += ", sha256 \(text("sha256"))" }
             print(line)
         }
     }

@@ -85,10 +85,10 @@ struct SendCommand: ParsableCommand {
         let profile = try client.resolve()
         var source = ReadAheadSource(try input == "-" ? FileDescriptor.standardInput : FileDescriptor.openForReading(input))
         let size = input == "-" ? nil : try FileDescriptor.openForReading(input).regularFileSize()
-        let (dropBox, identity) = try profile.connect()
-        let trust = try RemoteTrust(client: dropBox, pinnedCA: profile.ca, vendors: [to, profile.name], floorFile: client.revocationFloorFile)
-        let recipient = try trust.store.party(named: try VendorName(to), for: .recipient)
-        let me = try trust.store.party(key: identity.publicKey, for: .sender)
+        let dropBox = try profile.connect(timeout: client.timeout)
+        let trust = try client.trust(dropBox, profile, vendors: [to, profile.name])
+        let recipient = try trust.party(named: try VendorName(to), for: .recipient)
+        let me = try trust.party(key: dropBox.identity.publicKey, for: .sender)
         let now = Date()
         let request = SealRequest(
             recipient: recipient.key,
@@ -96,29 +96,18 @@ struct SendCommand: ParsableCommand {
             description: try FileDescription(fileName: fileName, note: note), created: now,
             expires: now.addingTimeInterval(TimeInterval(expires.seconds)))
 
-        let handle = try dropBox.sftp.open("/outbox/\(to)/upload.sealdrop", flags: [.write, .create, .truncate])
-        let upload = SFTPUploadSink(client: dropBox.sftp, handle: handle)
         let progress = Progress("sending", total: size, quiet: quiet)
-        upload.progress = { progress.update($0) }
-        var sink = HashingSink(upload)
-        let sealed = try EnvelopeSealer.seal(from: &source, to: &sink, sender: identity, request: request)
-        try upload.finish()
-        let answer = try dropBox.sftp.close(handle)
+        let sent = try dropBox.send(from: &source, to: recipient, request: request) { progress.update($0) }
         progress.finish()
-        let declared = try declaration(for: sealed.header.transferIDString, identity: identity).map { declaration -> String in
-            let handle = try dropBox.sftp.open("/receipts/\(declaration.transfer).declaration", flags: [.write, .create, .truncate])
-            let body = [UInt8](try JSONEncoder().encode(declaration))
-            _ = try dropBox.sftp.request { .write(id: $0, handle: handle, offset: 0, data: body) }
-            return try dropBox.sftp.close(handle)
-        }
+        let declared = try declaration(for: sent.header.transferIDString, identity: dropBox.identity).map { try dropBox.declare($0) }
         print(
             """
             sent \(fileName.isEmpty ? "standard input" : Terminal.printable(fileName)) to \(recipient.name)
-            transfer id: \(sealed.header.transferIDString)
-            size:        \(sealed.envelopeSize) bytes sealed (\(sealed.plaintextSize) bytes of plaintext)
-            sha256:      \(Hex.encode(sink.digest())) (of the sealed file, as the drop box records it)
-            expires:     \(Timestamp.describe(sealed.header.expires))
-            server:      \(answer.isEmpty ? "accepted" : answer)\(declared.map { "\ndeclaration: \($0)" } ?? "")
+            transfer id: \(sent.header.transferIDString)
+            size:        \(sent.envelopeSize) bytes sealed (\(sent.plaintextSize) bytes of plaintext)
+            sha256:      \(Hex.encode(sent.sha256)) (of the sealed file, as the drop box records it)
+            expires:     \(Timestamp.describe(sent.header.expires))
+            server:      \(sent.answer.isEmpty ? "accepted" : sent.answer)\(declared.map { "\ndeclaration: \($0)" } ?? "")
             """)
     }
 

@@ -1,0 +1,93 @@
+import Foundation
+import SealdropEnvelope
+import SealdropFormat
+import SealdropIO
+import SealdropLayout
+import SealdropLog
+import SealdropTrust
+
+/// What `send` uploaded.
+public struct SentTransfer: Sendable {
+    public let header: EnvelopeHeader
+    public let envelopeSize: UInt64
+    public let plaintextSize: UInt64
+    /// SHA-256 of the sealed file, as the drop box records it.
+    public let sha256: [UInt8]
+    /// The drop box's answer to the upload, sanitised.
+    public let answer: String
+}
+
+extension DropBoxClient {
+    /// The name an upload gets in `/outbox/NAME/`; the drop box names the
+    /// transfer by the envelope's id.
+    static let uploadName = "upload.sealdrop"
+
+    /// Seals `source` for `recipient` and uploads it in one streaming pass
+    /// (nothing is written to this machine's disk). On any failure the drop
+    /// box publishes nothing: the upload is never closed.
+    public func send<Source: ByteSource>(
+        from source: inout Source, to recipient: VerifiedParty, request: SealRequest, progress: ((UInt64) -> Void)? = nil
+    ) throws -> SentTransfer {
+        let path = VirtualPath.outboxFile(vendor: recipient.name.value, name: Self.uploadName).canonical
+        let handle = try sftp.open(path, flags: [.write, .create, .truncate])
+        let upload = SFTPUploadSink(client: sftp, handle: handle)
+        upload.progress = progress
+        var sink = HashingSink(upload)
+        let sealed = try EnvelopeSealer.seal(from: &source, to: &sink, sender: identity, request: request)
+        try upload.finish()
+        let answer = try sftp.close(handle)
+        return SentTransfer(
+            header: sealed.header, envelopeSize: sealed.envelopeSize, plaintextSize: sealed.plaintextSize, sha256: sink.digest(), answer: answer)
+    }
+
+    /// Uploads a signed data-minimisation declaration; returns the drop box's answer.
+    public func declare(_ declaration: Declaration) throws -> String {
+        let id = try Self.checked(declaration.transfer)
+        return try sftp.writeFile(VirtualPath.declaration(transferID: id).canonical, [UInt8](try JSONEncoder().encode(declaration)))
+    }
+
+    /// Signs and uploads the acknowledgment of a received transfer.
+    public func acknowledge(_ id: String, ciphertextSHA256: [UInt8], plaintextSHA256: [UInt8]) throws {
+        let id = try Self.checked(id)
+        let ack = Acknowledgment.sign(
+            transfer: id, ciphertextSHA256: ciphertextSHA256, plaintextSHA256: plaintextSHA256, at: Date(), with: identity.signingKey)
+        _ = try sftp.writeFile(VirtualPath.acknowledgment(transferID: id).canonical, [UInt8](try JSONEncoder().encode(ack)))
+    }
+}
+
+/// A transfer's receipt, verified against the pinned CA.
+public struct VerifiedReceipt: Sendable {
+    public let receipt: TransferReceipt
+    /// The exact bytes the drop box served (what a compliance officer keeps).
+    public let bytes: [UInt8]
+    /// The server certificate that signed the tree head.
+    public let server: VerifiedParty
+}
+
+extension DropBoxClient {
+    /// A receipt is a few KiB per entry; this is far beyond any real one.
+    public static let maximumReceiptSize = 16 << 20
+
+    /// Fetches `/receipts/ID.json` and checks it: the server certificate
+    /// chains to the pinned CA, the tree head is signed by it, every entry
+    /// is included, and the receipt is for `id`. `problems` lists each failure.
+    public func receipt(_ id: String, trust: TrustStore) throws -> VerifiedReceipt {
+        let id = try Self.checked(id)
+        let bytes = try sftp.readFile(VirtualPath.receiptFile(transferID: id).canonical, maximumSize: Self.maximumReceiptSize)
+        let receipt: TransferReceipt
+        do {
+            receipt = try JSONDecoder().decode(TransferReceipt.self, from: Data(bytes))
+        } catch {
+            throw DropBoxError(.badReceipt, "the drop box sent a malformed receipt")
+        }
+        let server = try trust.verifier().verify(
+            try VendorCertificate(pem: receipt.serverCertificate, source: "the receipt's server certificate"), for: .server)
+        var problems = receipt.inclusionProblems()
+        if !receipt.treeHead.isSigned(by: server.key.signingKey) { problems.insert("the tree head is not signed by \(server.name)", at: 0) }
+        if receipt.transfer != id { problems.append("the receipt is for transfer \(UntrustedText.fromServer(receipt.transfer)), not \(id)") }
+        guard problems.isEmpty else {
+            throw DropBoxError(.badReceipt, "the receipt does not verify: " + problems.map { UntrustedText.fromServer($0) }.joined(separator: "; "))
+        }
+        return VerifiedReceipt(receipt: receipt, bytes: bytes, server: server)
+    }
+}
