@@ -124,10 +124,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
-        // Streaming seal and open of envelope format v1.
+        // Streaming seal, open and keyless verification of envelope formats v1 and v2.
+        // SHA-256 of whole envelopes comes from swift-crypto (BoringSSL uses the
+        // CPU's SHA extensions; libsodium's portable SHA-256 is several times slower).
         .target(
             name: "SealdropEnvelope",
-            dependencies: ["SealdropFormat", "SealdropCrypto", "SealdropKeys", "SealdropIO"],
+            dependencies: [
+                "SealdropFormat", "SealdropCrypto", "SealdropKeys", "SealdropIO",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
 

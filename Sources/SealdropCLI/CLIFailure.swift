@@ -73,7 +73,8 @@ struct CLIFailure: Error {
             "the sender named with --from did not seal this file; ask the sender which key they used"
         case .wrongRecipient:
             "the file was sealed for someone else; ask the sender to seal it for your key (sealdrop keygen prints its fingerprint)"
-        case .badSignature, .chunkAuthenticationFailed, .truncatedStream, .trailingData, .truncatedHeader:
+        case .badSignature, .chunkAuthenticationFailed, .truncatedStream, .trailingData, .truncatedHeader, .trailerMissing, .malformedTrailer,
+            .badTrailerSignature, .trailerHeaderMismatch, .trailerLengthMismatch, .trailerHashMismatch:
             "do not use this file; ask the sender to send it again"
         case .badMagic, .emptyInput:
             "check that you are opening the .sealdrop file"

@@ -6,8 +6,11 @@ import Logging
 public enum SealdropDaemonMain {
     public static func run() -> Never {
         signal(SIGPIPE, SIG_IGN)
+        // Before anything can start a thread: see StopSignals.
+        StopSignals.block()
         do {
             var command = try SealdropdCommand.parseAsRoot()
+            if !(command is ServeCommand) { StopSignals.unblock() }
             try command.run()
             exit(0)
         } catch {

@@ -38,9 +38,17 @@ struct ServeCommand: ParsableCommand {
         } catch let error as SettingsError {
             throw ValidationError(error.message)
         }
-        let dropBox = try DropBox(configuration: settings.dropBox, log: DaemonLog.line)
+        // Everything the server creates is its own: files 0600, folders 0700.
+        umask(0o077)
+        let dropBox: DropBox
+        do {
+            dropBox = try DropBox(configuration: settings.dropBox, log: DaemonLog.line)
+        } catch let error as PrivateDirectoryError {
+            throw ValidationError(error.description)
+        }
         let hostKey = try HostKey.loadOrCreate(in: settings.dropBox.dataDirectory)
-        let server = try SSHServer(host: settings.listenHost, port: settings.listenPort, hostKeyPath: hostKey.path)
+        let server = try SSHServer(
+            host: settings.listenHost, port: settings.listenPort, hostKeyPath: hostKey.path, backlog: settings.listenBacklog)
         let receipts = ReceiptLog(dropBox: dropBox)
         print("host key fingerprint: \(hostKey.fingerprint)")
         print(

@@ -20,6 +20,18 @@ struct ServerSettings {
     /// Connections from one address still logging in (OpenSSH's MaxStartups,
     /// per source): silent connections cannot take every session slot.
     var maximumLoginsInProgressPerSource = 8
+    /// Connections the kernel queues before they are accepted (libssh's own
+    /// listener used 10, which made bursts of logins wait seconds).
+    var listenBacklog: Int32 = 1024
+    /// How often open sessions are checked against the trust store: a
+    /// vendor whose certificate is revoked or expired is disconnected within this.
+    var revocationCheckInterval: Double = 10
+    /// The longest a session may last, however active: a working day and
+    /// more, so a transfer finishes, but no session lives on for days.
+    var maximumSessionLifetime: Double = 12 * 3600
+    /// After SIGTERM or SIGINT: how long sessions in flight may finish
+    /// before they are cut (their claims are kept for a resume).
+    var shutdownGrace: Double = 10
 
     /// Applies a `key = value` file; `#` starts a comment. Unknown keys and
     /// bad values are errors naming the line.
@@ -61,6 +73,13 @@ struct ServerSettings {
         case "idle-timeout": idleTimeout = try Self.duration(value, key)
         case "failed-logins-per-minute": failedLoginsPerMinute = try Self.count(value, key)
         case "logins-in-progress-per-source": maximumLoginsInProgressPerSource = try Self.count(value, key)
+        case "listen-backlog": listenBacklog = Int32(clamping: try Self.count(value, key))
+        case "claim-lease": dropBox.claimLease = try Self.duration(value, key)
+        case "trust-check-interval": dropBox.trustCheckInterval = try Self.duration(value, key)
+        case "refusal-window": dropBox.refusalWindow = try Self.duration(value, key)
+        case "revocation-check-interval": revocationCheckInterval = try Self.duration(value, key)
+        case "maximum-session-lifetime": maximumSessionLifetime = try Self.duration(value, key)
+        case "shutdown-grace": shutdownGrace = try Self.duration(value, key)
         default: throw SettingsError("unknown setting \"\(key)\"")
         }
     }

@@ -3,20 +3,27 @@ import SealdropFormat
 import SealdropKeys
 import SealdropServer
 import SealdropSSH
+import SealdropStore
 import SealdropTrust
 import Synchronization
 
 /// Accepts connections and serves each on its own thread, within the
-/// session limits; stops on SIGTERM or SIGINT, giving sessions a bounded
-/// time to finish.
+/// session limits; watches open sessions (revoked certificates, maximum
+/// lifetime); stops on SIGTERM or SIGINT, giving sessions a bounded time to
+/// finish.
 final class SessionAcceptor: @unchecked Sendable {
-    /// How long in-flight sessions get after SIGTERM before the process exits.
-    static let shutdownGrace: TimeInterval = 10
-
     let server: SSHServer
     let dropBox: DropBox
     let settings: ServerSettings
     private let state = Mutex(State())
+
+    /// A connection being served: while logging in (`vendor` nil), then in session.
+    struct Live {
+        let connection: SSHServerConnection
+        let started: Date
+        var vendor: VerifiedParty?
+        var ending = false
+    }
 
     struct State {
         var sessions = 0
@@ -24,6 +31,8 @@ final class SessionAcceptor: @unchecked Sendable {
         var failures: [String: [Date]] = [:]
         /// Connections not yet logged in, per source address.
         var handshaking: [String: Int] = [:]
+        var live: [Int: Live] = [:]
+        var nextID = 0
         var stopping = false
     }
 
@@ -33,68 +42,100 @@ final class SessionAcceptor: @unchecked Sendable {
         self.settings = settings
     }
 
+    /// Serves until SIGTERM or SIGINT, then stops gracefully: no new
+    /// sessions, those in flight get `shutdownGrace`, then are cut (their
+    /// claims kept for a resume), refusals still counted are written.
     func runUntilSignalled() {
-        let stop = DispatchSemaphore(value: 0)
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        let sources = [SIGTERM, SIGINT].map { number in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            return source
-        }
         Thread.detachNewThread { [self] in acceptLoop() }
-        stop.wait()
-        _ = sources
-        DaemonLog.line("stopping: no new sessions; waiting up to \(Int(Self.shutdownGrace)) s for \(state.withLock { $0.sessions }) sessions")
-        state.withLock { $0.stopping = true }
-        let deadline = Date().addingTimeInterval(Self.shutdownGrace)
-        while state.withLock({ $0.sessions }) > 0, Date() < deadline { usleep(50_000) }
+        Thread.detachNewThread { [self] in watchSessions() }
+        let number = StopSignals.wait()
+        let open = state.withLock { state -> Int in
+            state.stopping = true
+            return state.sessions
+        }
+        server.stop()
+        DaemonLog.line("\(StopSignals.name(number)): no new sessions; waiting up to \(Int(settings.shutdownGrace)) s for \(open) sessions")
+        waitForSessions(until: Date().addingTimeInterval(settings.shutdownGrace))
+        let cut = state.withLock { state -> [SSHServerConnection] in state.live.values.map(\.connection) }
+        if !cut.isEmpty {
+            DaemonLog.line("ending \(cut.count) sessions still open after the grace period")
+            for connection in cut { connection.interrupt() }
+            waitForSessions(until: Date().addingTimeInterval(2))
+        }
+        dropBox.flushRefusals(all: true)
         DaemonLog.line("stopped")
     }
 
+    private func waitForSessions(until deadline: Date) {
+        while state.withLock({ $0.sessions }) > 0, Date() < deadline { usleep(20_000) }
+    }
+
     private func acceptLoop() {
-        while true {
+        while !server.isStopped {
             let connection: SSHServerConnection
             do {
                 connection = try server.accept()
             } catch {
+                if server.isStopped { return }
                 DaemonLog.line("accept failed: \(error)")
                 usleep(100_000)
                 continue
             }
             let source = connection.sourceAddress
-            let admitted = state.withLock { state -> String? in
-                if state.stopping { return "the server is stopping" }
-                if state.sessions >= settings.maximumSessions { return "the server is full (\(settings.maximumSessions) sessions)" }
-                let recent = (state.failures[source] ?? []).filter { $0 > Date().addingTimeInterval(-60) }
-                state.failures[source] = recent
-                if recent.count >= settings.failedLoginsPerMinute { return "too many failed logins from \(source); wait a minute" }
+            let admitted = state.withLock { state -> Result<Int, Refusal> in
+                if state.stopping { return .failure(Refusal("the server is stopping")) }
+                if state.sessions >= settings.maximumSessions { return .failure(Refusal("the server is full (\(settings.maximumSessions) sessions)")) }
+                if Self.overFailureLimit(&state, source, settings.failedLoginsPerMinute) {
+                    // Counted too: a source that keeps knocking stays refused.
+                    state.failures[source, default: []].append(Date())
+                    return .failure(Refusal("too many failed logins from \(source); wait a minute"))
+                }
                 if state.handshaking[source, default: 0] >= settings.maximumLoginsInProgressPerSource {
-                    return "\(settings.maximumLoginsInProgressPerSource) logins from \(source) are already in progress"
+                    return .failure(Refusal("\(settings.maximumLoginsInProgressPerSource) logins from \(source) are already in progress"))
                 }
                 state.handshaking[source, default: 0] += 1
                 state.sessions += 1
-                return nil
+                let id = state.nextID
+                state.nextID += 1
+                state.live[id] = Live(connection: connection, started: Date())
+                return .success(id)
             }
-            if let refusal = admitted {
-                DaemonLog.line("refused a connection from \(source): \(refusal)")
-                continue
-            }
-            Thread.detachNewThread { [self] in
-                serve(connection)
-                state.withLock { $0.sessions -= 1 }
+            switch admitted {
+            case .failure(let refusal):
+                connection.refuse(refusal.reason)
+                dropBox.recordRefusal(kind: .refusedSession, actor: "", source: source, detail: refusal.reason)
+                DaemonLog.line("refused a connection from \(source): \(refusal.reason)")
+            case .success(let id):
+                Thread.detachNewThread { [self] in
+                    serve(connection, id: id)
+                    state.withLock { state in
+                        state.sessions -= 1
+                        state.live[id] = nil
+                    }
+                }
             }
         }
     }
 
-    private func serve(_ connection: SSHServerConnection) {
+    private func serve(_ connection: SSHServerConnection, id: Int) {
         let source = connection.sourceAddress
         var vendor: VerifiedParty?
         let established: (user: String, keyBlob: [UInt8])
         do {
             established = try connection.establish(timeout: settings.loginTimeout) { [self] user, blob, signed in
-                guard let ssh = try? SSHEd25519PublicKey(blob: blob), let key = try? VendorPublicKey(ssh) else { return false }
+                // Every attempt counts against the source's failed-login
+                // limit, and once over it, attempts in connections already
+                // open are refused without being looked at.
+                if state.withLock({ Self.overFailureLimit(&$0, source, settings.failedLoginsPerMinute) }) {
+                    noteFailure(source)
+                    dropBox.recordRefusal(
+                        kind: .refusedSession, actor: VendorName.printableName(user), source: source, detail: "too many failed logins from \(source)")
+                    return false
+                }
+                guard let ssh = try? SSHEd25519PublicKey(blob: blob), let key = try? VendorPublicKey(ssh) else {
+                    noteFailure(source)
+                    return false
+                }
                 // Verified afresh for the signed request, so it is recorded once, as a login.
                 vendor = dropBox.authenticate(user: user, key: key, sourceAddress: source, signed: signed)
                 if vendor == nil { noteFailure(source) }
@@ -111,10 +152,13 @@ final class SessionAcceptor: @unchecked Sendable {
         let allowed = state.withLock { state -> Bool in
             guard state.perVendor[name, default: 0] < settings.maximumSessionsPerVendor else { return false }
             state.perVendor[name, default: 0] += 1
+            state.live[id]?.vendor = party
             return true
         }
         guard allowed else {
-            DaemonLog.line("refused another session for \(name): \(settings.maximumSessionsPerVendor) already open")
+            let reason = "\(settings.maximumSessionsPerVendor) sessions of \(name) are already open"
+            dropBox.recordRefusal(kind: .refusedSession, actor: name, source: source, detail: reason)
+            DaemonLog.line("refused another session for \(name): \(reason)")
             connection.close()
             return
         }
@@ -132,7 +176,54 @@ final class SessionAcceptor: @unchecked Sendable {
         DaemonLog.line("session end: \(name) from \(source)")
     }
 
+    /// Every `revocationCheckInterval`: sessions of vendors whose
+    /// certificate no longer verifies, and sessions past their maximum
+    /// lifetime, are ended (and the ending recorded); old failure counts go.
+    private func watchSessions() {
+        while true {
+            Thread.sleep(forTimeInterval: settings.revocationCheckInterval)
+            let now = Date()
+            let open = state.withLock { state -> [(Int, Live)] in
+                state.failures = state.failures.filter { $0.value.contains { $0 > now.addingTimeInterval(-60) } }
+                return state.live.filter { $0.value.vendor != nil && !$0.value.ending }.map { ($0.key, $0.value) }
+            }
+            for (id, live) in open {
+                guard let vendor = live.vendor else { continue }
+                let reason: String
+                if now.timeIntervalSince(live.started) > settings.maximumSessionLifetime {
+                    reason = "the session reached its maximum lifetime of \(Int(settings.maximumSessionLifetime)) s"
+                } else if !dropBox.isStillValid(vendor: vendor, now: now) {
+                    reason = "the certificate of \(vendor.name) no longer verifies (revoked, expired or replaced)"
+                } else {
+                    continue
+                }
+                state.withLock { $0.live[id]?.ending = true }
+                live.connection.interrupt()
+                dropBox.record(
+                    TransferEvent(time: now, kind: .sessionClosed, actor: vendor.name.value, sourceAddress: live.connection.sourceAddress, detail: reason))
+                DaemonLog.line("ended the session of \(vendor.name) from \(live.connection.sourceAddress): \(reason)")
+            }
+        }
+    }
+
+    private static func overFailureLimit(_ state: inout State, _ source: String, _ limit: Int) -> Bool {
+        let recent = (state.failures[source] ?? []).filter { $0 > Date().addingTimeInterval(-60) }
+        state.failures[source] = recent.isEmpty ? nil : recent
+        return recent.count >= limit
+    }
+
     private func noteFailure(_ source: String) {
-        state.withLock { $0.failures[source, default: []].append(Date()) }
+        state.withLock { state in
+            // Only the last minute's worth matters; keep no more than the limit needs.
+            var recent = state.failures[source, default: []]
+            recent.append(Date())
+            if recent.count > 2 * settings.failedLoginsPerMinute { recent.removeFirst(recent.count - 2 * settings.failedLoginsPerMinute) }
+            state.failures[source] = recent
+        }
+    }
+
+    struct Refusal: Error {
+        let reason: String
+        init(_ reason: String) { self.reason = reason }
     }
 }

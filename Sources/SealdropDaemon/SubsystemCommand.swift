@@ -14,10 +14,28 @@ struct SubsystemCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The vendor this session belongs to (sshd has checked its key).", valueName: "name"))
     var vendor: String
 
+    @Option(
+        help: ArgumentHelp(
+            "The server's settings file (key = value): limits, quota, claim lease. Its data and trust lines give way to --data and --trust.",
+            valueName: "file"))
+    var config: String?
+
     @OptionGroup var storage: StorageOptions
 
     func run() throws {
-        let configuration = DropBoxConfiguration(dataDirectory: storage.data, trustDirectory: storage.trust)
+        // The same limits and lease as `serve`: several processes share one
+        // store, and the rules (one download at a time, leases) hold across them.
+        var settings = ServerSettings()
+        if let config {
+            do {
+                try settings.load(file: config)
+            } catch let error as SettingsError {
+                throw ValidationError(error.message)
+            }
+        }
+        var configuration = settings.dropBox
+        configuration.dataDirectory = storage.data
+        configuration.trustDirectory = storage.trust
         let dropBox = try DropBox(configuration: configuration, log: DaemonLog.line, startingUp: false)
         dropBox.reap()
         let source = ProcessInfo.processInfo.environment["SSH_CLIENT"].map { String($0.prefix { $0 != " " }) } ?? "local"
@@ -25,6 +43,7 @@ struct SubsystemCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let session = SFTPSession(dropBox: dropBox, vendor: party, sourceAddress: source)
+        defer { dropBox.flushRefusals(all: true) }
         SFTPConnection(session: session).run(
             receive: { buffer in
                 while true {

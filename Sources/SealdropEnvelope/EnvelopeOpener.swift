@@ -8,10 +8,17 @@ public struct OpenResult: Sendable {
     public let header: EnvelopeHeader
     public let description: FileDescription
     public let plaintextSize: UInt64
+    /// The format version: 2, or 1 for an envelope sealed before v2.
+    public let version: UInt16
+    /// The sender's verified trailer (format v2): the sender signed exactly
+    /// these bytes.
+    public let trailer: EnvelopeTrailer?
+    /// SHA-256 of the whole envelope, the hash the drop box records.
+    public let envelopeSHA256: [UInt8]
 }
 
-/// Opens an envelope in one pass, making every check of the spec in its
-/// order, with constant memory.
+/// Opens an envelope (format v2, or v1 sealed before it) in one pass,
+/// making every check of the spec in its order, with constant memory.
 ///
 /// The sink receives plaintext before the FINAL chunk has verified, so it
 /// must hold it out of sight (`AtomicOutputFile`, `SpoolFile`) and release
@@ -36,7 +43,8 @@ public enum EnvelopeOpener {
         recipient: VendorIdentity,
         resolveSender: (EnvelopeHeader) throws -> VendorPublicKey
     ) throws -> OpenResult {
-        var (header, description, stream) = try begin(from: &source, recipient: recipient, resolveSender: resolveSender)
+        let (signed, sender, description, reader) = try begin(from: &source, recipient: recipient, resolveSender: resolveSender)
+        var stream = reader
 
         var offset: UInt64 = 0
         while true {
@@ -44,7 +52,7 @@ public enum EnvelopeOpener {
             let (tag, message) = try stream.next(from: &source)
             let isFinal = tag == .final
             guard isFinal || tag == .message else {
-                throw EnvelopeError(.unexpectedTag, "chunk \(index) carries the \(tag) tag, which format v1 does not use")
+                throw EnvelopeError(.unexpectedTag, "chunk \(index) carries the \(tag) tag, which the envelope format does not use")
             }
             let range = try StreamMessage.dataRange(in: message, index: index, expectedOffset: offset, isFinal: isFinal)
             try message[range].withUnsafeBytes { data in
@@ -53,12 +61,22 @@ public enum EnvelopeOpener {
             offset += UInt64(range.count)
             if isFinal { break }
         }
+        var trailer: EnvelopeTrailer?
+        if !signed.isLegacy {
+            let found = try stream.readTrailer(from: &source)
+            trailer = try EnvelopeTrailer.verified(
+                found[...], sender: sender, headerHash: stream.additionalData, bodyLength: stream.bodyLength, contentHash: stream.contentHash)
+            stream.hashTrailer(found)
+        }
         var probe = [UInt8](repeating: 0, count: 1)
         let extra = try probe.withUnsafeMutableBytes { try source.read(into: $0) }
         guard extra == 0 else {
-            throw EnvelopeError(.trailingData, "there are bytes after the final chunk; the file was altered after sealing")
+            let after = signed.isLegacy ? "the final chunk" : "the trailer"
+            throw EnvelopeError(.trailingData, "there are bytes after \(after); the file was altered after sealing")
         }
-        return OpenResult(header: header, description: description, plaintextSize: offset)
+        return OpenResult(
+            header: signed.header, description: description, plaintextSize: offset, version: signed.version, trailer: trailer,
+            envelopeSHA256: stream.contentHash)
     }
 }
 
@@ -71,8 +89,8 @@ extension EnvelopeOpener {
         recipient: VendorIdentity,
         resolveSender: (EnvelopeHeader) throws -> VendorPublicKey
     ) throws -> (EnvelopeHeader, FileDescription) {
-        let (header, description, _) = try begin(from: &source, recipient: recipient, resolveSender: resolveSender)
-        return (header, description)
+        let (signed, _, description, _) = try begin(from: &source, recipient: recipient, resolveSender: resolveSender)
+        return (signed.header, description)
     }
 
     /// The spec's reader steps up to chunk 0: header, sender, signature,
@@ -81,7 +99,7 @@ extension EnvelopeOpener {
         from source: inout Source,
         recipient: VendorIdentity,
         resolveSender: (EnvelopeHeader) throws -> VendorPublicKey
-    ) throws -> (EnvelopeHeader, FileDescription, ChunkReader) {
+    ) throws -> (SignedEnvelopeHeader, VendorPublicKey, FileDescription, ChunkReader) {
         let signed = try EnvelopeHeaderReader.read(from: &source)
         let header = signed.header
         let expectedSender = try resolveSender(header)
@@ -109,28 +127,38 @@ extension EnvelopeOpener {
             throw EnvelopeError(.fileKeyUnreadable, "the file key or stream header in the envelope is invalid")
         }
 
-        var stream = ChunkReader(puller: puller, additionalData: Digest.sha256(signed.encoded))
+        var stream = ChunkReader(puller: puller, header: signed.encoded)
         let (firstTag, first) = try stream.next(from: &source)
         guard firstTag == .message else {
             throw EnvelopeError(.unexpectedTag, "chunk 0 (the file description) carries the \(firstTag) tag; it must be an ordinary message")
         }
         let description = try FileDescription.decode(first)
-        return (header, description, stream)
+        return (signed, expectedSender, description, stream)
     }
 }
 
-/// Reads and decrypts whole chunks, naming each failure with its index.
+/// Reads and decrypts whole chunks, naming each failure with its index, and
+/// hashes every byte it reads for the v2 trailer.
 struct ChunkReader {
     let puller: SecretStreamPuller
+    /// SHA-256 of the header bytes: every message's additional data.
     let additionalData: [UInt8]
     private(set) var index: UInt64 = 0
+    private var hasher = EnvelopeHasher()
     private var ciphertext = [UInt8](repeating: 0, count: EnvelopeFormat.sealedChunkSize)
     private var plaintext = [UInt8](repeating: 0, count: EnvelopeFormat.chunkSize)
 
-    init(puller: SecretStreamPuller, additionalData: [UInt8]) {
+    init(puller: SecretStreamPuller, header: [UInt8]) {
         self.puller = puller
-        self.additionalData = additionalData
+        additionalData = Digest.sha256(header)
+        hasher.update(header)
     }
+
+    /// Stream bytes read so far.
+    var bodyLength: UInt64 { index * UInt64(EnvelopeFormat.sealedChunkSize) }
+
+    /// SHA-256 of every byte read so far.
+    var contentHash: [UInt8] { hasher.snapshot() }
 
     mutating func next<Source: ByteSource>(from source: inout Source) throws -> (SecretStreamTag, [UInt8]) {
         let count = try ciphertext.withUnsafeMutableBytes { try source.readFully(into: $0) }
@@ -151,7 +179,21 @@ struct ChunkReader {
         } catch {
             throw EnvelopeError(.chunkAuthenticationFailed, "chunk \(index) fails authentication: it was altered, reordered, or taken from another envelope")
         }
+        hasher.update(ciphertext)
         index += 1
         return (tag, plaintext)
+    }
+
+    /// Reads up to a trailer's length after the FINAL message (fewer only at
+    /// the end of the input).
+    func readTrailer<Source: ByteSource>(from source: inout Source) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: EnvelopeFormat.trailerLength)
+        let count = try bytes.withUnsafeMutableBytes { try source.readFully(into: $0) }
+        return Array(bytes.prefix(count))
+    }
+
+    /// Adds the verified trailer to the whole-file hash.
+    mutating func hashTrailer(_ trailer: [UInt8]) {
+        hasher.update(trailer)
     }
 }

@@ -32,10 +32,15 @@ public struct SealResult: Sendable {
     public let header: EnvelopeHeader
     public let plaintextSize: UInt64
     public let envelopeSize: UInt64
+    /// The signed trailer written after the stream (format v2).
+    public let trailer: EnvelopeTrailer?
+    /// SHA-256 of the whole envelope, as the drop box records it.
+    public let envelopeSHA256: [UInt8]
 }
 
-/// Seals a byte stream into an envelope in one pass, holding one chunk of
-/// plaintext and one of ciphertext in memory whatever the input size.
+/// Seals a byte stream into a format v2 envelope in one pass, holding one
+/// chunk of plaintext and one of ciphertext in memory whatever the input
+/// size, and signs the result in the trailer.
 public enum EnvelopeSealer {
     public static func seal<Source: ByteSource, Sink: ByteSink>(
         from source: inout Source,
@@ -73,7 +78,10 @@ public enum EnvelopeSealer {
             offset += UInt64(count)
             if isFinal { break }
         }
+        let (trailer, sha256) = try writer.finish()
         sink = writer.output
-        return SealResult(header: writer.signedHeader.header, plaintextSize: offset, envelopeSize: writer.bytesWritten)
+        return SealResult(
+            header: writer.signedHeader.header, plaintextSize: offset, envelopeSize: writer.bytesWritten,
+            trailer: trailer, envelopeSHA256: sha256)
     }
 }

@@ -41,11 +41,14 @@ public final class SSHServerConnection: @unchecked Sendable {
         }
     }
 
+    /// The connection's socket, owned by libssh (closed by `ssh_free`); kept
+    /// to shut it down from another thread (`interrupt`).
+    private let socket: Int32
+
     init(session: ssh_session) {
         self.session = session
-        sourceAddress = Self.peerAddress(ssh_get_fd(session))
-        var one: Int32 = 1
-        setsockopt(ssh_get_fd(session), Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        socket = ssh_get_fd(session)
+        sourceAddress = Self.peerAddress(socket)
         serverCallbacks.initialize(to: ssh_server_callbacks_struct())
         channelCallbacks.initialize(to: ssh_channel_callbacks_struct())
     }
@@ -65,6 +68,22 @@ public final class SSHServerConnection: @unchecked Sendable {
     public func setTimeout(seconds: Double) {
         var whole = Int(seconds.rounded(.up))
         ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &whole)
+    }
+
+    /// Ends the connection from another thread (certificate revoked, session
+    /// too old, server stopping): shutting the socket down makes the owner's
+    /// blocked read or write fail, and the owner then cleans up as for a
+    /// client that left. libssh itself is only ever called by the owner.
+    public func interrupt() {
+        shutdown(socket, Int32(SHUT_RDWR))
+    }
+
+    /// Refuses a connection before the SSH exchange starts, with one line
+    /// the client can show (RFC 4253 §4.2 lets a server send lines before
+    /// its version string); the connection is closed when this object goes.
+    public func refuse(_ reason: String) {
+        let line = Array("sealdropd: \(reason)\r\n".utf8.prefix(250))
+        _ = line.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
     }
 
     /// Public-key authentication attempts allowed per connection.

@@ -46,17 +46,35 @@ public final class BlobStore: Sendable {
     }
 
     /// At start-up: nothing in staging survives a restart (a half-finished
-    /// upload is never published), and blobs no pending transfer names are removed.
-    func clean(keeping blobs: Set<String>) -> (staging: Int, strays: Int) {
-        var removed = (staging: 0, strays: 0)
+    /// upload is never published). Returns how many files were removed.
+    func cleanStaging() -> Int {
+        var removed = 0
         for name in (try? FileManager.default.contentsOfDirectory(atPath: configuration.stagingDirectory)) ?? [] {
-            if unlink(configuration.stagingDirectory + "/" + name) == 0 { removed.staging += 1 }
+            if unlink(configuration.stagingDirectory + "/" + name) == 0 { removed += 1 }
         }
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: configuration.blobDirectory)) ?? [] where !blobs.contains(name) {
-            if unlink(configuration.blobDirectory + "/" + name) == 0 { removed.strays += 1 }
-        }
-        syncDirectory(configuration.blobDirectory)
         return removed
+    }
+
+    /// Blob files no pending transfer names (a crash between a transfer's
+    /// end and its unlink leaves one). With `olderThan`, only those whose
+    /// name last changed before it: a blob being published is renamed into
+    /// place just before its transfer is committed.
+    func orphans(keeping pending: Set<String>, olderThan limit: Date?) -> [(name: String, size: UInt64)] {
+        var found = [(name: String, size: UInt64)]()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: configuration.blobDirectory)) ?? [] where !pending.contains(name) {
+            var info = stat()
+            guard lstat(configuration.blobDirectory + "/" + name, &info) == 0 else { continue }
+            if let limit, Double(info.st_ctim.tv_sec) > limit.timeIntervalSince1970 { continue }
+            found.append((name, UInt64(info.st_size)))
+        }
+        return found.sorted { $0.name < $1.name }
+    }
+
+    /// Unlinks one blob durably; true if it was there.
+    func remove(_ name: String) -> Bool {
+        guard unlink(configuration.blobDirectory + "/" + name) == 0 else { return false }
+        syncDirectory(configuration.blobDirectory)
+        return true
     }
 
     private func syncDirectory(_ path: String) {

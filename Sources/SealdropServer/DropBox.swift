@@ -3,9 +3,11 @@ import SealdropFormat
 import SealdropKeys
 import SealdropStore
 import SealdropTrust
+import Synchronization
 
 /// The drop box every session shares: configuration, metadata store, blob
-/// files, the trust store, and the reaper that enforces expiry.
+/// files, the trust store, and the sweep that enforces expiry and settles
+/// what crashed sessions left.
 public final class DropBox: Sendable {
     public let configuration: DropBoxConfiguration
     let store: any TransferStore
@@ -15,101 +17,136 @@ public final class DropBox: Sendable {
     let log: @Sendable (String) -> Void
     /// Signs tree heads of the receipt log; made on first start.
     let receiptKey: VendorIdentity
+    let trust: Mutex<TrustCache>
+    let refusals: Mutex<RefusalBuffer>
 
     /// Opens (or creates) the data directory. At start-up (`startingUp`, the
-    /// server itself) no session survives, so every claim is released and
-    /// staging leftovers and stray blobs are removed; a side tool reading the
-    /// same directory while the server runs passes false.
+    /// server itself) the directory is made private (0700, files 0600), claims
+    /// whose every byte was served become deliveries, staging leftovers and
+    /// orphan blobs are removed. Other claims are left to their leases: a
+    /// session of another process (the `sftp-subsystem` mode, another node)
+    /// may still hold them. A side tool reading the same directory while the
+    /// server runs passes false.
     public init(configuration: DropBoxConfiguration, log: @escaping @Sendable (String) -> Void = { _ in }, startingUp: Bool = true) throws {
         self.configuration = configuration
         self.log = log
+        trust = Mutex(TrustCache())
+        refusals = Mutex(RefusalBuffer())
+        if startingUp { try PrivateDirectory.secure(configuration.dataDirectory, log: log) }
         blobs = try BlobStore(configuration: configuration)
-        store = try SQLiteTransferStore(path: configuration.databasePath)
+        store = try SQLiteTransferStore(path: configuration.databasePath, claimLease: configuration.claimLease)
         receiptKey = try ReceiptLog.loadOrCreateKey(in: configuration.dataDirectory, log: log)
         guard startingUp else { return }
-        let released = try store.releaseAllClaims(now: Date())
-        let cleaned = blobs.clean(keeping: try store.pendingBlobs())
-        if released + cleaned.staging + cleaned.strays > 0 {
-            log("start-up: released \(released) claims, removed \(cleaned.staging) unfinished uploads and \(cleaned.strays) stray blobs")
+        // Files just created (the database, the receipt key) are private too.
+        try PrivateDirectory.secure(configuration.dataDirectory, log: log)
+        let staging = blobs.cleanStaging()
+        if staging > 0 { log("start-up: removed \(staging) unfinished uploads") }
+        try sweep(now: Date(), startingUp: true)
+    }
+
+    /// The trust store as it is now: parsed once, re-read when any of its
+    /// files change (looked at every `trustCheckInterval`) or grow old. The highest
+    /// revocation list number seen is kept in the data directory, so putting
+    /// an older list back is refused. A trust store that no longer loads
+    /// fails closed: nothing verifies until it is fixed.
+    public func currentTrust(now: Date = Date()) throws -> TrustStore {
+        try trust.withLock { cache throws -> TrustStore in
+            if let store = cache.store, now.timeIntervalSince(cache.checkedAt) < configuration.trustCheckInterval,
+                now.timeIntervalSince(cache.loadedAt) < configuration.trustMaximumAge
+            {
+                return store
+            }
+            let stamp = TrustCache.stamp(of: configuration.trustDirectory)
+            if let store = cache.store, stamp == cache.stamp, now.timeIntervalSince(cache.loadedAt) < configuration.trustMaximumAge {
+                cache.checkedAt = now
+                return store
+            }
+            cache.store = nil
+            let store = try TrustStore.load(
+                directory: configuration.trustDirectory, now: now, floorFile: configuration.dataDirectory + "/revocation-list-number")
+            cache = TrustCache(store: store, stamp: stamp, checkedAt: now, loadedAt: now, loads: cache.loads + 1)
+            return store
         }
     }
 
-    /// The trust store as it is now (certificates and revocations can change
-    /// while we run). The highest revocation list number seen is kept in the
-    /// data directory, so putting an older list back is refused.
+    /// Makes the next `currentTrust` look at the files at once (after the
+    /// operator published a revocation, or from a test).
+    public func refreshTrust() {
+        trust.withLock { $0.checkedAt = .distantPast }
+    }
+
+    /// How many times the trust files were parsed (for tests and figures).
+    public var trustLoads: Int { trust.withLock { $0.loads } }
+
+    /// The name sessions have used since before the cache: the same store.
     func trustStore() throws -> TrustStore {
-        try TrustStore.load(directory: configuration.trustDirectory, floorFile: configuration.dataDirectory + "/revocation-list-number")
+        try currentTrust()
+    }
+
+    /// Whether `vendor`'s certificate still verifies now and still holds the
+    /// key it logged in with: sessions call it on every open of an inbox
+    /// file and every publish, and the server ends sessions for which it
+    /// turns false (revoked, expired, reissued with another key).
+    public func isStillValid(vendor: VerifiedParty, now: Date = Date()) -> Bool {
+        guard let party = try? currentTrust(now: now).party(named: vendor.name, for: .sender, now: now) else { return false }
+        return party.key.fingerprint == vendor.key.fingerprint
     }
 
     /// Public-key login: `user` must name a vendor whose certificate verifies
-    /// now and holds `key`. Refusals are recorded; an acceptance only when
-    /// `signed` (the client proved it holds the key), since an unsigned probe
-    /// needs nothing but the public key.
+    /// now and holds `key`. Refusals are recorded (aggregated per source);
+    /// an acceptance only when `signed` (the client proved it holds the key),
+    /// since an unsigned probe needs nothing but the public key. A login
+    /// whose acceptance cannot be recorded is refused: no event without its
+    /// log entry.
     public func authenticate(user: String, key: VendorPublicKey, sourceAddress: String, signed: Bool) -> VerifiedParty? {
         let now = Date()
+        let party: VerifiedParty
         do {
-            let party = try trustStore().party(named: try VendorName(user), for: .sender, now: now)
+            party = try currentTrust(now: now).party(named: try VendorName(user), for: .sender, now: now)
             guard party.key.fingerprint == key.fingerprint else {
                 throw TrustError(.keyMismatch, "the key \(key.fingerprint) is not the one certified for \(user)")
             }
-            if signed {
-                record(TransferEvent(time: now, kind: .loginAccepted, actor: party.name.value, sourceAddress: sourceAddress, detail: "key \(key.fingerprint)"))
-            }
-            return party
         } catch {
-            record(TransferEvent(time: now, kind: .loginRefused, actor: VendorName.printableName(user), sourceAddress: sourceAddress, detail: "\(error)"))
+            recordRefusal(kind: .loginRefused, actor: VendorName.printableName(user), source: sourceAddress, detail: "\(error)", now: now)
             log("login refused for \(VendorName.printableName(user)) from \(sourceAddress): \(error)")
             return nil
         }
+        guard signed else { return party }
+        do {
+            try recordOrFail(
+                TransferEvent(time: now, kind: .loginAccepted, actor: party.name.value, sourceAddress: sourceAddress, detail: "key \(key.fingerprint)"))
+        } catch {
+            log("login refused for \(party.name) from \(sourceAddress): it could not be recorded (\(error))")
+            return nil
+        }
+        return party
     }
 
     /// For the OpenSSH `Subsystem` mode, where sshd has already checked the
-    /// key: the vendor's certificate must still verify now.
+    /// key: the vendor's certificate must still verify now, and the session
+    /// is recorded before it starts.
     public func subsystemVendor(_ user: String, sourceAddress: String) -> VerifiedParty? {
         let now = Date()
         do {
-            let party = try trustStore().party(named: try VendorName(user), for: .sender, now: now)
-            record(TransferEvent(time: now, kind: .loginAccepted, actor: party.name.value, sourceAddress: sourceAddress, detail: "through sshd"))
+            let party = try currentTrust(now: now).party(named: try VendorName(user), for: .sender, now: now)
+            try recordOrFail(TransferEvent(time: now, kind: .loginAccepted, actor: party.name.value, sourceAddress: sourceAddress, detail: "through sshd"))
             return party
         } catch {
-            record(TransferEvent(time: now, kind: .loginRefused, actor: VendorName.printableName(user), sourceAddress: sourceAddress, detail: "\(error)"))
+            recordRefusal(kind: .loginRefused, actor: VendorName.printableName(user), source: sourceAddress, detail: "\(error)", now: now)
             log("session refused for \(VendorName.printableName(user)): \(error)")
             return nil
         }
     }
 
-    /// Expires everything due and deletes its blob at once.
-    @discardableResult
-    public func reap(now: Date = Date()) -> Int {
-        do {
-            let expired = try store.expire(now: now)
-            for transfer in expired {
-                blobs.delete(transfer.blob)
-                record(
-                    TransferEvent(
-                        time: now, kind: .deleted, actor: "server", sourceAddress: "", transferID: transfer.id,
-                        size: transfer.size, ciphertextSHA256: transfer.ciphertextSHA256, detail: "expired"))
-                log("expired and deleted transfer \(transfer.id)")
-            }
-            return expired.count
-        } catch {
-            log("reaper failed: \(error)")
-            return 0
-        }
+    /// Records an event the caller's action depends on: when it throws, the
+    /// caller must not go on (refuse the login, fail the request).
+    public func recordOrFail(_ event: TransferEvent) throws(StoreError) {
+        try store.record(event)
     }
 
-    /// Runs `reap` every `reaperInterval` on a background thread.
-    public func startReaper() {
-        let interval = configuration.reaperInterval
-        Thread.detachNewThread { [self] in
-            while true {
-                Thread.sleep(forTimeInterval: interval)
-                reap()
-            }
-        }
-    }
-
-    func record(_ event: TransferEvent) {
+    /// Records an event where a failure can only be reported (diagnostics,
+    /// or a refusal that has already happened); the failure is logged.
+    public func record(_ event: TransferEvent) {
         do {
             try store.record(event)
         } catch {
@@ -127,9 +164,35 @@ public final class DropBox: Sendable {
     }
 }
 
+/// The parsed trust store and what its files looked like when read.
+struct TrustCache {
+    var store: TrustStore?
+    var stamp: [String] = []
+    var checkedAt = Date.distantPast
+    var loadedAt = Date.distantPast
+    var loads = 0
+
+    /// Name, size, modification time and inode of every file the parsed
+    /// store holds: the CA, the revocation list, and each certificate filed
+    /// under `vendors/` and `server/` (a certificate issued, replaced or
+    /// removed changes it).
+    static func stamp(of directory: String) -> [String] {
+        var files = [TrustStore.caFile, TrustStore.revocationFile]
+        for folder in [TrustStore.vendorsFolder, TrustStore.serverFolder] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/" + folder)) ?? []
+            files += names.sorted().map { folder + "/" + $0 }
+        }
+        return files.map { name in
+            var info = stat()
+            guard stat(directory + "/" + name, &info) == 0 else { return name + " missing" }
+            return "\(name) \(info.st_size) \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec) \(info.st_ino)"
+        }
+    }
+}
+
 extension VendorName {
     /// A user-supplied name made safe for a log line.
-    static func printableName(_ text: String) -> String {
+    public static func printableName(_ text: String) -> String {
         String(text.unicodeScalars.prefix(64).map { ($0.value < 0x21 || $0.value > 0x7e) ? "?" : Character($0) })
     }
 }

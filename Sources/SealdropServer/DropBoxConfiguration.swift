@@ -22,6 +22,21 @@ public struct DropBoxConfiguration: Sendable {
     /// How often expired transfers are swept; a transfer never outlives
     /// its expiry by more than this.
     public var reaperInterval: TimeInterval = 60
+    /// How long a download claim holds without its session renewing it
+    /// (every served READ renews it). A session that died frees the
+    /// transfer for a resume after this; 60 s outlasts any pause between
+    /// two reads of a live client.
+    public var claimLease: TimeInterval = 60
+    /// How often, at most, the trust files' size and time are looked at for
+    /// a change; a revocation takes effect within this.
+    public var trustCheckInterval: TimeInterval = 2
+    /// The parsed trust store is re-read at least this often even when its
+    /// files did not change, so a CA or revocation list that runs out of
+    /// date while we run is noticed.
+    public var trustMaximumAge: TimeInterval = 60
+    /// Refusals from one source of one kind are recorded once per window,
+    /// the rest as one counted entry when the window closes.
+    public var refusalWindow: TimeInterval = 10
 
     public init(dataDirectory: String, trustDirectory: String) {
         self.dataDirectory = dataDirectory

@@ -6,52 +6,26 @@ import GRDB
 /// conditional UPDATE whose changed-row count says who won.
 public final class SQLiteTransferStore: TransferStore {
     private let pool: DatabasePool
+    /// How long a claim holds without being renewed (`renewClaim`, or any
+    /// `recordServed`): a crashed session frees its download after this.
+    public let claimLease: TimeInterval
 
-    public init(path: String) throws(StoreError) {
+    /// - Parameter claimLease: seconds a download claim lasts unless renewed.
+    public init(path: String, claimLease: TimeInterval = 60) throws(StoreError) {
+        self.claimLease = claimLease
         do {
             var configuration = Configuration()
             configuration.busyMode = .timeout(10)
+            // WAL with synchronous = NORMAL: a commit is in the WAL file before
+            // it returns, so it survives the process being killed (the kernel
+            // holds the pages); only a power cut can lose the last commits.
+            // FULL would fsync every commit, which a per-READ record cannot afford.
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(pool)
         } catch {
             throw StoreError(.database, "cannot open the metadata database \(path): \(error)")
         }
-    }
-
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
-            try db.create(table: "transfer") { table in
-                table.column("id", .text).primaryKey()
-                table.column("sender", .text).notNull().indexed()
-                table.column("recipient", .text).notNull().indexed()
-                table.column("state", .text).notNull()
-                table.column("size", .integer).notNull()
-                table.column("sha256", .text).notNull()
-                table.column("uploadedAt", .double).notNull()
-                table.column("expiresAt", .double).notNull()
-                table.column("blob", .text).notNull().unique()
-                table.column("claimedBy", .text)
-                table.column("served", .text).notNull()
-                table.column("endedAt", .double)
-            }
-            try db.create(table: "event") { table in
-                table.autoIncrementedPrimaryKey("sequence")
-                table.column("time", .double).notNull()
-                table.column("kind", .text).notNull()
-                table.column("actor", .text).notNull()
-                table.column("source", .text).notNull()
-                table.column("transferID", .text)
-                table.column("size", .integer)
-                table.column("sha256", .text)
-                table.column("detail", .text).notNull()
-            }
-        }
-        migrator.registerMigration("v2-log-entries") { db in
-            // The exact bytes each event adds to the receipt log.
-            try db.alter(table: "event") { table in table.add(column: "entry", .blob) }
-        }
-        return migrator
     }
 
     public func publish(_ transfer: Transfer, event: TransferEvent) throws(StoreError) {
@@ -100,118 +74,6 @@ public final class SQLiteTransferStore: TransferStore {
         }
     }
 
-    public func claim(id: String, recipient: String, session: String, now: Date, event: TransferEvent) throws(StoreError) -> Transfer {
-        try write { db in
-            try db.execute(
-                sql: """
-                    UPDATE transfer SET state = 'claimed', claimedBy = ?
-                    WHERE id = ? AND recipient = ? AND expiresAt > ?
-                      AND (state = 'available' OR (state = 'claimed' AND claimedBy = ?))
-                    """,
-                arguments: [session, id, recipient, now.timeIntervalSince1970, session])
-            guard db.changesCount == 1 else {
-                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM transfer WHERE id = ? AND recipient = ?", arguments: [id, recipient]) else {
-                    throw StoreError(.notFound, "no transfer \(id) is waiting for you")
-                }
-                let current = try Self.decode(row)
-                switch current.state {
-                case .claimed: throw StoreError(.alreadyClaimed, "transfer \(id) is being downloaded by another session; only one download at a time")
-                case .available: throw StoreError(.expired, "transfer \(id) has expired")
-                default: throw StoreError(.notFound, "transfer \(id) is no longer available (\(current.state.rawValue))")
-                }
-            }
-            try Self.insert(event, db)
-            return try Self.decode(try Row.fetchOne(db, sql: "SELECT * FROM transfer WHERE id = ?", arguments: [id])!)
-        }
-    }
-
-    public func recordServed(id: String, session: String, ranges: ServedRanges) throws(StoreError) {
-        try write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM transfer WHERE id = ? AND state = 'claimed' AND claimedBy = ?", arguments: [id, session])
-            else { throw StoreError(.notClaimed, "transfer \(id) is not claimed by this session") }
-            var served = try Self.decode(row).served
-            for range in ranges.ranges { served.insert(range) }
-            try db.execute(sql: "UPDATE transfer SET served = ? WHERE id = ?", arguments: [try Self.encode(served), id])
-        }
-    }
-
-    public func release(id: String, session: String, event: TransferEvent) throws(StoreError) {
-        try write { db in
-            try db.execute(
-                sql: "UPDATE transfer SET state = 'available', claimedBy = NULL WHERE id = ? AND state = 'claimed' AND claimedBy = ?",
-                arguments: [id, session])
-            if db.changesCount == 1 { try Self.insert(event, db) }
-        }
-    }
-
-    public func releaseAllClaims(now: Date) throws(StoreError) -> Int {
-        try write { db in
-            try db.execute(sql: "UPDATE transfer SET state = 'available', claimedBy = NULL WHERE state = 'claimed'")
-            return db.changesCount
-        }
-    }
-
-    public func deliver(id: String, session: String, now: Date, event: TransferEvent) throws(StoreError) -> Transfer {
-        try write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM transfer WHERE id = ? AND state = 'claimed' AND claimedBy = ?", arguments: [id, session])
-            else { throw StoreError(.notClaimed, "transfer \(id) is not claimed by this session") }
-            var transfer = try Self.decode(row)
-            guard transfer.fullyServed else {
-                throw StoreError(.incomplete, "transfer \(id) has \(transfer.served.totalBytes) of \(transfer.size) bytes served")
-            }
-            try db.execute(
-                sql: "UPDATE transfer SET state = 'delivered', claimedBy = NULL, endedAt = ? WHERE id = ? AND state = 'claimed' AND claimedBy = ?",
-                arguments: [now.timeIntervalSince1970, id, session])
-            guard db.changesCount == 1 else { throw StoreError(.notClaimed, "transfer \(id) changed state during delivery") }
-            try Self.insert(event, db)
-            transfer.state = .delivered
-            transfer.endedAt = now
-            return transfer
-        }
-    }
-
-    public func revoke(id: String, sender: String, now: Date, event: TransferEvent) throws(StoreError) -> Transfer {
-        try write { db in
-            try db.execute(
-                sql: "UPDATE transfer SET state = 'revoked', endedAt = ? WHERE id = ? AND sender = ? AND state = 'available'",
-                arguments: [now.timeIntervalSince1970, id, sender])
-            guard db.changesCount == 1 else {
-                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM transfer WHERE id = ? AND sender = ?", arguments: [id, sender]) else {
-                    throw StoreError(.notFound, "you sent no transfer \(id)")
-                }
-                let state = try Self.decode(row).state
-                throw StoreError(.notRevocable, "transfer \(id) is \(state.rawValue) and can no longer be revoked")
-            }
-            try Self.insert(event, db)
-            return try Self.decode(try Row.fetchOne(db, sql: "SELECT * FROM transfer WHERE id = ?", arguments: [id])!)
-        }
-    }
-
-    public func expire(now: Date) throws(StoreError) -> [Transfer] {
-        try write { db in
-            let due = try Row.fetchAll(
-                db, sql: "SELECT * FROM transfer WHERE state IN ('available', 'claimed') AND expiresAt <= ?",
-                arguments: [now.timeIntervalSince1970]
-            ).map(Self.decode)
-            var expired = [Transfer]()
-            for var transfer in due {
-                try db.execute(
-                    sql: "UPDATE transfer SET state = 'expired', claimedBy = NULL, endedAt = ? WHERE id = ? AND state IN ('available', 'claimed')",
-                    arguments: [now.timeIntervalSince1970, transfer.id])
-                guard db.changesCount == 1 else { continue }
-                transfer.state = .expired
-                transfer.endedAt = now
-                try Self.insert(
-                    TransferEvent(
-                        time: now, kind: .expired, actor: "server", sourceAddress: "", transferID: transfer.id,
-                        size: transfer.size, ciphertextSHA256: transfer.ciphertextSHA256, detail: "expired at \(transfer.expiresAt)"),
-                    db)
-                expired.append(transfer)
-            }
-            return expired
-        }
-    }
-
     public func pendingUsage(sender: String) throws(StoreError) -> (bytes: UInt64, count: Int) {
         try read { db in
             let row = try Row.fetchOne(
@@ -229,6 +91,13 @@ public final class SQLiteTransferStore: TransferStore {
         try write { db in try Self.insert(event, db) }
     }
 
+    public func record(_ events: [TransferEvent]) throws(StoreError) {
+        guard !events.isEmpty else { return }
+        try write { db in
+            for event in events { try Self.insert(event, db) }
+        }
+    }
+
     public func events() throws(StoreError) -> [TransferEvent] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM event ORDER BY sequence").map { row in
@@ -242,42 +111,13 @@ public final class SQLiteTransferStore: TransferStore {
         }
     }
 
-    // MARK: - Helpers
-
-    private static func insert(_ event: TransferEvent, _ db: Database) throws {
-        try db.execute(
-            sql: "INSERT INTO event (time, kind, actor, source, transferID, size, sha256, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            arguments: [
-                event.time.timeIntervalSince1970, event.kind.rawValue, event.actor, event.sourceAddress, event.transferID,
-                event.size.map(Int64.init), event.ciphertextSHA256, event.detail,
-            ])
-        let sequence = db.lastInsertedRowID
-        try db.execute(sql: "UPDATE event SET entry = ? WHERE sequence = ?", arguments: [Data(event.logEntry(sequence: sequence)), sequence])
-    }
-
     public func logEntries() throws(StoreError) -> [[UInt8]] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT entry FROM event ORDER BY sequence").map { [UInt8]($0["entry"] as Data? ?? Data()) }
         }
     }
 
-    private static func decode(_ row: Row) throws -> Transfer {
-        guard let state = TransferState(rawValue: row["state"]) else {
-            throw StoreError(.database, "a transfer has the unknown state \(String(describing: row["state"] as String?))")
-        }
-        let served = try JSONDecoder().decode(ServedRanges.self, from: Data((row["served"] as String).utf8))
-        return Transfer(
-            id: row["id"], sender: row["sender"], recipient: row["recipient"], state: state, size: UInt64(row["size"] as Int64),
-            ciphertextSHA256: row["sha256"], uploadedAt: Date(timeIntervalSince1970: row["uploadedAt"]),
-            expiresAt: Date(timeIntervalSince1970: row["expiresAt"]), blob: row["blob"], claimedBy: row["claimedBy"],
-            served: served, endedAt: (row["endedAt"] as Double?).map(Date.init(timeIntervalSince1970:)))
-    }
-
-    private static func encode(_ served: ServedRanges) throws -> String {
-        String(decoding: try JSONEncoder().encode(served), as: UTF8.self)
-    }
-
-    private func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
             return try pool.read(body)
         } catch let error as StoreError {
@@ -287,7 +127,7 @@ public final class SQLiteTransferStore: TransferStore {
         }
     }
 
-    private func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         do {
             return try pool.write(body)
         } catch let error as StoreError {

@@ -31,11 +31,15 @@ public struct Transfer: Sendable, Equatable {
     public var served: ServedRanges
     /// When the transfer reached its final state.
     public var endedAt: Date?
+    /// While claimed: when the claim lapses unless its holder renews it.
+    /// After that another session of the recipient may take it over and
+    /// resume from `served`.
+    public var leaseExpiresAt: Date?
 
     public init(
         id: String, sender: String, recipient: String, state: TransferState = .available, size: UInt64,
         ciphertextSHA256: String, uploadedAt: Date, expiresAt: Date, blob: String,
-        claimedBy: String? = nil, served: ServedRanges = ServedRanges(), endedAt: Date? = nil
+        claimedBy: String? = nil, served: ServedRanges = ServedRanges(), endedAt: Date? = nil, leaseExpiresAt: Date? = nil
     ) {
         self.id = id
         self.sender = sender
@@ -49,6 +53,7 @@ public struct Transfer: Sendable, Equatable {
         self.claimedBy = claimedBy
         self.served = served
         self.endedAt = endedAt
+        self.leaseExpiresAt = leaseExpiresAt
     }
 
     /// True once every byte has been served at least once.
@@ -58,6 +63,12 @@ public struct Transfer: Sendable, Equatable {
 /// A set of byte ranges, kept merged and sorted, so that out-of-order and
 /// repeated reads (pipelined, resumed) add up to "every byte served".
 public struct ServedRanges: Sendable, Equatable, Codable {
+    /// Disjoint ranges the store keeps per transfer. Sequential and
+    /// pipelined reads leave one or a handful (they merge as they fill in);
+    /// more means a client scattering reads, and each recorded READ rewrites
+    /// the list, so it is bounded to keep that write small (≈ 40 bytes a range).
+    public static let maximumRanges = 1024
+
     public private(set) var ranges: [Range<UInt64>] = []
 
     public init(_ ranges: [Range<UInt64>] = []) {
@@ -101,7 +112,29 @@ public struct TransferEvent: Sendable, Equatable {
         case revoked
         case acknowledged
         case declared
+        /// A request refused because it touched what is not the vendor's
+        /// (another vendor's transfer, outbox or receipt).
+        case refusedAuthorization = "refused-authorization"
+        /// An operation the drop box never allows (rename, mkdir, shell...).
+        case refusedOperation = "refused-operation"
+        /// A download claim refused (held by another session, expired, gone).
+        case refusedClaim = "refused-claim"
+        /// An open refused by a limit: quota, pending cap, unknown outbox, handle caps.
+        case refusedOpen = "refused-open"
+        /// A connection or session refused by a limit: server full, per-vendor
+        /// sessions, logins in progress, failed-login rate, server stopping.
+        case refusedSession = "refused-session"
+        /// A session the server ended: certificate revoked or expired, maximum lifetime.
+        case sessionClosed = "session-closed"
+        /// A blob no pending transfer names, removed by the start-up or periodic sweep.
+        case orphanRemoved = "orphan-removed"
     }
+
+    /// The kinds that record refusals: aggregated per source and window
+    /// (`DropBox.recordRefusal`), so a flood costs one entry, not one per attempt.
+    public static let refusalKinds: Set<Kind> = [
+        .loginRefused, .refusedAuthorization, .refusedOperation, .refusedClaim, .refusedOpen, .refusedSession,
+    ]
 
     public var sequence: Int64?
     public var time: Date

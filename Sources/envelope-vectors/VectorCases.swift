@@ -4,9 +4,12 @@ import SealdropFormat
 import SealdropIO
 import SealdropKeys
 
-/// Every vector, named for its case. Bad vectors are derived from good ones
-/// by editing bytes, or written by a sender that breaks the format's rules.
+/// Every format v1 vector, named for its case. Bad vectors are derived from
+/// good ones by editing bytes, or written by a sender that breaks the
+/// format's rules. The writer no longer writes v1, so every envelope here is
+/// made with `version: 1` explicitly; their bytes have not changed since v1.
 enum VectorCases {
+    static let version = EnvelopeFormat.legacyVersion
     static let chunk = EnvelopeFormat.sealedChunkSize
     static let headerLength = EnvelopeFormat.signedHeaderLength
     static let capacity = EnvelopeFormat.chunkDataCapacity
@@ -23,7 +26,7 @@ enum VectorCases {
             let plaintext = VectorSet.pattern(size)
             return Vector(
                 file: file, comment: comment, expect: "ok", plaintext: plaintext, fileName: name, note: note,
-                bytes: try VectorSet.seal(plaintext, fileName: name, note: note, parties: parties)
+                bytes: try VectorSet.seal(plaintext, fileName: name, note: note, parties: parties, version: version)
             )
         }
         return [
@@ -48,7 +51,7 @@ enum VectorCases {
 
     /// The base for edits: a small envelope with two data chunks.
     static func base() throws -> [UInt8] {
-        try VectorSet.seal(VectorSet.pattern(2 * capacity + 10), fileName: "base.bin")
+        try VectorSet.seal(VectorSet.pattern(2 * capacity + 10), fileName: "base.bin", version: version)
     }
 
     static func edited(_ bytes: [UInt8], _ edit: (inout [UInt8]) -> Void) -> [UInt8] {
@@ -59,14 +62,14 @@ enum VectorCases {
 
     static func headerCases() throws -> [Vector] {
         // Header edits need no more than the smallest envelope.
-        let base = try VectorSet.seal(VectorSet.pattern(10), fileName: "base.bin")
+        let base = try VectorSet.seal(VectorSet.pattern(10), fileName: "base.bin", version: version)
         func bad(_ file: String, _ comment: String, _ expect: EnvelopeError.Code, _ bytes: [UInt8]) -> Vector {
             Vector(file: file, comment: comment, expect: expect.rawValue, bytes: bytes)
         }
         func resigned(_ adjust: @escaping (inout EnvelopeHeader) -> Void) throws -> [UInt8] {
             let writer = try EnvelopeWriter(
                 sink: MemorySink(), sender: VectorSet.sender.identity, recipient: VectorSet.recipient.identity.publicKey,
-                parties: EnvelopeParties(), created: VectorSet.created, expires: VectorSet.expires, adjustHeader: adjust
+                parties: EnvelopeParties(), created: VectorSet.created, expires: VectorSet.expires, version: version, adjustHeader: adjust
             )
             try writer.push(try FileDescription(fileName: "x.bin").encode(), tag: .message)
             try VectorSet.pushData(VectorSet.pattern(10), to: writer)
@@ -76,7 +79,7 @@ enum VectorCases {
             bad("empty-file.sealdrop", "zero bytes", .emptyInput, []),
             bad("bad-magic.sealdrop", "the first byte of the magic changed", .badMagic, edited(base) { $0[0] ^= 0x20 }),
             bad("not-an-envelope.sealdrop", "a text file", .badMagic, Array("-- PostgreSQL database dump\n".utf8)),
-            bad("unsupported-version.sealdrop", "version field 2", .unsupportedVersion, edited(base) { $0[9] = 2 }),
+            bad("unsupported-version.sealdrop", "version field 3", .unsupportedVersion, edited(base) { $0[9] = 3 }),
             bad(
                 "header-too-large.sealdrop", "header length 0xffffffff", .headerTooLarge,
                 edited(base) { $0.replaceSubrange(10..<14, with: [0xff, 0xff, 0xff, 0xff]) }),
@@ -101,7 +104,7 @@ enum VectorCases {
                 try {
                     let writer = try EnvelopeWriter(
                         sink: MemorySink(), sender: VectorSet.other.identity, recipient: VectorSet.recipient.identity.publicKey,
-                        parties: EnvelopeParties(), created: VectorSet.created, expires: VectorSet.expires,
+                        parties: EnvelopeParties(), created: VectorSet.created, expires: VectorSet.expires, version: version,
                         adjustHeader: { $0.senderKey = VectorSet.sender.identity.fingerprint }
                     )
                     try writer.push(try FileDescription(fileName: "forged.bin").encode(), tag: .message)
@@ -111,10 +114,10 @@ enum VectorCases {
             Vector(
                 file: "other-sender.sealdrop", comment: "sealed and signed by another vendor than the expected sender",
                 expect: EnvelopeError.Code.senderMismatch.rawValue,
-                bytes: try VectorSet.seal(VectorSet.pattern(10), fileName: "other.bin", from: VectorSet.other)),
+                bytes: try VectorSet.seal(VectorSet.pattern(10), fileName: "other.bin", from: VectorSet.other, version: version)),
             Vector(
                 file: "other-recipient.sealdrop", comment: "sealed for another vendor", expect: EnvelopeError.Code.wrongRecipient.rawValue,
-                bytes: try VectorSet.seal(VectorSet.pattern(10), fileName: "other.bin", to: VectorSet.other)),
+                bytes: try VectorSet.seal(VectorSet.pattern(10), fileName: "other.bin", to: VectorSet.other, version: version)),
             bad(
                 "bad-file-key.sealdrop", "a signed header whose sealed file key is random bytes", .fileKeyUnreadable,
                 try resigned { $0.sealedFileKey = SecureRandom.bytes(EnvelopeFormat.sealedFileKeyLength) }),
@@ -128,14 +131,15 @@ enum VectorCases {
         func bad(_ file: String, _ comment: String, _ expect: EnvelopeError.Code, _ bytes: [UInt8]) -> Vector {
             Vector(file: file, comment: comment, expect: expect.rawValue, bytes: bytes)
         }
-        let spliced = try VectorSet.seal(VectorSet.pattern(2 * capacity + 10), fileName: "base.bin")
+        let spliced = try VectorSet.seal(VectorSet.pattern(2 * capacity + 10), fileName: "base.bin", version: version)
         // The sender's own valid signature over a header that differs only in
         // its transfer id: only the binding of the stream to the header
         // (the additional data) can catch the swap.
         var renamed = try SignedEnvelopeHeader.decode(base[...]).0.header
         renamed.transferID[0] ^= 0xff
-        let resignature = VectorSet.sender.identity.signingKey.signature(for: SignedEnvelopeHeader.signingMessage(for: renamed.encodeSignedPart()))
-        let rebound = SignedEnvelopeHeader(header: renamed, signature: resignature).encoded + base.dropFirst(headerLength)
+        let resignature = VectorSet.sender.identity.signingKey.signature(
+            for: SignedEnvelopeHeader.signingMessage(for: renamed.encodeSignedPart(version: version)))
+        let rebound = SignedEnvelopeHeader(header: renamed, signature: resignature, version: version).encoded + base.dropFirst(headerLength)
         return [
             bad(
                 "chunk-byte-changed.sealdrop", "one bit of chunk 1's ciphertext flipped", .chunkAuthenticationFailed,
@@ -175,7 +179,7 @@ enum VectorCases {
         ) throws -> Vector {
             let writer = try EnvelopeWriter(
                 sink: MemorySink(), sender: VectorSet.sender.identity, recipient: VectorSet.recipient.identity.publicKey,
-                parties: EnvelopeParties(), created: VectorSet.created, expires: VectorSet.expires
+                parties: EnvelopeParties(), created: VectorSet.created, expires: VectorSet.expires, version: version
             )
             try body(writer)
             return Vector(file: file, comment: comment, expect: expect.rawValue, bytes: writer.output.bytes)

@@ -11,8 +11,12 @@ struct Vector {
     let comment: String
     var sender = "sender"
     var recipient = "recipient"
-    /// "ok" or an `EnvelopeError.Code` raw value.
+    /// "ok" or an `EnvelopeError.Code` raw value: what the reader (which
+    /// holds the recipient's key) must make of the file.
     let expect: String
+    /// Format v2: what a keyless verifier holding the sender's public key
+    /// (the drop box) must make of it; nil in the v1 set.
+    var expectVerifier: String? = nil
     var plaintext: [UInt8]? = nil
     var fileName: String? = nil
     var note: String? = nil
@@ -27,12 +31,13 @@ enum VectorSet {
     static let recipient = VectorKey(name: "recipient")
     static let other = VectorKey(name: "other")
 
-    static func write(to directory: String) throws {
+    /// Writes the vectors of format `version` (1 or 2) to `directory`.
+    static func write(to directory: String, version: UInt16) throws {
         try FileManager.default.createDirectory(atPath: directory + "/keys", withIntermediateDirectories: true)
         for key in [sender, recipient, other] {
             try key.writeKeyFiles(to: directory + "/keys")
         }
-        let vectors = try VectorCases.all()
+        let vectors = try version == EnvelopeFormat.legacyVersion ? VectorCases.all() : VectorCasesV2.all()
         var entries = [[String: Any]]()
         for vector in vectors {
             try Data(vector.bytes).write(to: URL(fileURLWithPath: directory + "/" + vector.file))
@@ -43,6 +48,9 @@ enum VectorSet {
                 "recipient": vector.recipient,
                 "expect": vector.expect,
             ]
+            if let expectVerifier = vector.expectVerifier {
+                entry["expect_verifier"] = expectVerifier
+            }
             if let plaintext = vector.plaintext {
                 entry["plaintext_size"] = plaintext.count
                 entry["plaintext_sha256"] = Hex.encode(Digest.sha256(plaintext))
@@ -52,7 +60,7 @@ enum VectorSet {
             entries.append(entry)
         }
         let manifest: [String: Any] = [
-            "format": "sealdrop envelope v1",
+            "format": "sealdrop envelope v\(version)",
             "generator": "ops/gen-vectors",
             "keys": [
                 "sender": sender.manifestEntry,
@@ -72,18 +80,19 @@ enum VectorSet {
         (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
     }
 
-    /// Seals like `EnvelopeSealer`, with the fixed times.
+    /// Seals like `EnvelopeSealer`, with the fixed times, in format `version`.
     static func seal(
         _ plaintext: [UInt8], fileName: String, note: String = "",
         from: VectorKey = sender, to: VectorKey = recipient,
-        parties: EnvelopeParties = EnvelopeParties()
+        parties: EnvelopeParties = EnvelopeParties(), version: UInt16
     ) throws -> [UInt8] {
         let writer = try EnvelopeWriter(
             sink: MemorySink(), sender: from.identity, recipient: to.identity.publicKey,
-            parties: parties, created: created, expires: expires
+            parties: parties, created: created, expires: expires, version: version
         )
         try writer.push(try FileDescription(fileName: fileName, note: note).encode(), tag: .message)
         try pushData(plaintext, to: writer)
+        try writer.finish()
         return writer.output.bytes
     }
 

@@ -47,7 +47,7 @@ import TestSupport
         _ = try workspace.directory.write(Fixtures.bytes(150_000), to: "data.bin")
         #expect(try workspace.seal("data.bin", to: "data.sealdrop").status == 0)
         var envelope = try workspace.directory.read("data.sealdrop")
-        envelope[envelope.count - 100] ^= 0x01
+        envelope[envelope.count - 152 - 100] ^= 0x01  // in the last chunk, before the 152-byte trailer
         _ = try workspace.directory.write(envelope, to: "data.sealdrop")
         let before = try workspace.directory.entries()
 

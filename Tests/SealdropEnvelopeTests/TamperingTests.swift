@@ -16,9 +16,9 @@ import TestSupport
     let envelope: [UInt8]
 
     init() throws {
-        // Header, description, 3 data chunks (2 full + final with 5 bytes).
+        // Header, description, 3 data chunks (2 full + final with 5 bytes), trailer.
         envelope = try vendors.seal(Fixtures.bytes(2 * Vendors.capacity + 5), name: "lab.sql")
-        #expect(envelope.count == Self.header + 4 * Self.chunk)
+        #expect(envelope.count == Self.header + 4 * Self.chunk + EnvelopeFormat.trailerLength)
     }
 
     static func chunkStart(_ index: Int) -> Int { header + index * chunk }
@@ -88,7 +88,10 @@ import TestSupport
     func truncatedAtEveryBoundary(chunks: Int) throws {
         try expectRefused(Array(envelope.prefix(Self.chunkStart(chunks))), .truncatedStream)
     }
-    @Test func bytesAppendedAfterFinal() throws { try expectRefused(envelope + [0x00], .trailingData) }
+    @Test func trailerMissing() throws {
+        try expectRefused(Array(envelope.prefix(Self.chunkStart(4))), .trailerMissing)
+    }
+    @Test func bytesAppendedAfterTrailer() throws { try expectRefused(envelope + [0x00], .trailingData) }
     @Test func headerFromAnotherEnvelope() throws {
         let other = try vendors.seal(Fixtures.bytes(2 * Vendors.capacity + 5), name: "lab.sql")
         try expectRefused(Array(other.prefix(Self.header)) + envelope.dropFirst(Self.header), .chunkAuthenticationFailed)

@@ -26,13 +26,26 @@ import Testing
         #expect(bytes.count == EnvelopeFormat.signedHeaderLength)
         #expect(bytes.count == 346)
         #expect(Array(bytes[0..<8]) == Array("sealdrop".utf8))
-        #expect(Array(bytes[8..<14]) == [0x00, 0x01, 0x00, 0x00, 0x01, 0x0c])
+        #expect(Array(bytes[8..<14]) == [0x00, 0x02, 0x00, 0x00, 0x01, 0x0c], "format v2 is written")
         #expect(Array(bytes[14..<30]) == Array(0..<16))
         // Absent sender certificate: 32 zero bytes at offset 62.
         #expect(bytes[62..<94].allSatisfy { $0 == 0 })
         #expect(Array(bytes[158..<166]) == [0x00, 0x00, 0x00, 0x00, 0x6b, 0x49, 0xd2, 0x00])
         #expect(Array(bytes[174..<178]) == [0x00, 0x01, 0x00, 0x00])
         #expect(bytes[282..<346].allSatisfy { $0 == 0x66 })
+    }
+
+    @Test func versionOneHeadersKeepTheirLayoutAndContext() throws {
+        let legacy = SignedEnvelopeHeader(header: Self.sampleHeader(), signature: [UInt8](repeating: 0x66, count: 64), version: 1)
+        #expect(Array(legacy.encoded[8..<10]) == [0x00, 0x01])
+        #expect(Array(legacy.encoded[10...]) == Array(Self.sampleBytes()[10...]), "only the version differs")
+        let (decoded, _) = try SignedEnvelopeHeader.decode(legacy.encoded[...])
+        #expect(decoded.version == 1 && decoded.isLegacy)
+        #expect(decoded.signingMessage.starts(with: Array("sealdrop-envelope-v1-header".utf8) + [0]))
+        let (current, _) = try SignedEnvelopeHeader.decode(Self.sampleBytes()[...])
+        #expect(current.version == 2 && !current.isLegacy)
+        #expect(current.signingMessage.starts(with: Array("sealdrop-envelope-v2-header".utf8) + [0]))
+        #expect(current.signingMessage.dropFirst(28).elementsEqual(current.signedPart))
     }
 
     @Test func roundTripsWhole() throws {
@@ -67,7 +80,8 @@ import Testing
     }
 
     @Test(arguments: [
-        ("version 2", 9, UInt8(2), EnvelopeError.Code.unsupportedVersion),
+        ("version 3", 9, UInt8(3), EnvelopeError.Code.unsupportedVersion),
+        ("version 0", 9, UInt8(0), .unsupportedVersion),
         ("header length 0x0f00_010c", 10, UInt8(0x0f), .headerTooLarge),
         ("header length 0x0001_010c", 11, UInt8(0x01), .headerTooLarge),
         ("chunk size 0x01_0100", 176, UInt8(0x01), .malformedHeader),
@@ -114,11 +128,19 @@ import Testing
     }
 
     @Test func envelopeLengthConsistency() {
-        #expect(EnvelopeFormat.isConsistentLength(UInt64(346 + 2 * 65_553)))
-        #expect(EnvelopeFormat.isConsistentLength(UInt64(346 + 7 * 65_553)))
-        #expect(!EnvelopeFormat.isConsistentLength(UInt64(346 + 65_553)))
-        #expect(!EnvelopeFormat.isConsistentLength(UInt64(346 + 2 * 65_553 + 1)))
+        // v2: header, at least two messages, trailer.
+        #expect(EnvelopeFormat.minimumEnvelopeLength == 131_604)
+        #expect(EnvelopeFormat.isConsistentLength(UInt64(346 + 2 * 65_553 + 152)))
+        #expect(EnvelopeFormat.messageCount(envelopeLength: UInt64(346 + 7 * 65_553 + 152)) == 7)
+        #expect(!EnvelopeFormat.isConsistentLength(UInt64(346 + 2 * 65_553)), "cut at a chunk boundary: no trailer")
+        #expect(!EnvelopeFormat.isConsistentLength(UInt64(346 + 65_553 + 152)))
+        #expect(!EnvelopeFormat.isConsistentLength(UInt64(346 + 2 * 65_553 + 153)))
         #expect(!EnvelopeFormat.isConsistentLength(0))
+        // v1: no trailer.
+        #expect(EnvelopeFormat.isConsistentLength(UInt64(346 + 2 * 65_553), version: 1))
+        #expect(EnvelopeFormat.messageCount(envelopeLength: UInt64(346 + 7 * 65_553), version: 1) == 7)
+        #expect(!EnvelopeFormat.isConsistentLength(UInt64(346 + 65_553), version: 1))
+        #expect(!EnvelopeFormat.isConsistentLength(UInt64(346 + 2 * 65_553 + 1), version: 1))
     }
 
     @Test func fingerprintPrintsLikeOpenSSH() {

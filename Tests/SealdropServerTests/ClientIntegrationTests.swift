@@ -74,7 +74,7 @@ import TestSupport
         let expires = try #require(ISO8601DateFormatter().date(from: row["expires"] ?? ""))
         #expect(abs(expires.timeIntervalSinceNow - 7200) < 120)
         #expect(row["sender"] == "oldvendor")
-        #expect(row["size"] == String(346 + 2 * 65_553))
+        #expect(row["size"] == String(346 + 2 * 65_553 + 152))
     }
 
     @Test func statusShowsEachTransfersCheckedState() throws {

@@ -17,7 +17,8 @@ final class ServerFixture: @unchecked Sendable {
     /// - Parameters:
     ///   - settings: extra `key = value` lines for a settings file.
     ///   - reusing: the directory of an earlier fixture, to restart on its data.
-    init(settings: [String] = [], reusing earlier: TemporaryDirectory? = nil) throws {
+    ///   - listen: the address to listen on.
+    init(settings: [String] = [], reusing earlier: TemporaryDirectory? = nil, listen: String = "127.0.0.1:0") throws {
         if let earlier {
             directory = earlier
         } else {
@@ -26,7 +27,7 @@ final class ServerFixture: @unchecked Sendable {
             guard made.status == 0 else { throw FixtureError.setup(made.standardError) }
         }
         process.executableURL = URL(fileURLWithPath: Fixtures.sealdropd)
-        process.arguments = ["serve", "--data", directory.file("data"), "--trust", directory.file("ca/trust"), "--listen", "127.0.0.1:0"]
+        process.arguments = ["serve", "--data", directory.file("data"), "--trust", directory.file("ca/trust"), "--listen", listen]
         if !settings.isEmpty {
             process.arguments! += ["--config", try directory.write(Array((settings.joined(separator: "\n") + "\n").utf8), to: "sealdropd.conf")]
         }
@@ -44,7 +45,7 @@ final class ServerFixture: @unchecked Sendable {
             text += String(decoding: chunk, as: UTF8.self)
         }
         let lines = text.split(separator: "\n")
-        guard let portLine = lines.first(where: { $0.hasPrefix("listening on 127.0.0.1:") }),
+        guard let portLine = lines.first(where: { $0.hasPrefix("listening on ") }),
             let port = Int(portLine.split(separator: ":").last ?? ""),
             let keyLine = lines.first(where: { $0.hasPrefix("host key fingerprint: ") })
         else { throw FixtureError.setup("unexpected start-up output: \(text)") }

@@ -13,9 +13,36 @@ import TestSupport
         #expect(settings.dropBox.maximumFileSize == 64 << 30)
         #expect(settings.idleTimeout == 600)
         #expect(settings.failedLoginsPerMinute == defaults.failedLoginsPerMinute)
+        #expect(settings.listenBacklog == defaults.listenBacklog && settings.listenBacklog == 1024)
+        #expect(settings.dropBox.claimLease == defaults.dropBox.claimLease && settings.dropBox.claimLease == 60)
+        #expect(settings.dropBox.trustCheckInterval == defaults.dropBox.trustCheckInterval)
+        #expect(settings.dropBox.refusalWindow == defaults.dropBox.refusalWindow)
+        #expect(settings.revocationCheckInterval == defaults.revocationCheckInterval && settings.revocationCheckInterval <= 60)
+        #expect(settings.maximumSessionLifetime == defaults.maximumSessionLifetime && settings.maximumSessionLifetime == 12 * 3600)
+        #expect(settings.shutdownGrace == defaults.shutdownGrace)
     }
 
-    @Test(arguments: ["nonsense", "listen = nowhere", "maximum-expiry = 14 days", "vendor-quota = lots", "colour = blue", "maximum-sessions = 0"])
+    @Test func lifecycleSettingsAreRead() throws {
+        var settings = ServerSettings()
+        for (key, value) in [
+            ("claim-lease", "90s"), ("revocation-check-interval", "5s"), ("maximum-session-lifetime", "2h"), ("shutdown-grace", "30s"),
+            ("listen-backlog", "4096"), ("trust-check-interval", "1s"), ("refusal-window", "1m"),
+        ] {
+            try settings.set(key, value)
+        }
+        #expect(settings.dropBox.claimLease == 90)
+        #expect(settings.revocationCheckInterval == 5)
+        #expect(settings.maximumSessionLifetime == 7200)
+        #expect(settings.shutdownGrace == 30)
+        #expect(settings.listenBacklog == 4096)
+        #expect(settings.dropBox.trustCheckInterval == 1)
+        #expect(settings.dropBox.refusalWindow == 60)
+    }
+
+    @Test(arguments: [
+        "nonsense", "listen = nowhere", "maximum-expiry = 14 days", "vendor-quota = lots", "colour = blue", "maximum-sessions = 0", "claim-lease = 0s",
+        "listen-backlog = -1", "maximum-session-lifetime = forever",
+    ])
     func badLinesAreNamed(_ line: String) throws {
         let directory = try TemporaryDirectory()
         let path = try directory.write(Array("# ok\n\(line)\n".utf8), to: "bad.conf")

@@ -106,15 +106,18 @@ import TestSupport
         #expect(expired.map(\.id) == ["aa"])
         #expect(try store.transfer(id: "aa")?.state == .expired)
         #expect(try store.inbox(recipient: "newvendor").map(\.id) == ["bb"])
-        #expect(try store.events().map(\.kind) == [.uploadPublished, .uploadPublished, .claimed, .expired])
+        #expect(try store.events().map(\.kind) == [.uploadPublished, .uploadPublished, .claimed, .expired, .deleted])
     }
 
-    @Test func startupReleasesClaimsAndReopeningKeepsEverything() throws {
+    @Test func reopeningKeepsClaimsForTheirLease() throws {
         try store.publish(transfer("aa"), event: event(.uploadPublished))
         _ = try store.claim(id: "aa", recipient: "newvendor", session: "s1", now: now, event: event(.claimed))
         let reopened = try SQLiteTransferStore(path: directory.file("metadata.sqlite"))
-        #expect(try reopened.releaseAllClaims(now: now) == 1)
-        #expect(try reopened.transfer(id: "aa")?.state == .available)
+        #expect(try reopened.transfer(id: "aa")?.state == .claimed)
+        #expect(throws: StoreError(.alreadyClaimed, "")) {
+            try reopened.claim(id: "aa", recipient: "newvendor", session: "s2", now: now.addingTimeInterval(30), event: event(.claimed))
+        }
+        #expect(try reopened.claim(id: "aa", recipient: "newvendor", session: "s2", now: now.addingTimeInterval(61), event: event(.claimed)).claimedBy == "s2")
     }
 
     @Test func servedRangesMerge() {

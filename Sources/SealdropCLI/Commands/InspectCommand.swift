@@ -25,7 +25,7 @@ struct InspectCommand: ParsableCommand {
         let header = signed.header
         var lines = [
             "envelope:         \(file)",
-            "format:           sealdrop envelope v\(EnvelopeFormat.version), \(header.chunkSize)-byte chunks",
+            "format:           sealdrop envelope v\(signed.version), \(header.chunkSize)-byte chunks",
             "transfer id:      \(header.transferIDString)",
             "sender key:       \(header.senderKey)",
             "sender cert:      \(header.senderCertificate.map(String.init(describing:)) ?? "none")",
@@ -36,7 +36,7 @@ struct InspectCommand: ParsableCommand {
         ]
         if let size = source.regularFileSize() {
             lines.append("envelope size:    \(size) bytes")
-            if EnvelopeFormat.isConsistentLength(size) {
+            if EnvelopeFormat.isConsistentLength(size, version: signed.version) {
                 let chunks = (size - UInt64(EnvelopeFormat.signedHeaderLength)) / UInt64(EnvelopeFormat.sealedChunkSize)
                 // Chunk 0 is the description; the last carries 0 to capacity bytes.
                 let capacity = UInt64(EnvelopeFormat.chunkDataCapacity)

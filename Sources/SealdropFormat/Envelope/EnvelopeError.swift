@@ -22,6 +22,16 @@ public struct EnvelopeError: CodedError, Sendable {
         case malformedMetadata = "malformed-metadata"
         case malformedChunk = "malformed-chunk"
         case trailingData = "trailing-data"
+        // Format v2: the sender's signed trailer (spec v2, section 5).
+        case trailerMissing = "trailer-missing"
+        case malformedTrailer = "malformed-trailer"
+        case badTrailerSignature = "bad-trailer-signature"
+        case trailerHeaderMismatch = "trailer-header-mismatch"
+        case trailerLengthMismatch = "trailer-length-mismatch"
+        case trailerHashMismatch = "trailer-hash-mismatch"
+        // Only a reader without the recipient's key (the drop box) makes these.
+        case plaintextBody = "plaintext-body"
+        case legacyVersion = "legacy-version"
     }
 
     public let code: Code
@@ -43,10 +53,10 @@ extension EnvelopeError {
     }
 
     static func malformedMetadata(_ reason: String) -> Self {
-        .init(.malformedMetadata, "the encrypted file description is malformed: \(reason); the sender's software does not follow format v1")
+        .init(.malformedMetadata, "the encrypted file description is malformed: \(reason); the sender's software does not follow the envelope format")
     }
 
     static func malformedChunk(_ index: UInt64, _ reason: String) -> Self {
-        .init(.malformedChunk, "chunk \(index) is malformed: \(reason); the sender's software does not follow format v1")
+        .init(.malformedChunk, "chunk \(index) is malformed: \(reason); the sender's software does not follow the envelope format")
     }
 }

@@ -1,11 +1,20 @@
-/// The fixed numbers of envelope format v1. The spec
-/// (`Sources/SealdropFormat/Spec/envelope-v1.md`) explains each one.
+/// The fixed numbers of envelope formats v1 and v2. The specs
+/// (`Sources/SealdropFormat/Spec/envelope-v1.md`, `envelope-v2.md`)
+/// explain each one.
 public enum EnvelopeFormat {
     /// The first eight bytes of every envelope.
     public static let magic: [UInt8] = Array("sealdrop".utf8)
 
-    /// The only version this code reads and writes.
-    public static let version: UInt16 = 1
+    /// The version this code writes: v2, whose signed trailer lets a server
+    /// check without any secret key that an upload is whole.
+    public static let version: UInt16 = 2
+
+    /// Format v1: no trailer. Still opened (envelopes already in flight),
+    /// never written, and refused by the drop box for new uploads.
+    public static let legacyVersion: UInt16 = 1
+
+    /// Every version a reader opens.
+    public static let readableVersions: Set<UInt16> = [legacyVersion, version]
 
     /// magic (8) + version (2) + header body length (4).
     public static let preambleLength = 14
@@ -57,17 +66,52 @@ public enum EnvelopeFormat {
     /// A note is a sentence or two for the recipient, not a document.
     public static let maximumNoteLength = 1024
 
-    /// Domain separation for the sender's header signature, so a signature
+    /// Domain separation for the sender's v1 header signature, so a signature
     /// made by a vendor key for SSH or any other purpose never verifies here.
     public static let headerSignatureContext: [UInt8] = Array("sealdrop-envelope-v1-header".utf8) + [0]
 
-    /// The smallest well-formed envelope: header, metadata message, final message.
-    public static let minimumEnvelopeLength = signedHeaderLength + 2 * sealedChunkSize
+    /// The v2 header signature's context: one per version and per signed
+    /// object, so no signature verifies as anything but what it was made for.
+    public static let headerSignatureContextV2: [UInt8] = Array("sealdrop-envelope-v2-header".utf8) + [0]
+
+    /// The v2 trailer signature's context, distinct from both header contexts.
+    public static let trailerSignatureContext: [UInt8] = Array("sealdrop-envelope-v2-trailer".utf8) + [0]
+
+    /// The header signature context for `version` (v1 or v2).
+    public static func headerSignatureContext(version: UInt16) -> [UInt8] {
+        version == legacyVersion ? headerSignatureContext : headerSignatureContextV2
+    }
+
+    /// The first 16 bytes of a v2 trailer.
+    public static let trailerMarker: [UInt8] = Array("sealdrop-trailer".utf8)
+
+    /// marker (16) + header hash (32) + body length (8) + content hash (32) + signature (64).
+    public static let trailerLength = 152
+
+    /// Bytes after the stream: none in v1, the trailer in v2.
+    public static func trailerLength(version: UInt16) -> Int {
+        version == legacyVersion ? 0 : trailerLength
+    }
+
+    /// The smallest well-formed v2 envelope: header, metadata message,
+    /// final message, trailer.
+    public static let minimumEnvelopeLength = signedHeaderLength + 2 * sealedChunkSize + trailerLength
+
+    /// The number of stream messages in an envelope of `length` bytes, or nil
+    /// when no complete envelope of `version` has that length (the check a
+    /// server can make on size alone). A trailer (152 bytes) is shorter than
+    /// a message, so the count is unambiguous.
+    public static func messageCount(envelopeLength length: UInt64, version: UInt16 = version) -> UInt64? {
+        let fixed = UInt64(signedHeaderLength + trailerLength(version: version))
+        guard length >= fixed + 2 * UInt64(sealedChunkSize) else { return nil }
+        let body = length - fixed
+        guard body % UInt64(sealedChunkSize) == 0 else { return nil }
+        return body / UInt64(sealedChunkSize)
+    }
 
     /// True when `length` is a header followed by at least two whole
-    /// messages: the check a server can make on size alone.
-    public static func isConsistentLength(_ length: UInt64) -> Bool {
-        guard length >= UInt64(minimumEnvelopeLength) else { return false }
-        return (length - UInt64(signedHeaderLength)) % UInt64(sealedChunkSize) == 0
+    /// messages and, from v2 on, the trailer.
+    public static func isConsistentLength(_ length: UInt64, version: UInt16 = version) -> Bool {
+        messageCount(envelopeLength: length, version: version) != nil
     }
 }

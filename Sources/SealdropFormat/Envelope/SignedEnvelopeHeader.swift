@@ -6,27 +6,35 @@
 /// does no cryptography.
 public struct SignedEnvelopeHeader: Equatable, Sendable {
     public let header: EnvelopeHeader
+    /// The format version in the preamble (`EnvelopeFormat.readableVersions`).
+    public let version: UInt16
     /// Preamble + body, exactly as read (or written).
     public let signedPart: [UInt8]
     public let signature: [UInt8]
 
-    public init(header: EnvelopeHeader, signature: [UInt8]) {
+    public init(header: EnvelopeHeader, signature: [UInt8], version: UInt16 = EnvelopeFormat.version) {
         self.header = header
-        self.signedPart = header.encodeSignedPart()
+        self.version = version
+        self.signedPart = header.encodeSignedPart(version: version)
         self.signature = signature
     }
 
-    private init(header: EnvelopeHeader, signedPart: [UInt8], signature: [UInt8]) {
+    private init(header: EnvelopeHeader, version: UInt16, signedPart: [UInt8], signature: [UInt8]) {
         self.header = header
+        self.version = version
         self.signedPart = signedPart
         self.signature = signature
     }
 
-    /// The message the sender signs: a domain-separation context, then the
-    /// preamble and body.
+    /// The message the sender signs: the domain-separation context of the
+    /// version written in `signedPart`, then the preamble and body.
     public static func signingMessage(for signedPart: [UInt8]) -> [UInt8] {
-        EnvelopeFormat.headerSignatureContext + signedPart
+        let version = signedPart.count >= 10 ? UInt16(signedPart[8]) << 8 | UInt16(signedPart[9]) : EnvelopeFormat.version
+        return EnvelopeFormat.headerSignatureContext(version: version) + signedPart
     }
+
+    /// True for format v1, which has no trailer.
+    public var isLegacy: Bool { version == EnvelopeFormat.legacyVersion }
 
     public var signingMessage: [UInt8] { Self.signingMessage(for: signedPart) }
 
@@ -59,10 +67,10 @@ public struct SignedEnvelopeHeader: Equatable, Sendable {
         // Both reads are covered by the preamble length check above.
         let version = (try? reader.readUInt16()) ?? 0
         let bodyLength = Int((try? reader.readUInt32()) ?? 0)
-        guard version == EnvelopeFormat.version else {
+        guard EnvelopeFormat.readableVersions.contains(version) else {
             throw EnvelopeError(
                 .unsupportedVersion,
-                "envelope format version \(version) is not supported; this sealdrop reads version \(EnvelopeFormat.version) only, so the sender may use a newer release"
+                "envelope format version \(version) is not supported; this sealdrop reads versions 1 and 2 only, so the sender may use a newer release"
             )
         }
         guard bodyLength <= EnvelopeFormat.maximumHeaderBodyLength else {
@@ -78,6 +86,7 @@ public struct SignedEnvelopeHeader: Equatable, Sendable {
         let signedEnd = start + EnvelopeFormat.preambleLength + bodyLength
         let signed = SignedEnvelopeHeader(
             header: header,
+            version: version,
             signedPart: Array(bytes[start..<signedEnd]),
             signature: Array(bytes[signedEnd..<(start + total)])
         )

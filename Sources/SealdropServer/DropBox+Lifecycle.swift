@@ -1,0 +1,129 @@
+import Foundation
+import SealdropStore
+import SealdropTrust
+
+/// The ends of a transfer's life and the sweep. Every end commits its
+/// terminal state and its "deleted" entry in one transaction, then unlinks
+/// the blob: a crash in between leaves an orphan file, which the next sweep
+/// removes and logs, never a deleted file the log does not show.
+extension DropBox {
+    /// How old a blob with no pending transfer must be before the periodic
+    /// sweep removes it: a published blob is renamed into place a moment
+    /// before its row is committed, and must not be taken for an orphan.
+    static let orphanMinimumAge: TimeInterval = 60
+
+    /// A download's end: `claimed → delivered` with its "delivered" and
+    /// "deleted" entries in one transaction, then the blob unlinked. Needs
+    /// every byte recorded as served (`recordServed`). If the sweep already
+    /// settled it (every byte served, lease lapsed), that delivery is returned.
+    public func finishDelivery(id: String, session: String, actor: String, source: String, now: Date = Date()) throws(StoreError) -> Transfer {
+        do {
+            let current = try store.transfer(id: id)
+            let delivered = try store.deliver(
+                id: id, session: session, now: now,
+                event: TransferEvent(
+                    time: now, kind: .delivered, actor: actor, sourceAddress: source, transferID: id, size: current?.size,
+                    ciphertextSHA256: current?.ciphertextSHA256),
+                deletion: TransferEvent(
+                    time: now, kind: .deleted, actor: actor, sourceAddress: source, transferID: id, size: current?.size,
+                    ciphertextSHA256: current?.ciphertextSHA256, detail: "delivered"))
+            blobs.delete(delivered.blob)
+            log("\(actor) received transfer \(id); its blob is deleted")
+            return delivered
+        } catch let error where error.code == .notClaimed {
+            if let settled = try store.transfer(id: id), settled.state == .delivered { return settled }
+            throw error
+        }
+    }
+
+    /// A sender's revocation: `available → revoked` with its "deleted" entry
+    /// in one transaction, then the blob unlinked.
+    public func revoke(id: String, sender: String, source: String, now: Date = Date()) throws(StoreError) -> Transfer {
+        let current = try store.transfer(id: id)
+        let revoked = try store.revoke(
+            id: id, sender: sender, now: now,
+            event: TransferEvent(time: now, kind: .revoked, actor: sender, sourceAddress: source, transferID: id),
+            deletion: TransferEvent(
+                time: now, kind: .deleted, actor: sender, sourceAddress: source, transferID: id, size: current?.size,
+                ciphertextSHA256: current?.ciphertextSHA256, detail: "revoked by its sender"))
+        blobs.delete(revoked.blob)
+        log("\(sender) revoked transfer \(id)")
+        return revoked
+    }
+
+    /// Records bytes about to be served and renews the claim's lease, in one
+    /// committed write: call it before the bytes leave, on every READ.
+    public func recordServed(id: String, session: String, ranges: ServedRanges, now: Date = Date()) throws(StoreError) {
+        try store.recordServed(id: id, session: session, ranges: ranges, now: now)
+    }
+
+    /// Keeps a claim alive while its holder serves (or waits on a slow client).
+    @discardableResult
+    public func renewClaim(id: String, session: String, now: Date = Date()) throws(StoreError) -> Date {
+        try store.renewClaim(id: id, session: session, now: now)
+    }
+
+    /// Expires everything due and settles fully served claims whose lease
+    /// ran out (their blobs deleted at once), removes old orphan blobs, and
+    /// writes the refusals aggregated so far. Returns how many transfers ended.
+    @discardableResult
+    public func reap(now: Date = Date()) -> Int {
+        do {
+            let ended = try sweep(now: now, startingUp: false)
+            flushRefusals(now: now)
+            return ended
+        } catch {
+            log("sweep failed: \(error)")
+            return 0
+        }
+    }
+
+    /// The sweep: fully served claims → delivered, then expiry, then orphans.
+    /// At start-up every fully served claim is settled (whatever its lease:
+    /// no session of this server survived) and every orphan goes.
+    @discardableResult
+    func sweep(now: Date, startingUp: Bool) throws -> Int {
+        let settled = try store.settleServedClaims(now: now, lapsedOnly: !startingUp)
+        for transfer in settled {
+            blobs.delete(transfer.blob)
+            log("transfer \(transfer.id): every byte was served before its session ended; delivered and deleted")
+        }
+        let expired = try store.expire(now: now)
+        for transfer in expired {
+            blobs.delete(transfer.blob)
+            log("expired and deleted transfer \(transfer.id)")
+        }
+        let orphans = blobs.orphans(keeping: try store.pendingBlobs(), olderThan: startingUp ? nil : now.addingTimeInterval(-Self.orphanMinimumAge))
+        var removed = [TransferEvent]()
+        for orphan in orphans where blobs.remove(orphan.name) {
+            removed.append(
+                TransferEvent(
+                    time: now, kind: .orphanRemoved, actor: "server", sourceAddress: "", size: orphan.size,
+                    detail: "removed \(orphan.name): no pending transfer names it"))
+        }
+        if !removed.isEmpty {
+            try store.record(removed)
+            log("removed \(removed.count) orphan blobs")
+        }
+        return settled.count + expired.count
+    }
+
+    /// Runs `reap` every `reaperInterval` and writes aggregated refusals
+    /// every `refusalWindow`, on one background thread.
+    public func startReaper() {
+        let tick = min(configuration.reaperInterval, configuration.refusalWindow)
+        Thread.detachNewThread { [self] in
+            var lastSweep = Date()
+            while true {
+                Thread.sleep(forTimeInterval: tick)
+                let now = Date()
+                if now.timeIntervalSince(lastSweep) >= configuration.reaperInterval {
+                    lastSweep = now
+                    reap(now: now)
+                } else {
+                    flushRefusals(now: now)
+                }
+            }
+        }
+    }
+}

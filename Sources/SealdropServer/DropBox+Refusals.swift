@@ -1,0 +1,103 @@
+import Foundation
+import SealdropStore
+
+/// Refusals go on the record, but a flood must not become a flood of log
+/// entries: per (source, kind) and window, the first refusal is written at
+/// once and the others are counted and written as one entry when the window
+/// closes (the reaper thread, or `flushRefusals` at shutdown).
+extension DropBox {
+    /// Sources tracked at once per window; beyond it every new source shares
+    /// one "*" entry per kind, so memory and entries stay bounded whatever
+    /// the number of addresses a flood comes from.
+    public static let maximumRefusalSources = 4096
+
+    /// Records a refusal (`kind` one of `TransferEvent.refusalKinds`, or any
+    /// kind that should be aggregated the same way). Never throws: the
+    /// refusal has happened; a failed write is logged.
+    public func recordRefusal(kind: TransferEvent.Kind, actor: String, source: String, detail: String, now: Date = Date()) {
+        let window = configuration.refusalWindow
+        let events = refusals.withLock { buffer -> [TransferEvent] in
+            var key = RefusalBuffer.Key(source: source, kind: kind)
+            if buffer.open[key] == nil, buffer.open.count >= Self.maximumRefusalSources {
+                key = RefusalBuffer.Key(source: "*", kind: kind)
+            }
+            var out = [TransferEvent]()
+            if let pending = buffer.open[key] {
+                if now.timeIntervalSince(pending.start) < window {
+                    buffer.open[key]?.add(actor)
+                    return []
+                }
+                buffer.open[key] = nil
+                if let summary = pending.summary(key, now: now) { out.append(summary) }
+            }
+            buffer.open[key] = RefusalBuffer.Pending(start: now)
+            out.append(
+                TransferEvent(
+                    time: now, kind: kind, actor: actor, sourceAddress: key.source,
+                    detail: key.source == source ? detail : "from \(source): \(detail)"))
+            return out
+        }
+        write(events)
+    }
+
+    /// Writes the counted refusals of every window that has closed by `now`
+    /// (all of them with `all`, at shutdown).
+    public func flushRefusals(now: Date = Date(), all: Bool = false) {
+        let window = configuration.refusalWindow
+        let events = refusals.withLock { buffer -> [TransferEvent] in
+            var out = [TransferEvent]()
+            for (key, pending) in buffer.open where all || now.timeIntervalSince(pending.start) >= window {
+                buffer.open[key] = nil
+                if let summary = pending.summary(key, now: now) { out.append(summary) }
+            }
+            return out.sorted { ($0.sourceAddress, $0.kind.rawValue) < ($1.sourceAddress, $1.kind.rawValue) }
+        }
+        write(events)
+    }
+
+    private func write(_ events: [TransferEvent]) {
+        guard !events.isEmpty else { return }
+        do {
+            try store.record(events)
+        } catch {
+            log("cannot record \(events.count) refusals: \(error)")
+        }
+    }
+}
+
+/// Refusal windows open now, keyed by source and kind.
+struct RefusalBuffer {
+    struct Key: Hashable {
+        let source: String
+        let kind: TransferEvent.Kind
+    }
+
+    struct Pending {
+        /// Names a summary quotes; the rest are only counted.
+        static let quotedActors = 8
+
+        let start: Date
+        var suppressed = 0
+        var actors: [String] = []
+
+        init(start: Date) {
+            self.start = start
+        }
+
+        mutating func add(_ actor: String) {
+            suppressed += 1
+            if actors.count < Self.quotedActors, !actors.contains(actor) { actors.append(actor) }
+        }
+
+        /// One entry for the refusals counted after the first, if any.
+        func summary(_ key: Key, now: Date) -> TransferEvent? {
+            guard suppressed > 0 else { return nil }
+            let seconds = Int(now.timeIntervalSince(start).rounded(.up))
+            return TransferEvent(
+                time: now, kind: key.kind, actor: actors.count == 1 ? actors[0] : "several", sourceAddress: key.source,
+                detail: "\(suppressed) more refused in \(seconds) s (names offered: \(actors.joined(separator: ", ")))")
+        }
+    }
+
+    var open: [Key: Pending] = [:]
+}
