@@ -15,18 +15,18 @@ struct DropBoxSessionView: SessionView {
     func involving(_ vendor: String) throws -> [Transfer] { try dropBox.store.involving(vendor) }
 
     func isStillValid(vendor: String, now: Date) -> Bool {
-        guard let name = try? VendorName(vendor), let trust = try? dropBox.trustStore() else { return false }
+        guard let name = try? VendorName(vendor), let trust = try? dropBox.currentTrust(now: now) else { return false }
         return (try? trust.party(named: name, for: .sender, now: now)) != nil
     }
 
     func recipients(now: Date) -> [String] {
-        guard let trust = try? dropBox.trustStore() else { return [] }
+        guard let trust = try? dropBox.currentTrust(now: now) else { return [] }
         let verifier = trust.verifier(now: now)
         return trust.vendorCertificates().compactMap { try? verifier.verify($0, for: .recipient).name.value }.sorted()
     }
 
     func isRecipient(_ name: String, now: Date) -> Bool {
-        guard let vendorName = try? VendorName(name), let trust = try? dropBox.trustStore() else { return false }
+        guard let vendorName = try? VendorName(name), let trust = try? dropBox.currentTrust(now: now) else { return false }
         return (try? trust.party(named: vendorName, for: .recipient, now: now)) != nil
     }
 

@@ -43,6 +43,8 @@ struct UploadProgress: Equatable {
 struct DownloadProgress: Equatable {
     let transfer: Transfer
     var served: ServedRanges
+    /// When the claim's lease was last renewed (claimed, or a READ recorded).
+    var renewedAt: Date
 }
 
 /// A signed statement on its way in: checked and logged at CLOSE.

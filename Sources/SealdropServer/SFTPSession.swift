@@ -36,6 +36,13 @@ public final class SFTPSession {
 
     /// The replies to one request (usually one).
     public func handle(_ message: SFTPMessage) -> [SFTPMessage] {
+        let replies = decide(message)
+        // Open downloads keep their claims while the client works.
+        for renewal in rules.dueRenewals(now: clock()) { _ = driver.perform(renewal) }
+        return replies
+    }
+
+    private func decide(_ message: SFTPMessage) -> [SFTPMessage] {
         let view = DropBoxSessionView(dropBox: dropBox)
         guard var action = rules.receive(message, now: clock(), view: view) else { return [] }
         for _ in 0..<Self.maximumSteps {

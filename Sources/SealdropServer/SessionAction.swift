@@ -18,6 +18,8 @@ enum SessionAction: Equatable {
     case readBlob(handle: [UInt8], offset: UInt64, count: Int)
     /// Record in the store, in one committed write, that `range` was served.
     case recordServed(transferID: String, range: Range<UInt64>)
+    /// Extend this session's claim on the transfer (its lease), between reads.
+    case renewClaim(transferID: String)
     /// Deliver the download (`deliver`: every byte went out) or release its
     /// claim; closes the blob either way.
     case finishDownload(handle: [UInt8], transferID: String, deliver: Bool)

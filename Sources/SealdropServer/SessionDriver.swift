@@ -42,7 +42,16 @@ final class SessionDriver {
         case .readBlob(let handle, let offset, let count): return read(handle, offset: offset, count: count)
         case .recordServed(let transferID, let range):
             do {
-                try dropBox.store.recordServed(id: transferID, session: sessionID, ranges: ServedRanges([range]))
+                // One committed write, which also renews the claim's lease.
+                try dropBox.recordServed(id: transferID, session: sessionID, ranges: ServedRanges([range]))
+                return .done
+            } catch {
+                let message = error.code == .tooScattered ? error.message : "the download of transfer \(transferID) is no longer yours; open it again"
+                return storeFailure(error, refusal: message)
+            }
+        case .renewClaim(let transferID):
+            do {
+                try dropBox.renewClaim(id: transferID, session: sessionID)
                 return .done
             } catch {
                 return storeFailure(error, refusal: "the download of transfer \(transferID) is no longer yours; open it again")
@@ -74,19 +83,28 @@ final class SessionDriver {
         }
     }
 
-    /// Every refusal the rules decide goes through here: rejected uploads
-    /// are receipt-log events, the rest go to the server log.
+    /// Every refusal the rules decide goes through here: a rejected upload
+    /// is its own receipt-log event; the others are recorded by kind,
+    /// aggregated per source (`DropBox.recordRefusal`); server failures are logged.
     func recordRefusal(_ refusal: RefusalRecord) {
+        let kind: TransferEvent.Kind
         switch refusal.kind {
         case .uploadRejected:
             dropBox.record(event(.uploadRejected, refusal.transferID, size: refusal.size, detail: refusal.reason))
             dropBox.log("\(vendor.name) upload rejected: \(refusal.reason)")
-        case .notFound, .alreadyRefused:
-            break
-        default:
-            let subject = refusal.transferID.map { " (transfer \($0))" } ?? ""
-            dropBox.log("\(vendor.name): refused, \(refusal.kind.rawValue)\(subject): \(refusal.reason)")
+            return
+        case .serverError:
+            dropBox.log("\(vendor.name): \(refusal.reason)")
+            return
+        case .alreadyRefused:
+            return
+        case .operationDenied, .badRequest: kind = .refusedOperation
+        case .notFound, .trustRefused: kind = .refusedAuthorization
+        case .limitReached: kind = .refusedOpen
+        case .downloadRefused: kind = .refusedClaim
         }
+        let subject = refusal.transferID.map { "transfer \($0): " } ?? ""
+        dropBox.recordRefusal(kind: kind, actor: vendor.name.value, source: sourceAddress, detail: subject + refusal.reason)
     }
 
     private func claim(_ handle: [UInt8], _ transferID: String) -> EffectOutcome {
@@ -128,10 +146,8 @@ final class SessionDriver {
         downloads.removeValue(forKey: handle)?.close()
         do {
             if deliver {
-                let delivered = try dropBox.store.deliver(id: transferID, session: sessionID, now: Date(), event: event(.delivered, transferID))
-                dropBox.blobs.delete(delivered.blob)
-                dropBox.record(event(.deleted, transferID, size: delivered.size, sha256: delivered.ciphertextSHA256, detail: "delivered"))
-                dropBox.log("\(vendor.name) received transfer \(transferID); its blob is deleted")
+                // Delivered and deleted in one transaction, then the blob unlinked.
+                _ = try dropBox.finishDelivery(id: transferID, session: sessionID, actor: vendor.name.value, source: sourceAddress)
                 return .delivered
             }
             try dropBox.store.release(id: transferID, session: sessionID, event: event(.released, transferID))
@@ -228,16 +244,13 @@ final class SessionDriver {
     }
 
     private func revoke(_ transferID: String) -> EffectOutcome {
-        let transfer: Transfer
         do {
-            transfer = try dropBox.store.revoke(id: transferID, sender: vendor.name.value, now: Date(), event: event(.revoked, transferID))
+            // Revoked and deleted in one transaction, then the blob unlinked.
+            _ = try dropBox.revoke(id: transferID, sender: vendor.name.value, source: sourceAddress)
+            return .done
         } catch {
             return storeFailure(error, refusal: error.message, code: error.code == .notFound ? .noSuchFile : .failure)
         }
-        dropBox.blobs.delete(transfer.blob)
-        dropBox.record(event(.deleted, transferID, size: transfer.size, sha256: transfer.ciphertextSHA256, detail: "revoked by its sender"))
-        dropBox.log("\(vendor.name) revoked transfer \(transferID)")
-        return .done
     }
 
     /// A store refusal the vendor may hear about, or a database failure it may not.

@@ -233,7 +233,7 @@ extension SessionRules {
         }
         switch (waiting, outcome) {
         case (.openDownload(let id, let handle), .claimed(let transfer)):
-            setHandle(handle, OpenHandle(kind: .inboxFile, content: .download(DownloadProgress(transfer: transfer, served: transfer.served))))
+            setHandle(handle, OpenHandle(kind: .inboxFile, content: .download(DownloadProgress(transfer: transfer, served: transfer.served, renewedAt: now))))
             return .reply(.handle(id: id, handle: handle))
         case (.openDownload, .failed(.refused(let code, let message))):
             throw Refusal(code, message, .downloadRefused)
@@ -256,6 +256,7 @@ extension SessionRules {
         case (.recordServed(let id, let handle, let data, let range), .done):
             if case .download(var progress)? = handles[handle]?.content {
                 progress.served.insert(range)
+                progress.renewedAt = now
                 setHandle(handle, OpenHandle(kind: .inboxFile, content: .download(progress)))
             }
             return .reply(.data(id: id, data: data))

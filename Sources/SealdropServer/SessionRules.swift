@@ -16,10 +16,14 @@ struct SessionRules {
     static let maximumUploadsPerSession = 4
     /// The most one READ returns: well under the 256 KiB packet limit.
     static let maximumReadLength = 128 * 1024
-    /// Disjoint served ranges one download may have. Sequential and
-    /// pipelined reads need a handful; more means a client scattering tiny
-    /// reads, which would make the stored range list grow without bound.
-    static let maximumServedRanges = 1024
+    /// Disjoint served ranges one download may have: the store's bound
+    /// (`ServedRanges.maximumRanges`), which this session never reaches by
+    /// scattering (`checkScatter`), so the next session can still finish.
+    static let maximumServedRanges = ServedRanges.maximumRanges
+    /// A download's claim is renewed when a request arrives this long after
+    /// its last renewal: well inside the store's lease (60 s by default), so
+    /// a client that is busy with other requests keeps its claim.
+    static let claimRenewalInterval: TimeInterval = 15
     /// Entries per NAME reply: keeps each reply far below the packet limit.
     static let namesPerReply = 100
 
@@ -89,6 +93,19 @@ struct SessionRules {
         }
         handles = [:]
         pending = nil
+        return actions
+    }
+
+    /// Claims to renew now (`claimRenewalInterval`), marked as renewed.
+    /// READs renew their own claim when they record what they serve.
+    mutating func dueRenewals(now: Date) -> [SessionAction] {
+        var actions = [SessionAction]()
+        for (handle, open) in handles {
+            guard case .download(var progress) = open.content, now.timeIntervalSince(progress.renewedAt) >= Self.claimRenewalInterval else { continue }
+            progress.renewedAt = now
+            handles[handle] = OpenHandle(kind: open.kind, content: .download(progress))
+            actions.append(.renewClaim(transferID: progress.transfer.id))
+        }
         return actions
     }
 

@@ -104,6 +104,15 @@ extension SessionAction {
         #expect(refused.id == 3 && refused.message == "the claim was taken over")
     }
 
+    @Test func openDownloadsRenewTheirClaimsWhileTheClientWorks() throws {
+        var session = RulesHarness()
+        _ = try session.openDownload(RulesHarness.transfer())
+        #expect(session.rules.dueRenewals(now: RulesHarness.now.addingTimeInterval(5)).isEmpty)
+        let later = RulesHarness.now.addingTimeInterval(SessionRules.claimRenewalInterval)
+        #expect(session.rules.dueRenewals(now: later) == [.renewClaim(transferID: RulesHarness.id)])
+        #expect(session.rules.dueRenewals(now: later).isEmpty, "renewed once")
+    }
+
     @Test func readsAreCutToTheLimitAndTheFile() throws {
         var session = RulesHarness()
         let handle = try session.openDownload(RulesHarness.transfer(size: 300_000))
