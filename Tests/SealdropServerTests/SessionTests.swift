@@ -309,6 +309,42 @@ final class DropBoxWorld: @unchecked Sendable {
         #expect(world.inboxIDs(try world.session("newvendor")).isEmpty)
     }
 
+    /// The transfer id an envelope's header names.
+    static func transferID(of envelope: [UInt8]) throws -> String {
+        var source = MemorySource(envelope)
+        return try EnvelopeHeaderReader.read(from: &source).header.transferIDString
+    }
+
+    @Test func anIdenticalRetryIsAlreadyPublishedOnce() throws {
+        let world = try DropBoxWorld()
+        let envelope = try world.envelope()
+        let sender = try world.session("oldvendor")
+        #expect(Self.isOK(world.upload(envelope, as: sender)))
+        let id = try Self.transferID(of: envelope)
+        #expect(world.upload(envelope, as: sender) == .status(id: 3, code: .ok, message: "transfer \(id) was already published"))
+        #expect(world.blobs().count == 1 && world.staging().isEmpty)
+        #expect(try world.dropBox.events().filter { $0.kind == .uploadPublished }.count == 1)
+    }
+
+    @Test func aDifferentFileUnderAUsedIDIsRefusedAsAReplay() throws {
+        let world = try DropBoxWorld()
+        let envelope = try world.envelope()
+        let id = try Self.transferID(of: envelope)
+        // The id was used before by a transfer with other bytes (one long gone, say).
+        try world.dropBox.store.publish(
+            Transfer(
+                id: id, sender: "oldvendor", recipient: "newvendor", state: .available, size: 1, ciphertextSHA256: String(repeating: "0", count: 64),
+                uploadedAt: Date(), expiresAt: Date().addingTimeInterval(60), blob: "gone.blob"),
+            event: TransferEvent(time: Date(), kind: .uploadPublished, actor: "oldvendor", sourceAddress: "test", transferID: id))
+        guard case .status(_, .failure, let message) = world.upload(envelope, as: try world.session("oldvendor")) else {
+            Issue.record("a replay was accepted")
+            return
+        }
+        #expect(message == "upload rejected: transfer \(id) was uploaded before; a replayed envelope is refused")
+        #expect(world.staging().isEmpty && world.blobs().isEmpty)
+        #expect(try world.dropBox.events().last?.kind == .uploadRejected)
+    }
+
     @Test func unsupportedOperationsAndBadPacketsGetAnswers() throws {
         let world = try DropBoxWorld()
         let session = try world.session("oldvendor")
