@@ -94,8 +94,11 @@ struct RefusalRecord: Equatable {
     enum Kind: String, Equatable {
         /// The operation table does not allow this operation on this path.
         case operationDenied = "operation-denied"
-        /// A name that does not exist (or is not this vendor's to see).
+        /// A name that does not exist here: answered, not recorded.
         case notFound = "not-found"
+        /// A transfer that exists but is not this vendor's: answered as if
+        /// absent, and recorded (someone is looking at others' ids).
+        case notYours = "not-yours"
         /// A limit: handles, uploads, pending transfers, quota, file size, scattered reads.
         case limitReached = "limit-reached"
         /// An upload that is not published (bad envelope, replay, out of space).

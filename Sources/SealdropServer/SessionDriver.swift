@@ -96,10 +96,10 @@ final class SessionDriver {
         case .serverError:
             dropBox.log("\(vendor.name): \(refusal.reason)")
             return
-        case .alreadyRefused:
+        case .alreadyRefused, .notFound:
             return
         case .operationDenied, .badRequest: kind = .refusedOperation
-        case .notFound, .trustRefused: kind = .refusedAuthorization
+        case .notYours, .trustRefused: kind = .refusedAuthorization
         case .limitReached: kind = .refusedOpen
         case .downloadRefused: kind = .refusedClaim
         }

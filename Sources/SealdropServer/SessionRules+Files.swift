@@ -63,17 +63,15 @@ extension SessionRules {
             let receipt = try view.receipt(for: transferID, now: now)
             return .reply(.handle(id: id, handle: try register(OpenHandle(kind: .receiptFile, content: .memoryFile(receipt)))))
         case .acknowledgment(let transferID):
-            guard let transfer = try view.transfer(id: transferID), transfer.recipient == vendor else {
-                throw Refusal(.noSuchFile, "you received no transfer \(transferID)", .notFound)
-            }
+            let transfer = try view.transfer(id: transferID)
+            guard transfer?.recipient == vendor else { throw Refusal.absent(transferID, existing: transfer, "you received no transfer \(transferID)") }
             return .reply(
                 .handle(
                     id: id,
                     handle: try register(OpenHandle(kind: .acknowledgment, content: .statement(StatementDraft(.acknowledgment, transferID: transferID))))))
         case .declaration(let transferID):
-            guard let transfer = try view.transfer(id: transferID), transfer.sender == vendor else {
-                throw Refusal(.noSuchFile, "you sent no transfer \(transferID)", .notFound)
-            }
+            let transfer = try view.transfer(id: transferID)
+            guard transfer?.sender == vendor else { throw Refusal.absent(transferID, existing: transfer, "you sent no transfer \(transferID)") }
             return .reply(
                 .handle(id: id, handle: try register(OpenHandle(kind: .declaration, content: .statement(StatementDraft(.declaration, transferID: transferID)))))
             )
@@ -312,7 +310,8 @@ extension SessionRules {
         case (.revoke(let id, _), .done):
             return .reply(.status(id: id, code: .ok, message: ""))
         case (.revoke(_, let transferID), .failed(.refused(let code, let message))):
-            throw Refusal(code, message, .notFound, transferID: transferID)
+            let existing = try view.transfer(id: transferID)
+            throw Refusal(code, message, existing.map { $0.sender == vendor ? .badRequest : .notYours } ?? .notFound, transferID: transferID)
         case (.statement(let id, let kind), .done):
             return .reply(.status(id: id, code: .ok, message: kind == .acknowledgment ? "acknowledged" : "declared"))
         case (_, .failed(.refused(let code, let message))):

@@ -40,9 +40,8 @@ extension SessionRules {
         case .inboxFile(let id):
             return fileAttributes(try myInboxTransfer(id, now: now, view: view))
         case .sentFile(let id):
-            guard let transfer = try view.transfer(id: id), transfer.sender == vendor else {
-                throw Refusal(.noSuchFile, "no such file or directory", .notFound)
-            }
+            let transfer = try view.transfer(id: id)
+            guard let transfer, transfer.sender == vendor else { throw Refusal.absent(id, existing: transfer) }
             return fileAttributes(transfer)
         case .directoryFile(let name):
             guard let file = view.directoryFile(name) else { throw Refusal(.noSuchFile, "no such certificate", .notFound) }
@@ -68,18 +67,17 @@ extension SessionRules {
 
     /// A transfer this vendor sent or received, whatever its state (its receipt).
     func myTransfer(_ id: String, view: some SessionView) throws -> Transfer {
-        guard let transfer = try view.transfer(id: id), transfer.sender == vendor || transfer.recipient == vendor else {
-            throw Refusal(.noSuchFile, "no such file or directory", .notFound)
-        }
+        let transfer = try view.transfer(id: id)
+        guard let transfer, transfer.sender == vendor || transfer.recipient == vendor else { throw Refusal.absent(id, existing: transfer) }
         return transfer
     }
 
     /// A pending, unexpired transfer addressed to this vendor; anything else
     /// (another vendor's id included) is simply "no such file".
     func myInboxTransfer(_ id: String, now: Date, view: some SessionView) throws -> Transfer {
-        guard let transfer = try view.transfer(id: id), transfer.recipient == vendor, TransferState.pending.contains(transfer.state),
-            transfer.expiresAt > now
-        else { throw Refusal(.noSuchFile, "no such file or directory", .notFound) }
+        let transfer = try view.transfer(id: id)
+        guard let transfer, transfer.recipient == vendor else { throw Refusal.absent(id, existing: transfer) }
+        guard TransferState.pending.contains(transfer.state), transfer.expiresAt > now else { throw Refusal.absent(id, existing: nil) }
         return transfer
     }
 

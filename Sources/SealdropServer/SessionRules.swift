@@ -239,6 +239,14 @@ struct SessionRules {
     }
 }
 
+extension Refusal {
+    /// "No such file" for a transfer id: recorded only when the transfer
+    /// exists and belongs to others (`existing` not nil).
+    static func absent(_ id: String, existing: Transfer?, _ message: String = "no such file or directory") -> Refusal {
+        Refusal(.noSuchFile, message, existing == nil ? .notFound : .notYours, transferID: id)
+    }
+}
+
 /// A request refused while deciding: the status for the client and what to record.
 struct Refusal: Error {
     let code: SFTPStatusCode

@@ -231,6 +231,20 @@ extension SessionAction {
         #expect(session.resume(.done) == .reply(.status(id: 2, code: .ok, message: "transfer \(RulesHarness.id) was already published")))
     }
 
+    @Test func anotherVendorsTransferLooksAbsentButIsRecorded() throws {
+        var stranger = RulesHarness(vendor: "stranger")
+        stranger.view.valid.insert("stranger")
+        stranger.view.transfers = [RulesHarness.transfer()]
+        for path in ["/inbox/\(RulesHarness.id).sealdrop", "/sent/\(RulesHarness.id).sealdrop", "/receipts/\(RulesHarness.id).json"] {
+            let refused = try #require(stranger.receive(.stat(id: 1, path: Array(path.utf8)))?.refusal)
+            #expect(refused.code == .noSuchFile && refused.message == "no such file or directory", "the same answer as for nothing")
+            #expect(refused.record.kind == .notYours && refused.record.transferID == RulesHarness.id, "\(path)")
+        }
+        let unknown = String(repeating: "ef", count: 16)
+        let absent = try #require(stranger.receive(.stat(id: 2, path: Array("/inbox/\(unknown).sealdrop".utf8)))?.refusal)
+        #expect(absent.code == .noSuchFile && absent.record.kind == .notFound, "a name that is simply not there is not recorded")
+    }
+
     @Test func vendorAttributesOnlyWhenAskedFor() throws {
         var plain = RulesHarness()
         plain.view.transfers = [RulesHarness.transfer()]
