@@ -12,6 +12,8 @@ public final class DropBox: Sendable {
     public let configuration: DropBoxConfiguration
     let store: any TransferStore
     let blobs: BlobStore
+    /// Uploads in flight across every session, for limits that hold (`UploadReservations`).
+    let reservations = UploadReservations()
     let log: @Sendable (String) -> Void
     /// Signs tree heads of the receipt log; made on first start.
     let receiptKey: VendorIdentity

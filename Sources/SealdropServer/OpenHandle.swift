@@ -1,80 +1,60 @@
 import Foundation
+import SealdropLayout
 import SealdropSFTP
-import SealdropLog
 import SealdropStore
 
-/// What an SFTP handle refers to.
-enum OpenHandle {
-    /// A directory listing, sent in batches from `next` on.
-    case listing([SFTPNameEntry], next: Int)
-    /// A small read-only file served from memory (a certificate).
-    case memoryFile([UInt8])
-    case upload(UploadState)
-    /// A signed statement being written (small, kept in memory): a
-    /// recipient's acknowledgment or a sender's declaration.
-    case statement(StatementState)
-    case download(DownloadState)
+/// What an SFTP handle refers to, as the rules see it: plain values. The
+/// descriptors behind uploads and downloads belong to `SessionDriver`,
+/// keyed by the same handle.
+struct OpenHandle: Equatable {
+    /// Where it was opened: the operation table is consulted on this kind.
+    let kind: PathKind
+    var content: Content
+
+    enum Content: Equatable {
+        /// A directory listing, sent in batches from `next` on.
+        case listing([SFTPNameEntry], next: Int)
+        /// A small read-only file served from memory (a certificate, a receipt).
+        case memoryFile([UInt8])
+        case upload(UploadProgress)
+        /// A signed statement being written (small, kept in memory).
+        case statement(StatementDraft)
+        case download(DownloadProgress)
+    }
 }
 
-/// An upload in progress: a staging file no one else can see.
-final class UploadState {
+/// An upload in progress, out of every vendor's sight until published.
+struct UploadProgress: Equatable {
     let recipient: String
-    /// Owned here and closed exactly once (`closeFile`), -1 after: a
-    /// descriptor number closed twice could belong to another session by then.
-    private(set) var fd: Int32
-    let path: String
+    /// Bytes written from offset 0 without a hole.
     var size: UInt64 = 0
-    /// What the vendor's quota had left when the upload began: writes stop
-    /// there, so staging cannot grow past what publishing would allow.
-    let quotaLeft: UInt64
+    /// Bytes reserved for it in the vendor's quota (`UploadReservations`).
+    var reserved: UInt64 = 0
+    /// Set once the upload can no longer be published (the disk filled up):
+    /// every later WRITE and the CLOSE get this message.
+    var failure: String?
 
-    init(recipient: String, fd: Int32, path: String, quotaLeft: UInt64) {
+    init(recipient: String) {
         self.recipient = recipient
-        self.fd = fd
-        self.path = path
-        self.quotaLeft = quotaLeft
-    }
-
-    func closeFile() {
-        guard fd >= 0 else { return }
-        close(fd)
-        fd = -1
-    }
-
-    /// Drops the staged bytes (a no-op for the name once it was published).
-    func discard() {
-        closeFile()
-        unlink(path)
     }
 }
 
-/// A claimed download: the blob, and which bytes went out.
-final class DownloadState {
+/// A claimed download and which of its bytes went out (as recorded in the store).
+struct DownloadProgress: Equatable {
     let transfer: Transfer
-    /// Closed by its owner, once, when the handle ends.
-    let fd: Int32
     var served: ServedRanges
-    var unflushedBytes: UInt64 = 0
-
-    init(transfer: Transfer, fd: Int32) {
-        self.transfer = transfer
-        self.fd = fd
-        served = transfer.served
-    }
+    /// When the claim's lease was last renewed (claimed, or a READ recorded).
+    var renewedAt: Date
 }
 
 /// A signed statement on its way in: checked and logged at CLOSE.
-final class StatementState {
-    enum Kind { case acknowledgment, declaration }
-
-    let kind: Kind
+struct StatementDraft: Equatable {
+    let kind: StatementRecord.Kind
     let transferID: String
     var bytes: [UInt8] = []
 
-    init(_ kind: Kind, transferID: String) {
+    init(_ kind: StatementRecord.Kind, transferID: String) {
         self.kind = kind
         self.transferID = transferID
     }
-
-    var limit: Int { kind == .acknowledgment ? Acknowledgment.maximumSize : Declaration.maximumSize }
 }

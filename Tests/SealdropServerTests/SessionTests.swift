@@ -239,7 +239,7 @@ final class DropBoxWorld: @unchecked Sendable {
         let session = try world.session("newvendor")
         let handle = try openDownload(world, session)
         var refused = false
-        for index in 0..<(SFTPSession.maximumServedRanges + 1) {
+        for index in 0..<(SessionRules.maximumServedRanges + 1) {
             if case .status(_, .failure, _) = session.handle(.read(id: 2, handle: handle, offset: UInt64(index * 2), length: 1)).first {
                 refused = true
                 break
@@ -266,12 +266,12 @@ final class DropBoxWorld: @unchecked Sendable {
         let world = try DropBoxWorld()
         let session = try world.session("oldvendor")
         var refused = false
-        for index in 0...SFTPSession.maximumUploadsPerSession {
+        for index in 0...SessionRules.maximumUploadsPerSession {
             let reply = session.handle(.open(id: UInt32(index), path: Array("/outbox/newvendor/x\(index)".utf8), flags: [.write, .create], attributes: .empty))
             if case .status(_, .failure, _) = reply.first { refused = true }
         }
         #expect(refused)
-        #expect(world.staging().count == SFTPSession.maximumUploadsPerSession)
+        #expect(world.staging().count == SessionRules.maximumUploadsPerSession)
         session.end()
         #expect(world.staging().isEmpty)
     }
@@ -307,6 +307,42 @@ final class DropBoxWorld: @unchecked Sendable {
         #expect(Self.isOK(sender.handle(.remove(id: 2, path: Array("/sent/\(name)".utf8))).first!))
         #expect(world.blobs().isEmpty)
         #expect(world.inboxIDs(try world.session("newvendor")).isEmpty)
+    }
+
+    /// The transfer id an envelope's header names.
+    static func transferID(of envelope: [UInt8]) throws -> String {
+        var source = MemorySource(envelope)
+        return try EnvelopeHeaderReader.read(from: &source).header.transferIDString
+    }
+
+    @Test func anIdenticalRetryIsAlreadyPublishedOnce() throws {
+        let world = try DropBoxWorld()
+        let envelope = try world.envelope()
+        let sender = try world.session("oldvendor")
+        #expect(Self.isOK(world.upload(envelope, as: sender)))
+        let id = try Self.transferID(of: envelope)
+        #expect(world.upload(envelope, as: sender) == .status(id: 3, code: .ok, message: "transfer \(id) was already published"))
+        #expect(world.blobs().count == 1 && world.staging().isEmpty)
+        #expect(try world.dropBox.events().filter { $0.kind == .uploadPublished }.count == 1)
+    }
+
+    @Test func aDifferentFileUnderAUsedIDIsRefusedAsAReplay() throws {
+        let world = try DropBoxWorld()
+        let envelope = try world.envelope()
+        let id = try Self.transferID(of: envelope)
+        // The id was used before by a transfer with other bytes (one long gone, say).
+        try world.dropBox.store.publish(
+            Transfer(
+                id: id, sender: "oldvendor", recipient: "newvendor", state: .available, size: 1, ciphertextSHA256: String(repeating: "0", count: 64),
+                uploadedAt: Date(), expiresAt: Date().addingTimeInterval(60), blob: "gone.blob"),
+            event: TransferEvent(time: Date(), kind: .uploadPublished, actor: "oldvendor", sourceAddress: "test", transferID: id))
+        guard case .status(_, .failure, let message) = world.upload(envelope, as: try world.session("oldvendor")) else {
+            Issue.record("a replay was accepted")
+            return
+        }
+        #expect(message == "upload rejected: transfer \(id) was uploaded before; a replayed envelope is refused")
+        #expect(world.staging().isEmpty && world.blobs().isEmpty)
+        #expect(try world.dropBox.events().last?.kind == .uploadRejected)
     }
 
     @Test func unsupportedOperationsAndBadPacketsGetAnswers() throws {
