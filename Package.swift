@@ -187,6 +187,28 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // libFuzzer targets (ops/fuzz builds them with -sanitize=fuzzer,address
+        // and -DFUZZING); a normal build gives a driver that replays files.
+        .target(
+            name: "FuzzSupport",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "FuzzSFTP",
+            dependencies: ["FuzzSupport", "SealdropSFTP", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "FuzzEnvelope",
+            dependencies: ["FuzzSupport", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "FuzzOpenSSH",
+            dependencies: ["FuzzSupport", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+
         // Tests, one target per concern.
         .testTarget(
             name: "SealdropFormatTests",
