@@ -41,7 +41,7 @@ public func fuzzMain(_ check: @escaping ([UInt8]) -> Void) -> Never {
     #else
         for path in CommandLine.arguments.dropFirst() {
             guard let file = fopen(path, "rb") else {
-                fputs("cannot open \(path)\n", stderr)
+                print("cannot open \(path)")
                 exit(2)
             }
             var bytes = [UInt8]()
