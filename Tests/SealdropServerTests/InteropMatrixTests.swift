@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Every mainstream SFTP client, with its default settings, against the
+/// real server: log in, list, upload (published once, no retry recorded as
+/// a replay), download once (and a second time refused), revoke.
+@Suite(.serialized) struct InteropMatrixTests {
+    @Test(arguments: InteropClient.allCases)
+    func aVendorsOwnClientDoesTheWholeRound(_ client: InteropClient) throws {
+        if let reason = client.unavailable {
+            Issue.record("\(client) cannot run: \(reason)")
+            return
+        }
+        let server = try ServerFixture()
+        let plaintext = Fixtures.bytes(3_000_000, seed: 21)
+        let envelope = try server.seal(plaintext, name: "mine")
+
+        // Upload with the client under test: success reported, published once.
+        let upload = try client.upload(server, "oldvendor", envelope, to: "/outbox/newvendor/\(envelope)")
+        #expect(upload.status == 0, "\(client) upload: \(upload.standardError)")
+        let id = try #require(try sentIDs(server).first, "\(client) published nothing")
+        #expect(try sentIDs(server) == [id])
+
+        // Two more transfers, so the inbox lists several.
+        var others = [String]()
+        for index in 0..<2 {
+            let other = try server.seal(Fixtures.bytes(1000 + index), name: "other\(index)")
+            #expect(try server.sftp("oldvendor", ["put \(other) /outbox/newvendor/"]).status == 0)
+            others = try sentIDs(server).filter { $0 != id }
+        }
+        #expect(others.count == 2)
+
+        let root = try client.list(server, "newvendor", "/")
+        #expect(root.status == 0, "\(client) ls /: \(root.standardError)")
+        for folder in ["inbox", "outbox", "sent", "directory", "receipts"] { #expect(root.output.contains(folder), "\(client) ls / lacks \(folder)") }
+        let inbox = try client.list(server, "newvendor", "/inbox")
+        #expect(inbox.status == 0, "\(client) ls /inbox: \(inbox.standardError)")
+        for transfer in [id] + others { #expect(inbox.output.contains(transfer), "\(client) ls /inbox lacks \(transfer)") }
+        let directory = try client.list(server, "newvendor", "/directory")
+        #expect(directory.status == 0, "\(client) ls /directory: \(directory.standardError)")
+        #expect(directory.output.contains("ca.pem"), "\(client) ls /directory: \(directory.output)")
+
+        // Download once, intact, and open it.
+        let download = try client.download(server, "newvendor", "/inbox/\(id).sealdrop", to: "received.sealdrop")
+        #expect(download.status == 0, "\(client) get: \(download.standardError)")
+        #expect(try server.directory.read("received.sealdrop") == (try server.directory.read(envelope)), "\(client) downloaded other bytes")
+        let opened = try server.sealdrop(["open", "received.sealdrop", "-o", "received.plain", "--identity", "newvendor", "--from", "oldvendor"])
+        #expect(opened.status == 0, "\(client): \(opened.standardError)")
+        #expect(try server.directory.read("received.plain") == plaintext)
+
+        let again = try client.download(server, "newvendor", "/inbox/\(id).sealdrop", to: "again.sealdrop")
+        #expect(again.status != 0, "\(client): a second download fails")
+        #expect(((try? server.directory.read("again.sealdrop")) ?? []).isEmpty, "\(client): nothing is served the second time")
+
+        // Revoke one that was not downloaded.
+        let revoke = try client.remove(server, "oldvendor", "/sent/\(others[0]).sealdrop")
+        #expect(revoke.status == 0, "\(client) rm: \(revoke.standardError)")
+        let after = try server.sftp("newvendor", ["ls /inbox"])
+        #expect(!after.output.contains(others[0]), "\(client): the revoked transfer is gone from the inbox")
+        #expect(after.output.contains(others[1]))
+
+        let events = try logKinds(server)
+        #expect(events.filter { $0 == "upload-published" }.count == 3, "\(client): \(events)")
+        #expect(!events.contains("upload-rejected"), "\(client): an upload was recorded as refused (a retry seen as a replay?)")
+        #expect(events.contains("delivered") && events.contains("revoked"), "\(client): \(events)")
+    }
+
+    /// Transfer ids in oldvendor's /sent, as OpenSSH's sftp lists them.
+    private func sentIDs(_ server: ServerFixture) throws -> [String] {
+        try server.sftp("oldvendor", ["ls -1 /sent"]).output.split(separator: "\n").compactMap { line in
+            let name = line.split(separator: "/").last.map(String.init) ?? ""
+            return name.hasSuffix(".sealdrop") ? String(name.dropLast(".sealdrop".count)) : nil
+        }.sorted()
+    }
+
+    /// The kinds of the transparency log's entries, in order.
+    private func logKinds(_ server: ServerFixture) throws -> [String] {
+        let exported = try Subprocess.run(
+            Fixtures.sealdropd, ["log", "export", "-o", "log.json", "--data", server.data, "--trust", server.trust], directory: server.directory.path)
+        guard exported.status == 0 else { throw FixtureError.setup(exported.standardError) }
+        let bundle = try JSONSerialization.jsonObject(with: Data(try server.directory.read("log.json"))) as? [String: Any]
+        return (bundle?["entries"] as? [String] ?? []).compactMap { entry in
+            guard let bytes = Data(base64Encoded: entry), let fields = try? JSONSerialization.jsonObject(with: bytes) as? [String: Any] else { return nil }
+            return fields["kind"] as? String
+        }
+    }
+}
