@@ -47,11 +47,12 @@ enum InteropClient: String, CaseIterable, CustomStringConvertible, Sendable {
     }
 
     /// Downloads `remote` to the local file `local` (in the fixture directory).
-    func download(_ server: ServerFixture, _ user: String, _ remote: String, to local: String) throws -> ProcessResult {
+    /// `extra` options go to rclone only.
+    func download(_ server: ServerFixture, _ user: String, _ remote: String, to local: String, extra: [String] = []) throws -> ProcessResult {
         switch self {
         case .openSSH: try server.sftp(user, ["get \(remote) \(local)"])
         case .lftp: try lftp(server, user, "get \(remote) -o \(local)")
-        case .rclone: try rclone(server, user, ["copyto", ":sftp:\(remote)", local])
+        case .rclone: try rclone(server, user, ["copyto", ":sftp:\(remote)", local] + extra)
         case .curl: try curl(server, user, ["-o", local, "sftp://127.0.0.1:\(server.port)\(remote)"])
         case .paramiko: try paramiko(server, user, ["get", remote, local])
         }
