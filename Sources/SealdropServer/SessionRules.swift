@@ -182,7 +182,9 @@ struct SessionRules {
         case .extended(_, let request, _):
             try check(operation, .outsideTree, shown: nil)
             guard request == Array(SFTPServerLimits.name.utf8) else {
-                throw Refusal(.operationUnsupported, "extension \(VendorName.printableName(String(decoding: request, as: UTF8.self))) is not supported by this server", .operationDenied)
+                throw Refusal(
+                    .operationUnsupported, "extension \(VendorName.printableName(String(decoding: request, as: UTF8.self))) is not supported by this server",
+                    .operationDenied)
             }
             return .reply(.extendedReply(id: id, data: Self.limits.encoded))
         case .initialize, .version, .status, .handle, .data, .name, .attributes, .extendedReply:

@@ -66,6 +66,27 @@ import TestSupport
         #expect(events.contains("delivered") && events.contains("revoked"), "\(client): \(events)")
     }
 
+    @Test func anUploadUnderATemporaryNameIsRenamedAndStaysPrivate() throws {
+        let server = try ServerFixture()
+        let envelope = try server.seal(Fixtures.bytes(50_000, seed: 5), name: "temp")
+        let renamed = try server.sftp(
+            "oldvendor",
+            [
+                "put \(envelope) /outbox/newvendor/upload.part", "rename /outbox/newvendor/upload.part /outbox/newvendor/final.sealdrop",
+                "ls -l /outbox/newvendor/final.sealdrop",
+            ])
+        #expect(renamed.status == 0, "\(renamed.standardError)")
+        #expect(renamed.output.contains("final.sealdrop"))
+        #expect(try sentIDs(server).count == 1, "published once")
+        // Another session, and out of the folder: nothing to see, nothing to rename.
+        let later = try server.sftp("oldvendor", ["-ls /outbox/newvendor/final.sealdrop", "-rename /outbox/newvendor/final.sealdrop /sent/x"])
+        let shown = later.output.split(separator: "\n").filter { !$0.hasPrefix("sftp>") }
+        #expect(!shown.contains { $0.contains("final.sealdrop") }, "\(later.output)")
+        #expect(later.standardError.contains("No such file"), "\(later.standardError)")
+        let moved = try server.sftp("oldvendor", ["put \(envelope) /outbox/newvendor/again.part", "rename /outbox/newvendor/again.part /inbox/x"])
+        #expect(moved.status != 0, "a rename out of the outbox folder is refused")
+    }
+
     /// Transfer ids in oldvendor's /sent, as OpenSSH's sftp lists them.
     private func sentIDs(_ server: ServerFixture) throws -> [String] {
         try server.sftp("oldvendor", ["ls -1 /sent"]).output.split(separator: "\n").compactMap { line in
@@ -77,7 +98,9 @@ import TestSupport
     /// The kinds of the transparency log's entries, in order.
     private func logKinds(_ server: ServerFixture) throws -> [String] {
         // The export is checked against a certificate for the receipt key.
-        let issued = try server.sealdrop(["ca", "issue", "--ca-dir", "ca", "--name", "receipts", "--pubkey", "data/receipt_ed25519_key.pub", "--role", "server"])
+        let issued = try server.sealdrop([
+            "ca", "issue", "--ca-dir", "ca", "--name", "receipts", "--pubkey", "data/receipt_ed25519_key.pub", "--role", "server",
+        ])
         guard issued.status == 0 else { throw FixtureError.setup(issued.standardError) }
         let exported = try Subprocess.run(
             Fixtures.sealdropd, ["log", "export", "-o", "log.json", "--data", server.data, "--trust", server.trust], directory: server.directory.path)

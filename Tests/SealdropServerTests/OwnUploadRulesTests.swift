@@ -14,11 +14,15 @@ import Testing
     func publish(_ session: inout RulesHarness, size: Int) throws -> [UInt8] {
         let handle = try session.openUpload()
         if size > 0 {
-            #expect(session.receive(.write(id: 2, handle: handle, offset: 0, data: [UInt8](repeating: 1, count: size))) == .reserve(handle: handle, bytes: UInt64(size)))
+            #expect(
+                session.receive(.write(id: 2, handle: handle, offset: 0, data: [UInt8](repeating: 1, count: size)))
+                    == .reserve(handle: handle, bytes: UInt64(size)))
             #expect(session.resume(.reserved(UInt64(size))) == .writeStaged(handle: handle, offset: 0, data: [UInt8](repeating: 1, count: size)))
             #expect(session.resume(.done) == .reply(.status(id: 2, code: .ok, message: "")))
         }
-        #expect(session.receive(.stat(id: 3, path: Self.path)) == .reply(.attributes(id: 3, attributes: SFTPAttributes(size: UInt64(size), permissions: SessionRules.uploadMode))), "visible while open")
+        #expect(
+            session.receive(.stat(id: 3, path: Self.path))
+                == .reply(.attributes(id: 3, attributes: SFTPAttributes(size: UInt64(size), permissions: SessionRules.uploadMode))), "visible while open")
         #expect(session.receive(.close(id: 4, handle: handle)) == .validateUpload(handle: handle, recipient: "newvendor", size: UInt64(size)))
         let upload = ValidatedUpload(transferID: RulesHarness.id, size: UInt64(size), sha256: "aa", expiresAt: RulesHarness.now, recipient: "newvendor")
         #expect(session.resume(.validated(upload)) == .publishUpload(handle: handle, upload: upload))
@@ -64,7 +68,9 @@ import Testing
             let refused = session.receive(.rename(id: 2, from: Self.path, to: Array(target.utf8)))?.refusal
             #expect(refused?.code == .permissionDenied, "\(target)")
         }
-        #expect(session.receive(.rename(id: 3, from: Self.path, to: Array("/outbox/newvendor/final.sealdrop".utf8))) == .reply(.status(id: 3, code: .ok, message: "")))
+        #expect(
+            session.receive(.rename(id: 3, from: Self.path, to: Array("/outbox/newvendor/final.sealdrop".utf8)))
+                == .reply(.status(id: 3, code: .ok, message: "")))
         #expect(session.receive(.stat(id: 4, path: Self.path))?.refusal?.code == .noSuchFile)
         #expect(session.receive(.stat(id: 5, path: Array("/outbox/newvendor/final.sealdrop".utf8)))?.refusal == nil)
         // Renaming onto another of its uploads is refused.
@@ -76,18 +82,26 @@ import Testing
 
     @Test func theLimitsExtensionIsAnnouncedAndAnswered() throws {
         var rules = SessionRules(vendor: "newvendor", key: VendorIdentity.generate(comment: "x").publicKey, startedAt: RulesHarness.now)
-        guard case .reply(.version(_, let extensions))? = rules.receive(.initialize(version: 3, extensions: []), now: RulesHarness.now, view: MemoryView()) else {
+        guard case .reply(.version(_, let extensions))? = rules.receive(.initialize(version: 3, extensions: []), now: RulesHarness.now, view: MemoryView())
+        else {
             Issue.record("no VERSION")
             return
         }
         #expect(extensions.contains(SFTPExtensionPair(name: Array("limits@openssh.com".utf8), data: Array("1".utf8))))
-        guard case .reply(.extendedReply(9, let data))? = rules.receive(.extended(id: 9, request: Array("limits@openssh.com".utf8), data: []), now: RulesHarness.now, view: MemoryView()) else {
+        guard
+            case .reply(.extendedReply(9, let data))? = rules.receive(
+                .extended(id: 9, request: Array("limits@openssh.com".utf8), data: []), now: RulesHarness.now, view: MemoryView())
+        else {
             Issue.record("no EXTENDED_REPLY")
             return
         }
         let limits = try SFTPServerLimits.decode(data)
         // OpenSSH's sftp-server's figures: 256 KiB packets, 255 KiB reads and writes.
-        #expect(limits == SFTPServerLimits(maximumPacketLength: 262_144, maximumReadLength: 261_120, maximumWriteLength: 261_120, maximumOpenHandles: UInt64(SessionRules.maximumHandles)))
+        #expect(
+            limits
+                == SFTPServerLimits(
+                    maximumPacketLength: 262_144, maximumReadLength: 261_120, maximumWriteLength: 261_120,
+                    maximumOpenHandles: UInt64(SessionRules.maximumHandles)))
         let other = rules.receive(.extended(id: 10, request: Array("posix-rename@openssh.com".utf8), data: []), now: RulesHarness.now, view: MemoryView())
         #expect(other?.refusal?.code == .operationUnsupported)
     }
