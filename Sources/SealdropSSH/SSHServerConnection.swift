@@ -197,8 +197,8 @@ public final class SSHServerConnection: @unchecked Sendable {
 
     /// Sends EOF and closes the channel, then waits (at most
     /// `disconnectGrace`) for the client to close the connection, as
-    /// OpenSSH's sshd does: a client whose link is dropped first (curl,
-    /// lftp, paramiko) reports an error after an operation that succeeded.
+    /// OpenSSH's sshd does: a client whose link is dropped while it is still
+    /// closing (rclone) reports an error after an operation that succeeded.
     public func close() {
         guard let channel = context?.channel else { return }
         ssh_channel_send_eof(channel)

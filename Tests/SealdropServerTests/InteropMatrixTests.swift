@@ -87,6 +87,28 @@ import TestSupport
         #expect(moved.status != 0, "a rename out of the outbox folder is refused")
     }
 
+    @Test func interactiveSFTPOnATerminalUploadsAndDownloads() throws {
+        guard let script = Subprocess.which("script"), let sftp = Subprocess.which("sftp") else {
+            Issue.record("script(1) or sftp is not installed")
+            return
+        }
+        let server = try ServerFixture()
+        let envelope = try server.seal(Fixtures.bytes(2_000_000, seed: 8), name: "typed")
+        // script(1) gives sftp a pseudo-terminal: its interactive mode, progress meter included.
+        func typed(_ user: String, _ lines: [String]) throws -> ProcessResult {
+            let command = ([sftp] + server.sshOptions(user) + ["\(user)@127.0.0.1"]).joined(separator: " ")
+            return try Subprocess.run(
+                script, ["-qec", command, "/dev/null"], input: Array((lines + ["bye"]).joined(separator: "\n").utf8 + [10]),
+                directory: server.directory.path)
+        }
+        let upload = try typed("oldvendor", ["put \(envelope) /outbox/newvendor/"])
+        #expect(upload.status == 0, "\(upload.output)")
+        let id = try #require(try sentIDs(server).first)
+        let download = try typed("newvendor", ["get /inbox/\(id).sealdrop typed-received.sealdrop"])
+        #expect(download.status == 0, "\(download.output)")
+        #expect(try server.directory.read("typed-received.sealdrop") == (try server.directory.read(envelope)))
+    }
+
     /// Transfer ids in oldvendor's /sent, as OpenSSH's sftp lists them.
     private func sentIDs(_ server: ServerFixture) throws -> [String] {
         try server.sftp("oldvendor", ["ls -1 /sent"]).output.split(separator: "\n").compactMap { line in
