@@ -39,7 +39,10 @@ import TestSupport
             ("replies sent as requests", initialize + SFTPMessage.status(id: 1, code: .ok, message: "").encode() + packet([102, 0, 0, 0, 2]) + request),
             ("an EXTENDED request with a 64 KiB name", initialize + packet([200, 0, 0, 0, 3, 0, 1, 0, 0] + [UInt8](repeating: 0x61, count: 65_536)) + request),
             ("INIT with a thousand extensions", packet([1, 0, 0, 0, 3] + (0..<1000).flatMap { _ in [0, 0, 0, 1, 0x61, 0, 0, 0, 0] }) + request),
-            ("paths with NUL and invalid UTF-8", initialize + [[0x2f, 0], [0x2f, 0xff, 0xfe], [0x2f, 0xc0, 0xaf]].flatMap { SFTPMessage.stat(id: 8, path: $0).encode() }),
+            (
+                "paths with NUL and invalid UTF-8",
+                initialize + [[0x2f, 0], [0x2f, 0xff, 0xfe], [0x2f, 0xc0, 0xaf]].flatMap { SFTPMessage.stat(id: 8, path: $0).encode() }
+            ),
         ]
     }()
 
