@@ -43,6 +43,8 @@ struct SubsystemCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let session = SFTPSession(dropBox: dropBox, vendor: party, sourceAddress: source)
+        // No acceptor watches this session: it checks its vendor itself.
+        session.trustRecheckInterval = settings.revocationCheckInterval
         defer { dropBox.flushRefusals(all: true) }
         SFTPConnection(session: session).run(
             receive: { buffer in
