@@ -59,4 +59,14 @@ import TestSupport
         let closed = try SQLiteTransferStore(path: directory.file("data/metadata.sqlite")).events().filter { $0.kind == .sessionClosed }
         #expect(closed.map(\.actor) == ["newvendor"], "\(closed.map(\.detail))")
     }
+
+    /// A data path that is a file: a usage error naming it, no Foundation text.
+    @Test func aDataPathThatIsAFileIsAClearError() throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write([1], to: "not-a-folder")
+        let result = try Subprocess.run(
+            Fixtures.sealdropd, ["sftp-subsystem", "--vendor", "newvendor", "--data", file, "--trust", directory.file("trust")], directory: directory.path)
+        #expect(result.status == 64, "\(result.standardError)")
+        #expect(result.standardError.contains("\(file) is not a directory"), "\(result.standardError)")
+    }
 }
