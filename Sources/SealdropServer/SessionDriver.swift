@@ -90,7 +90,7 @@ final class SessionDriver {
         let kind: TransferEvent.Kind
         switch refusal.kind {
         case .uploadRejected:
-            dropBox.record(event(.uploadRejected, refusal.transferID, size: refusal.size, detail: refusal.reason))
+            dropBox.recordRejectedUpload(event(.uploadRejected, refusal.transferID, size: refusal.size, detail: refusal.reason))
             dropBox.log("\(vendor.name) upload rejected: \(refusal.reason)")
             return
         case .serverError:
