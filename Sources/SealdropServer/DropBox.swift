@@ -14,6 +14,7 @@ public final class DropBox: Sendable {
     let blobs: BlobStore
     /// Uploads in flight across every session, for limits that hold (`UploadReservations`).
     let reservations = UploadReservations()
+    let claimBudget = ClaimBudget()
     let log: @Sendable (String) -> Void
     /// Signs tree heads of the receipt log; made on first start.
     let receiptKey: VendorIdentity
