@@ -192,16 +192,24 @@ public final class SSHServerConnection: @unchecked Sendable {
         }
     }
 
-    /// Sends EOF and closes the channel, then gives the client a moment to
-    /// close its side, so it sees an orderly end rather than a dropped link.
+    /// How long `close` waits for the client to disconnect once the channel is closed.
+    public static let disconnectGrace: Double = 5
+
+    /// Sends EOF and closes the channel, then waits (at most
+    /// `disconnectGrace`) for the client to close the connection, as
+    /// OpenSSH's sshd does: a client whose link is dropped while it is still
+    /// closing (rclone) reports an error after an operation that succeeded.
     public func close() {
         guard let channel = context?.channel else { return }
         ssh_channel_send_eof(channel)
         ssh_channel_close(channel)
-        var scratch = [UInt8](repeating: 0, count: 512)
-        let deadline = Self.now() + 1
-        while ssh_is_connected(session) != 0, ssh_channel_is_closed(channel) == 0, Self.now() < deadline {
-            _ = scratch.withUnsafeMutableBytes { ssh_channel_read_timeout(channel, $0.baseAddress, UInt32($0.count), 0, 100) }
+        guard let event = ssh_event_new() else { return }
+        defer { ssh_event_free(event) }
+        ssh_event_add_session(event, session)
+        defer { ssh_event_remove_session(event, session) }
+        let deadline = Self.now() + Self.disconnectGrace
+        while ssh_is_connected(session) != 0, Self.now() < deadline {
+            guard ssh_event_dopoll(event, 100) != SSH_ERROR else { break }
         }
     }
 

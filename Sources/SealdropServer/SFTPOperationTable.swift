@@ -111,16 +111,22 @@ enum SFTPOperationTable {
         .setstat: [.outboxFile: readOnly],
         .fsetstat: [.outboxFile: readOnly],
         .remove: [.sentFile: writing],
+        // Only the session's own upload, within its outbox folder; nothing stored changes.
+        .rename: [.outboxFile: readOnly],
+        // Extensions name no path; only `limits@openssh.com` is answered.
+        .extended: [.outsideTree: readOnly],
     ]
 
-    /// STAT and LSTAT: everything in the tree, but what is write-only does not exist for readers.
+    /// STAT and LSTAT: everything in the tree, but what is write-only does
+    /// not exist for readers; an outbox file only for the session that
+    /// uploaded it (`SessionRules+Uploads`).
     private static let lookups: [PathKind: Rule] = Dictionary(
         uniqueKeysWithValues: PathKind.allCases.filter { $0 != .outsideTree }.map { kind in
-            (kind, [.outboxFile, .acknowledgment, .declaration].contains(kind) ? Rule.hidden : readOnly)
+            (kind, [.acknowledgment, .declaration].contains(kind) ? Rule.hidden : readOnly)
         })
 
     /// Operations this server implements nowhere.
-    private static let unsupported: Set<SFTPOperation> = [.readlink, .extended]
+    private static let unsupported: Set<SFTPOperation> = [.readlink]
 
     /// Operations that would change the tree's shape: refused everywhere.
     private static let shaping: Set<SFTPOperation> = [.mkdir, .rmdir, .rename, .symlink]
@@ -128,7 +134,7 @@ enum SFTPOperationTable {
     static func rule(for operation: SFTPOperation, on kind: PathKind) -> Rule {
         if unsupported.contains(operation) { return .unsupported }
         // Outside the tree nothing exists (a name, not a refusal, is what is missing).
-        if kind == .outsideTree, !shaping.contains(operation) { return .hidden }
+        if kind == .outsideTree, !shaping.contains(operation), rows[operation]?[kind] == nil { return .hidden }
         return rows[operation]?[kind] ?? .denied
     }
 }

@@ -8,7 +8,7 @@ import SealdropTrust
 /// A request waiting for the outcome of the effect it asked for.
 enum Pending: Equatable {
     case openDownload(id: UInt32, handle: [UInt8])
-    case startUpload(id: UInt32, handle: [UInt8], recipient: String)
+    case startUpload(id: UInt32, handle: [UInt8], recipient: String, name: String)
     case readBlob(id: UInt32, handle: [UInt8], offset: UInt64, count: Int)
     case recordServed(id: UInt32, handle: [UInt8], data: [UInt8], range: Range<UInt64>)
     case reserve(id: UInt32, handle: [UInt8], offset: UInt64, data: [UInt8], end: UInt64)
@@ -23,7 +23,7 @@ enum Pending: Equatable {
 
     var id: UInt32 {
         switch self {
-        case .openDownload(let id, _), .startUpload(let id, _, _), .readBlob(let id, _, _, _), .recordServed(let id, _, _, _),
+        case .openDownload(let id, _), .startUpload(let id, _, _, _), .readBlob(let id, _, _, _), .recordServed(let id, _, _, _),
             .reserve(let id, _, _, _, _),
             .writeStaged(let id, _, _), .validate(let id, _, _), .publish(let id, _, _), .finishDownload(let id),
             .revoke(let id, _), .statement(let id, _):
@@ -75,7 +75,7 @@ extension SessionRules {
             return .reply(
                 .handle(id: id, handle: try register(OpenHandle(kind: .declaration, content: .statement(StatementDraft(.declaration, transferID: transferID)))))
             )
-        case .outboxFile(let recipient, _):
+        case .outboxFile(let recipient, let name):
             guard recipient != vendor, view.isRecipient(recipient, now: now) else {
                 throw Refusal(.noSuchFile, "there is no outbox for \"\(VendorName.printableName(recipient))\"", .notFound)
             }
@@ -84,7 +84,7 @@ extension SessionRules {
                 throw Refusal(.failure, "\(uploading) uploads are already open in this session; finish one first", .limitReached)
             }
             let handle = try reserveHandle()
-            wait(.startUpload(id: id, handle: handle, recipient: recipient))
+            wait(.startUpload(id: id, handle: handle, recipient: recipient, name: name))
             return .startUpload(handle: handle)
         default:
             throw Refusal(path.isDirectory ? .failure : .noSuchFile, "\(path.canonical) cannot be opened as a file", .operationDenied)
@@ -201,6 +201,7 @@ extension SessionRules {
     }
 
     private mutating func discard(_ handle: [UInt8], then: SessionAction) -> SessionAction {
+        uploadDiscarded(handle: handle)
         wait(.discard(then: then))
         return .discardUpload(handle: handle)
     }
@@ -236,8 +237,9 @@ extension SessionRules {
         case (.openDownload, .failed(.refused(let code, let message))):
             throw Refusal(code, message, .downloadRefused)
 
-        case (.startUpload(let id, let handle, let recipient), .done):
+        case (.startUpload(let id, let handle, let recipient, let name), .done):
             setHandle(handle, OpenHandle(kind: .outboxFile, content: .upload(UploadProgress(recipient: recipient))))
+            rememberUpload(OutboxName(recipient: recipient, name: name), handle: handle)
             return .reply(.handle(id: id, handle: handle))
         case (.startUpload, .failed(.refused(let code, let message))):
             throw Refusal(code, message, .limitReached)
@@ -291,7 +293,8 @@ extension SessionRules {
             return discard(handle, then: .refuse(rejection(id, Self.outOfSpace, size: size)))
         case (.publish(let id, let handle, let upload), .failed(.outOfSpace)):
             return discard(handle, then: .refuse(rejection(id, Self.outOfSpace, size: upload.size)))
-        case (.publish(let id, _, let upload), .published):
+        case (.publish(let id, let handle, let upload), .published):
+            uploadPublished(handle: handle, size: upload.size)
             return .reply(.status(id: id, code: .ok, message: "published transfer \(upload.transferID)"))
         case (.publish(let id, let handle, let upload), .duplicate):
             guard let existing = try view.transfer(id: upload.transferID) else {
@@ -339,6 +342,7 @@ extension SessionRules {
     /// and succeeds; anything else is a replay.
     private mutating func duplicate(_ handle: [UInt8], id: UInt32, _ upload: ValidatedUpload, _ existing: Transfer) -> SessionAction {
         if existing.sender == vendor, existing.ciphertextSHA256 == upload.sha256 {
+            uploadPublished(handle: handle, size: upload.size)
             return discard(handle, then: .reply(.status(id: id, code: .ok, message: "transfer \(upload.transferID) was already published")))
         }
         return discard(

@@ -46,7 +46,9 @@ extension SessionRules {
         case .directoryFile(let name):
             guard let file = view.directoryFile(name) else { throw Refusal(.noSuchFile, "no such certificate", .notFound) }
             return SFTPAttributes(size: UInt64(file.bytes.count), permissions: Self.readOnlyFile, modificationTime: Self.seconds(file.modified))
-        case .outboxFile, .acknowledgment, .declaration:
+        case .outboxFile(let recipient, let name):
+            return try ownUploadAttributes(OutboxName(recipient: recipient, name: name))
+        case .acknowledgment, .declaration:
             // Write-only: what was uploaded is not visible here (see /sent and the receipts).
             throw Refusal(.noSuchFile, "no such file or directory", .notFound)
         case .receiptFile(let id):
@@ -59,7 +61,7 @@ extension SessionRules {
         switch open.content {
         case .listing: SFTPAttributes(size: 0, permissions: Self.readableDirectory)
         case .memoryFile(let bytes): SFTPAttributes(size: UInt64(bytes.count), permissions: Self.readOnlyFile)
-        case .upload(let progress): SFTPAttributes(size: progress.size, permissions: SFTPAttributes.regularFile | 0o200)
+        case .upload(let progress): SFTPAttributes(size: progress.size, permissions: Self.uploadMode)
         case .download(let progress): fileAttributes(progress.transfer)
         case .statement(let draft): SFTPAttributes(size: UInt64(draft.bytes.count), permissions: SFTPAttributes.regularFile | 0o200)
         }

@@ -3,6 +3,7 @@ import SealdropKeys
 import SealdropLayout
 import SealdropSFTP
 import SealdropStore
+import SealdropTrust
 
 /// One vendor's SFTP session as decisions: a request in, the next action
 /// out; an effect's outcome in, the next action out; until a reply or a
@@ -14,8 +15,15 @@ struct SessionRules {
     static let maximumHandles = 64
     /// Uploads open at once in one session; OpenSSH's client uploads one file at a time.
     static let maximumUploadsPerSession = 4
-    /// The most one READ returns: well under the 256 KiB packet limit.
-    static let maximumReadLength = 128 * 1024
+    /// The most one READ returns: what OpenSSH's sftp-server serves (255
+    /// KiB), since clients that ask for that much take less as end of file.
+    static let maximumReadLength = SFTPLimits.maximumDataLength
+    /// What `limits@openssh.com` announces: this server's real bounds.
+    static let limits = SFTPServerLimits(
+        maximumPacketLength: UInt64(SFTPLimits.maximumPacketLength), maximumReadLength: UInt64(maximumReadLength),
+        maximumWriteLength: UInt64(SFTPLimits.maximumDataLength), maximumOpenHandles: UInt64(maximumHandles))
+    /// Names of this session's own uploads remembered at most (`OwnUploads`).
+    static let maximumRememberedUploads = 1024
     /// Disjoint served ranges one download may have: the store's bound
     /// (`ServedRanges.maximumRanges`), which this session never reaches by
     /// scattering (`checkScatter`), so the next session can still finish.
@@ -38,6 +46,9 @@ struct SessionRules {
     private(set) var attributesRequested = false
     /// The request waiting for an effect's outcome.
     private var pending: Pending?
+    /// This session's own uploads by the name the client gave them: what
+    /// STAT and RENAME may see of the write-only outbox (`SessionRules+Uploads`).
+    var ownUploads: [OutboxName: OwnUpload] = [:]
 
     init(vendor: String, key: VendorPublicKey, startedAt: Date) {
         self.vendor = vendor
@@ -92,6 +103,7 @@ struct SessionRules {
             }
         }
         handles = [:]
+        ownUploads = [:]
         pending = nil
         return actions
     }
@@ -113,7 +125,8 @@ struct SessionRules {
         initialized = true
         let asked = SFTPExtensionPair(name: DropBoxAttributes.initExtension, data: DropBoxAttributes.initExtensionVersion)
         attributesRequested = extensions.contains(asked)
-        return .version(version: SFTPLimits.version, extensions: attributesRequested ? [asked] : [])
+        let limits = SFTPExtensionPair(name: Array(SFTPServerLimits.name.utf8), data: Array(SFTPServerLimits.version.utf8))
+        return .version(version: SFTPLimits.version, extensions: [limits] + (attributesRequested ? [asked] : []))
     }
 
     private mutating func dispatch(_ message: SFTPMessage, id: UInt32, now: Date, view: some SessionView) throws -> SessionAction {
@@ -161,11 +174,19 @@ struct SessionRules {
         case .close(_, let raw):
             let (handle, open) = try permitted(operation, handle: raw)
             return try close(handle, open, id: id, now: now, view: view)
-        case .mkdir(_, let raw, _), .rmdir(_, let raw), .readlink(_, let raw), .rename(_, let raw, _), .symlink(_, let raw, _):
+        case .rename(_, let from, let to):
+            return try rename(try permitted(operation, from), to: to, id: id)
+        case .mkdir(_, let raw, _), .rmdir(_, let raw), .readlink(_, let raw), .symlink(_, let raw, _):
             _ = try permitted(operation, raw)
             throw Refusal(.operationUnsupported, "\(message.packetType) is not supported by this server", .operationDenied)
-        case .extended:
-            throw Refusal(.operationUnsupported, "\(message.packetType) is not supported by this server", .operationDenied)
+        case .extended(_, let request, _):
+            try check(operation, .outsideTree, shown: nil)
+            guard request == Array(SFTPServerLimits.name.utf8) else {
+                throw Refusal(
+                    .operationUnsupported, "extension \(VendorName.printableName(String(decoding: request, as: UTF8.self))) is not supported by this server",
+                    .operationDenied)
+            }
+            return .reply(.extendedReply(id: id, data: Self.limits.encoded))
         case .initialize, .version, .status, .handle, .data, .name, .attributes, .extendedReply:
             throw Refusal(.badMessage, "\(message.packetType) is not a request", .badRequest)
         }

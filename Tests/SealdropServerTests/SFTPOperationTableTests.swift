@@ -15,8 +15,8 @@ import Testing
         .close: "RRWRRWR-RRRRWWh",
         .read: "--W------R-R--h",
         .write: "-----W------WWh",
-        .lstat: "RRRRRhRRRRRRhhh",
-        .stat: "RRRRRhRRRRRRhhh",
+        .lstat: "RRRRRRRRRRRRhhh",
+        .stat: "RRRRRRRRRRRRhhh",
         .fstat: "RRRRRRR-RRRRRRh",
         .setstat: "-----R--------h",
         .fsetstat: "-----R--------h",
@@ -26,10 +26,10 @@ import Testing
         .mkdir: "---------------",
         .rmdir: "---------------",
         .realpath: "RRRRRRRRRRRRRRh",
-        .rename: "---------------",
+        .rename: "-----R---------",
         .readlink: "uuuuuuuuuuuuuuu",
         .symlink: "---------------",
-        .extended: "uuuuuuuuuuuuuuu",
+        .extended: "--------------R",
     ]
 
     static func letter(_ rule: SFTPOperationTable.Rule) -> Character {

@@ -279,13 +279,15 @@ extension SessionAction {
     @Test func theVersionReplyEchoesTheExtensionOnlyWhenAsked() {
         var rules = SessionRules(vendor: "newvendor", key: VendorIdentity.generate(comment: "x").publicKey, startedAt: RulesHarness.now)
         let asked = SFTPExtensionPair(name: DropBoxAttributes.initExtension, data: DropBoxAttributes.initExtensionVersion)
+        // limits@openssh.com is announced to everyone.
+        let limits = SFTPExtensionPair(name: Array(SFTPServerLimits.name.utf8), data: Array(SFTPServerLimits.version.utf8))
         #expect(
             rules.receive(.initialize(version: 3, extensions: [asked]), now: RulesHarness.now, view: MemoryView())
-                == .reply(.version(version: 3, extensions: [asked])))
+                == .reply(.version(version: 3, extensions: [limits, asked])))
         let other = SFTPExtensionPair(name: DropBoxAttributes.initExtension, data: "2")
         #expect(
             rules.receive(.initialize(version: 3, extensions: [other]), now: RulesHarness.now, view: MemoryView())
-                == .reply(.version(version: 3, extensions: [])))
+                == .reply(.version(version: 3, extensions: [limits])))
     }
 
     @Test func scatteredReadsStayBoundedAndTheFileStaysReadable() throws {
