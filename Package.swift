@@ -99,7 +99,7 @@ let package = Package(
         .target(
             name: "SealdropStore",
             dependencies: [
-                "SealdropFormat",
+                "SealdropFormat", "SealdropLog",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
@@ -180,6 +180,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "log-vectors",
+            dependencies: ["SealdropLog"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "envelope-vectors",
             dependencies: ["SealdropEnvelope", "SealdropKeys", "SealdropCrypto", "SealdropFormat"],
             swiftSettings: strictSettings
@@ -226,7 +231,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SealdropLogTests",
-            dependencies: ["SealdropLog", "SealdropFormat"],
+            dependencies: ["SealdropLog", "SealdropFormat", "SealdropCrypto", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -28,10 +28,15 @@ public struct SignedTreeHead: Codable, Equatable, Sendable {
     }
 
     public static func sign(entries: [[UInt8]], at time: Date, with key: Ed25519PrivateKey) -> SignedTreeHead {
-        let root = MerkleTree.root(entries.map(MerkleTree.leafHash)[...])
+        sign(leafHashes: entries.map(MerkleTree.leafHash), at: time, with: key)
+    }
+
+    /// A head over entries whose leaf hashes are already known (the store keeps them).
+    public static func sign(leafHashes: [MerkleTree.Hash], at time: Date, with key: Ed25519PrivateKey) -> SignedTreeHead {
+        let root = MerkleTree.root(leafHashes[...])
         let timestamp = Int64((time.timeIntervalSince1970 * 1000).rounded())
-        let signature = key.signature(for: signingMessage(size: entries.count, root: root, timestamp: timestamp))
-        return SignedTreeHead(size: entries.count, root: Hex.encode(root), timestamp: timestamp, signature: Hex.encode(signature))
+        let signature = key.signature(for: signingMessage(size: leafHashes.count, root: root, timestamp: timestamp))
+        return SignedTreeHead(size: leafHashes.count, root: Hex.encode(root), timestamp: timestamp, signature: Hex.encode(signature))
     }
 
     public func isSigned(by key: Ed25519PublicKey) -> Bool {

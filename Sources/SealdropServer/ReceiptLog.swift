@@ -45,16 +45,15 @@ public struct ReceiptLog: Sendable {
     func receipt(for transferID: String, now: Date = Date()) throws -> TransferReceipt {
         let trust = try dropBox.trustStore()
         let certificate = try certificate(trust, now: now)
-        let entries = try dropBox.store.logEntries()
-        let hashes = entries.map(MerkleTree.leafHash)
-        let head = SignedTreeHead.sign(entries: entries, at: now, with: key.signingKey)
-        let marker = Array("\"transfer\":\"\(transferID)\"".utf8)
-        var included = [TransferReceipt.Entry]()
-        for (index, entry) in entries.enumerated() where entry.firstRange(of: marker) != nil {
-            included.append(
-                TransferReceipt.Entry(
-                    index: index, entry: Base64.encode(entry),
-                    proof: MerkleTree.inclusionProof(index: index, hashes[...]).map { Hex.encode($0) }))
+        // Leaf hashes are kept by the store, the transfer's entries found by
+        // its index: the log is neither re-read nor rehashed for a receipt.
+        let hashes = try dropBox.store.logLeafHashes()
+        let head = SignedTreeHead.sign(leafHashes: hashes, at: now, with: key.signingKey)
+        // Entries appended after the hashes were read are outside this head.
+        let included = try dropBox.store.logEntries(transfer: transferID).filter { $0.index >= 0 && $0.index < hashes.count }.map { item in
+            TransferReceipt.Entry(
+                index: item.index, entry: Base64.encode(item.entry),
+                proof: MerkleTree.inclusionProof(index: item.index, hashes[...]).map { Hex.encode($0) })
         }
         return TransferReceipt(transfer: transferID, entries: included, treeHead: head, serverCertificate: certificate.pem)
     }
