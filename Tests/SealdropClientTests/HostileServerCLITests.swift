@@ -9,7 +9,8 @@ import TestSupport
 @Suite struct HostileServerCLITests {
     /// Files the client may add beside its profile (never the profile itself).
     static let profileState: Set<String> = [
-        "config/sealdrop/newvendor.revocation-list-number", "config/sealdrop/newvendor.received", "config/sealdrop/newvendor.received.lock",
+        "config/sealdrop/newvendor.revocation-list-number", "config/sealdrop/newvendor.revocation-list-number.lock",
+        "config/sealdrop/newvendor.received", "config/sealdrop/newvendor.received.lock",
     ]
 
     @Test func aHostileInboxListingIsRefusedAndNothingRawReachesTheTerminal() throws {
