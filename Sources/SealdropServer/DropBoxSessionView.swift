@@ -1,4 +1,5 @@
 import Foundation
+import SealdropLog
 import SealdropStore
 import SealdropTrust
 
@@ -54,5 +55,17 @@ struct DropBoxSessionView: SessionView {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return [UInt8](try encoder.encode(try ReceiptLog(dropBox: dropBox).receipt(for: transferID, now: now)))
+    }
+
+    func publishedHead(from: Int?, now: Date) throws -> [UInt8]? {
+        let published: PublishedHead
+        do {
+            published = try ReceiptLog(dropBox: dropBox).publishedHead(from: from, now: now)
+        } catch let error as TrustError where error.code == .unknownVendor {
+            return nil
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return [UInt8](try encoder.encode(published))
     }
 }

@@ -58,6 +58,14 @@ public struct ReceiptLog: Sendable {
         return TransferReceipt(transfer: transferID, entries: included, treeHead: head, serverCertificate: certificate.pem)
     }
 
+    /// `/receipts/head` (`from` nil) or `/receipts/consistency-N.json`: a
+    /// head signed now over the whole log, with the proof from size N.
+    func publishedHead(from: Int?, now: Date = Date()) throws -> PublishedHead {
+        let certificate = try certificate(try dropBox.trustStore(), now: now)
+        return PublishedHead.make(
+            leafHashes: try dropBox.store.logLeafHashes(), from: from, at: now, key: key.signingKey, certificate: certificate.pem)
+    }
+
     /// Every entry so far, a head signed now over all of them, and the
     /// certificates to check it: what a compliance officer takes away.
     public func export(now: Date = Date()) throws -> LogBundle {
