@@ -53,20 +53,23 @@ struct ClientOptions: ParsableArguments {
         return String(path.dropLast(".conf".count)) + suffix
     }
 
-    /// Connects with the settings in force, then witnesses the receipt
-    /// log: every command checks the drop box's signed tree head extends
-    /// the one this profile saw last (a split view fails here, loudly).
+    /// Connects with the settings in force, then witnesses the receipt log.
     func connect() throws -> (DropBoxClient, ClientProfile) {
         let profile = try resolve()
         let dropBox = try profile.connect(timeout: timeout)
-        let witnessed = try dropBox.witnessTreeHead(trust: try trust(dropBox, profile, vendors: []), file: treeHeadFile)
-        if let witnessed {
+        try witness(dropBox, try trust(dropBox, profile, vendors: []))
+        return (dropBox, profile)
+    }
+
+    /// Every command checks the drop box's signed tree head extends the one
+    /// this profile saw last (a split view or a rewritten log fails here, loudly).
+    func witness(_ dropBox: DropBoxClient, _ trust: TrustStore) throws {
+        if let witnessed = try dropBox.witnessTreeHead(trust: trust, file: treeHeadFile) {
             let before = witnessed.previousSize.map { "extends the \($0) seen before" } ?? "first seen"
             Terminal.info("receipt log: \(witnessed.head.size) entries, signed head \(witnessed.head.root.prefix(16))… (\(before))")
         } else {
             Terminal.warning("the drop box publishes no signed tree head yet (its receipt key is not certified): this profile cannot witness its log")
         }
-        return (dropBox, profile)
     }
 
     /// The trust store for one command: the pinned CA (read, never
