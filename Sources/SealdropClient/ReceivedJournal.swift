@@ -46,16 +46,15 @@ public struct ReceivedJournal: Sendable {
     /// read again and rewritten with both, so no id recorded is ever lost.
     public mutating func record(_ id: String) throws {
         guard TransferID.isValid(id), !ids.contains(id) else { return }
-        let lock = open(file + ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard lock >= 0 else {
-            throw DropBoxError(.localState, "cannot lock the received-transfers journal \(file).lock: \(String(cString: strerror(errno)))")
+        let lockFile = file + ".lock"
+        do {
+            try FileLock.withExclusiveLock(lockFile) { try recordLocked(id) }
+        } catch let error as IOError {
+            throw DropBoxError(.localState, "cannot lock the received-transfers journal \(lockFile): \(String(cString: strerror(error.errno)))")
         }
-        defer { close(lock) }
-        while flock(lock, LOCK_EX) != 0 {
-            guard errno == EINTR else {
-                throw DropBoxError(.localState, "cannot lock the received-transfers journal \(file).lock: \(String(cString: strerror(errno)))")
-            }
-        }
+    }
+
+    private mutating func recordLocked(_ id: String) throws {
         ids.formUnion(try Self.load(file))
         guard !ids.contains(id) else { return }
         let text = (ids.sorted() + [id]).map { $0 + "\n" }.joined()

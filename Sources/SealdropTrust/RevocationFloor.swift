@@ -40,21 +40,15 @@ public struct RevocationFloor: Sendable {
     /// exclusive lock on `FILE.lock` the file is read again, so a reader
     /// that loaded an older floor can never lower what another one wrote.
     public func raise(to number: UInt64) throws(TrustError) {
-        let lock = open(file + ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard lock >= 0 else {
-            throw TrustError(.trustStoreUnreadable, "cannot lock the revocation list number \(file).lock: \(String(cString: strerror(errno)))")
-        }
-        defer { close(lock) }
-        while flock(lock, LOCK_EX) != 0 {
-            guard errno == EINTR else {
-                throw TrustError(.trustStoreUnreadable, "cannot lock the revocation list number \(file).lock: \(String(cString: strerror(errno)))")
-            }
-        }
-        guard number > (try RevocationFloor(file: file)).number else { return }
         do {
-            let output = try AtomicOutputFile(destination: file, mode: 0o600, overwrite: true)
-            try Array("\(number)\n".utf8).withUnsafeBytes { try output.write($0) }
-            try output.commit()
+            try FileLock.withExclusiveLock(file + ".lock") {
+                guard number > (try RevocationFloor(file: file)).number else { return }
+                let output = try AtomicOutputFile(destination: file, mode: 0o600, overwrite: true)
+                try Array("\(number)\n".utf8).withUnsafeBytes { try output.write($0) }
+                try output.commit()
+            }
+        } catch let error as TrustError {
+            throw error
         } catch {
             throw TrustError(.trustStoreUnreadable, "cannot record revocation list number \(number) in \(file): \(error)")
         }
