@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import SealdropIO
 import SealdropLayout
 import SealdropLog
@@ -27,12 +26,14 @@ extension DropBoxClient {
     public func witnessTreeHead(trust: TrustStore, file: String, now: Date = Date()) throws -> WitnessedHead? {
         // One check at a time per profile: two commands cannot interleave
         // read, verify and write, so a newer head is never replaced by an older one.
-        let lock = Glibc.open(file + ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard lock >= 0 else { throw DropBoxError(.localState, "cannot lock \(file).lock: \(String(cString: strerror(errno)))") }
-        defer { close(lock) }
-        while flock(lock, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw DropBoxError(.localState, "cannot lock \(file).lock: \(String(cString: strerror(errno)))") }
+        do {
+            return try FileLock.withExclusiveLock(file + ".lock") { try witnessLocked(trust: trust, file: file, now: now) }
+        } catch let error as IOError {
+            throw DropBoxError(.localState, "cannot lock \(file).lock: \(error)")
         }
+    }
+
+    private func witnessLocked(trust: TrustStore, file: String, now: Date) throws -> WitnessedHead? {
         let saved = try Self.savedHead(file)
         let path = saved.map { $0.size > 0 ? VirtualPath.receiptConsistency(from: $0.size) : .receiptHead } ?? .receiptHead
         let bytes: [UInt8]
