@@ -54,6 +54,7 @@ struct ServeCommand: ParsableCommand {
         print(
             "receipt key: \(receipts.key.fingerprint) (certify it: sealdrop ca issue --role server --pubkey \(settings.dropBox.dataDirectory)/\(ReceiptLog.keyFile).pub)"
         )
+        if let problem = receipts.certificationProblem() { DaemonLog.line("warning: " + problem) }
         print("listening on \(settings.listenHost):\(server.port)")
         fflush(nil)
         DaemonLog.line("serving \(settings.dropBox.dataDirectory) with trust store \(settings.dropBox.trustDirectory)")

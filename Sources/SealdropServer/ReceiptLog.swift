@@ -28,6 +28,20 @@ public struct ReceiptLog: Sendable {
         return try VendorIdentity.load(path: path, passphrase: .none)
     }
 
+    /// Why no tree head can be signed yet, with the exact commands that fix
+    /// it, or nil when the receipt key has a valid server certificate. Told
+    /// at `sealdropd serve` start: until then vendors cannot witness the log.
+    public func certificationProblem(now: Date = Date()) -> String? {
+        do {
+            _ = try certificate(try dropBox.trustStore(), now: now)
+            return nil
+        } catch {
+            let trust = dropBox.configuration.trustDirectory
+            return
+                "the receipt key \(key.fingerprint) has no valid server certificate (\(error)); no tree head or receipt can be signed and vendors cannot witness the log until the CA operator runs: sealdrop ca issue --ca-dir CA-DIR --name receipts --role server --pubkey \(dropBox.configuration.dataDirectory)/\(Self.keyFile).pub && cp CA-DIR/trust/server/receipts.pem \(trust)/server/"
+        }
+    }
+
     /// The receipt-key certificate in the trust store, verified for the server role.
     func certificate(_ trust: TrustStore, now: Date) throws -> VendorCertificate {
         guard let certificate = trust.serverCertificates().first(where: { (try? $0.vendorKey().fingerprint) == key.fingerprint }) else {

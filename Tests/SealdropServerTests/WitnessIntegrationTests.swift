@@ -44,4 +44,20 @@ import TestSupport
         let verified = try server.sealdrop(["audit", "verify", "log.json", "--ca", "ca/trust/ca.pem"] + heads.flatMap { ["--witness-head", $0] })
         #expect(verified.status == 0, "\(verified.standardError)")
     }
+
+    /// Until the receipt key is certified no head can be signed: `serve`
+    /// says so at start with the command that fixes it, and stops saying
+    /// so once the certificate is in place.
+    @Test func serveReportsAnUncertifiedReceiptKey() throws {
+        let server = try ServerFixture()
+        let log = server.log()
+        #expect(log.contains("has no valid server certificate"), "\(log)")
+        #expect(log.contains("sealdrop ca issue --ca-dir CA-DIR --name receipts --role server --pubkey \(server.data)/receipt_ed25519_key.pub"), "\(log)")
+        let certified = try server.sealdrop([
+            "ca", "issue", "--ca-dir", "ca", "--name", "receipts", "--pubkey", "data/receipt_ed25519_key.pub", "--role", "server",
+        ])
+        #expect(certified.status == 0, "\(certified.standardError)")
+        let again = try ServerFixture(reusing: server.directory)
+        #expect(!again.log().contains("has no valid server certificate"))
+    }
 }
