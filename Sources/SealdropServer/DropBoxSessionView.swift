@@ -54,7 +54,13 @@ struct DropBoxSessionView: SessionView {
     func receipt(for transferID: String, now: Date) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return [UInt8](try encoder.encode(try ReceiptLog(dropBox: dropBox).receipt(for: transferID, now: now)))
+        do {
+            return [UInt8](try encoder.encode(try ReceiptLog(dropBox: dropBox).receipt(for: transferID, now: now)))
+        } catch let error as TrustError where error.code == .unknownVendor {
+            throw Refusal(
+                .failure, "the drop box cannot sign receipts yet: its operator has not certified the receipt key", .serverError,
+                transferID: transferID)
+        }
     }
 
     func publishedHead(from: Int?, now: Date) throws -> [UInt8]? {

@@ -50,6 +50,14 @@ import TestSupport
     /// so once the certificate is in place.
     @Test func serveReportsAnUncertifiedReceiptKey() throws {
         let server = try ServerFixture()
+        let environment = try ClientIntegrationTests.profiles(server)
+        _ = try server.directory.write(Fixtures.bytes(100), to: "extract")
+        let sent = try ClientIntegrationTests.run(server, environment, ["send", "extract", "--to", "newvendor", "--profile", "oldvendor"])
+        #expect(sent.status == 0, "\(sent.standardError)")
+        let id = try #require(try ClientIntegrationTests.inboxIDs(server, environment).first)
+        let receipt = try ClientIntegrationTests.run(server, environment, ["receipt", id, "--profile", "oldvendor"])
+        #expect(receipt.status != 0)
+        #expect(receipt.standardError.contains("has not certified the receipt key"), "\(receipt.standardError)")
         let log = server.log()
         #expect(log.contains("has no valid server certificate"), "\(log)")
         #expect(log.contains("sealdrop ca issue --ca-dir CA-DIR --name receipts --role server --pubkey \(server.data)/receipt_ed25519_key.pub"), "\(log)")
