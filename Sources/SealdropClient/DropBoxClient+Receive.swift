@@ -153,10 +153,13 @@ extension DropBoxClient {
         to output: OutputDirectory, name: String, overwrite: Bool
     ) throws -> ReceivedTransfer {
         let id = try Self.checked(id)
-        let ciphertextSHA256 = try Self.sha256(try folder.openForReading(part))
-        var source = try folder.openForReading(part)
+        // One pass over the part file: the opener hashes the ciphertext as it
+        // reads (the trailer needs it), and the plaintext is hashed on the
+        // writer's thread, beside the decryption on this one.
+        var source = ReadAheadSource(try folder.openForReading(part))
         let file = try AtomicOutputFile(in: output, name: name, mode: 0o600, overwrite: overwrite)
-        var plain = HashingSink(WriteBehindSink(file))
+        let hashed = HashingSink(file)
+        var plain = WriteBehindSink(hashed)
         var sender = "?"
         let currentJournal = journal
         let result = try EnvelopeOpener.open(from: &source, to: &plain, recipient: identity) { header in
@@ -164,13 +167,13 @@ extension DropBoxClient {
             sender = party.name.value
             return party.key
         }
-        try plain.inner.finish()
+        try plain.finish()
         try file.commit()
         try journal.record(id)
         try folder.remove(part)
         var failure: String?
         do {
-            try acknowledge(id, ciphertextSHA256: ciphertextSHA256, plaintextSHA256: plain.digest())
+            try acknowledge(id, ciphertextSHA256: result.envelopeSHA256, plaintextSHA256: hashed.digest())
         } catch {
             // The file is received whatever the drop box answers; a refusal is only reported.
             failure = (error as? DropBoxError)?.message ?? "\(error)"
@@ -220,15 +223,5 @@ extension DropBoxClient {
         let chosen = OutputDirectory.problem(with: fallback) == nil ? fallback : id
         guard try !folder.exists(chosen) else { throw IOError("write", path: folder.display(chosen), errno: EEXIST) }
         return chosen
-    }
-
-    static func sha256(_ source: FileDescriptor) throws -> [UInt8] {
-        let hasher = SHA256Stream()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
-            if count == 0 { return hasher.finalize() }
-            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-        }
     }
 }

@@ -32,12 +32,20 @@ extension DropBoxClient {
         let handle = try sftp.open(path, flags: [.write, .create, .truncate])
         let upload = SFTPUploadSink(client: sftp, handle: handle)
         upload.progress = progress
-        var sink = HashingSink(upload)
+        // The sealer hashes every byte it writes for the trailer (format v2):
+        // its whole-envelope hash is the one the drop box records, with no
+        // second pass over the bytes.
+        // The SFTP framing and libssh's encryption run on a second thread,
+        // beside the sealing on this one. On a failure the sink is dropped
+        // unfinished, and the upload is never closed.
+        var sink = WriteBehindSink(upload)
         let sealed = try EnvelopeSealer.seal(from: &source, to: &sink, sender: identity, request: request)
+        try sink.finish()
         try upload.finish()
         let answer = try sftp.close(handle)
         return SentTransfer(
-            header: sealed.header, envelopeSize: sealed.envelopeSize, plaintextSize: sealed.plaintextSize, sha256: sink.digest(), answer: answer)
+            header: sealed.header, envelopeSize: sealed.envelopeSize, plaintextSize: sealed.plaintextSize, sha256: sealed.envelopeSHA256,
+            answer: answer)
     }
 
     /// Uploads a signed data-minimisation declaration; returns the drop box's answer.

@@ -78,6 +78,15 @@ public final class SFTPClient {
         return id
     }
 
+    /// Sends a packet the caller encoded for the request id it is given,
+    /// without waiting (a WRITE built around data already in place); pair
+    /// with `nextMessage()`.
+    public func post(encoded packet: (UInt32) throws -> [UInt8]) throws -> UInt32 {
+        let id = takeID()
+        try send(try packet(id))
+        return id
+    }
+
     /// The next packet; a length over the codec's limit or a malformed
     /// packet ends the session with an error rather than a guess.
     public func nextMessage() throws -> SFTPMessage {

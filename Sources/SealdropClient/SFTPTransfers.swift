@@ -4,10 +4,17 @@ import SealdropSFTP
 /// A `ByteSink` that uploads through an open SFTP handle, with up to
 /// `SFTPClient.pipelineDepth` WRITE requests in flight. The sealer writes
 /// the envelope straight into it: no temporary file on the sender's disk.
+///
+/// Each byte is copied once, into a buffer that is already the WRITE
+/// packet: the packet's prefix is filled in front of the data when the
+/// block is full, and the buffer goes to the channel as it is.
 public final class SFTPUploadSink: ByteSink {
     private let client: SFTPClient
     private let handle: [UInt8]
-    private var block: [UInt8] = []
+    private let prefixLength: Int
+    /// The WRITE packet being filled: prefix space, then up to a block of data.
+    private var packet: [UInt8]
+    private var filled = 0
     private var offset: UInt64 = 0
     /// Request ids of the WRITEs not yet acknowledged.
     private var inFlight: Set<UInt32> = []
@@ -19,33 +26,47 @@ public final class SFTPUploadSink: ByteSink {
     public init(client: SFTPClient, handle: [UInt8]) {
         self.client = client
         self.handle = handle
-        block.reserveCapacity(SFTPClient.blockSize)
+        prefixLength = SFTPMessage.writePrefixLength(handleCount: handle.count)
+        packet = [UInt8](repeating: 0, count: prefixLength + SFTPClient.blockSize)
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         var index = 0
         while index < bytes.count {
-            let take = min(SFTPClient.blockSize - block.count, bytes.count - index)
-            block.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + take)]))
+            let take = min(SFTPClient.blockSize - filled, bytes.count - index)
+            let at = prefixLength + filled
+            packet.withUnsafeMutableBytes { target in
+                UnsafeMutableRawBufferPointer(rebasing: target[at..<(at + take)])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + take)]))
+            }
+            filled += take
             index += take
-            if block.count == SFTPClient.blockSize { try flushBlock() }
+            if filled == SFTPClient.blockSize { try flushBlock() }
         }
     }
 
     /// Sends what is buffered and waits for every acknowledgement.
     public func finish() throws {
-        if !block.isEmpty { try flushBlock() }
+        if filled > 0 { try flushBlock() }
         while !inFlight.isEmpty { try awaitReply() }
     }
 
     private func flushBlock() throws {
         if inFlight.count >= SFTPClient.pipelineDepth { try awaitReply() }
-        let data = block
+        let count = filled
         let at = offset
-        inFlight.insert(try client.post { .write(id: $0, handle: self.handle, offset: at, data: data) })
-        offset += UInt64(data.count)
+        let id = try client.post(encoded: { id in
+            let prefix = SFTPMessage.writePrefix(id: id, handle: self.handle, offset: at, dataCount: count)
+            self.packet.withUnsafeMutableBytes { target in
+                prefix.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: target[0..<self.prefixLength]).copyMemory(from: $0) }
+            }
+            // A full block goes as it is; only the last, shorter one is cut.
+            return count == SFTPClient.blockSize ? self.packet : Array(self.packet[0..<(self.prefixLength + count)])
+        })
+        inFlight.insert(id)
+        offset += UInt64(count)
         bytesSent = offset
-        block.removeAll(keepingCapacity: true)
+        filled = 0
     }
 
     private func awaitReply() throws {

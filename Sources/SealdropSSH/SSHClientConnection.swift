@@ -52,6 +52,8 @@ public final class SSHClientConnection: @unchecked Sendable {
             && ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &seconds) == SSH_OK
             && ssh_options_set(session, SSH_OPTIONS_NODELAY, &noDelay) == SSH_OK
             && ssh_options_set(session, SSH_OPTIONS_PROCESS_CONFIG, &ignoreConfig) == SSH_OK
+            && ssh_options_set(session, SSH_OPTIONS_CIPHERS_C_S, SSHCipherPreference.ciphers) == SSH_OK
+            && ssh_options_set(session, SSH_OPTIONS_CIPHERS_S_C, SSHCipherPreference.ciphers) == SSH_OK
         guard options else { throw SSHError(.connectFailed, "libssh refused the connection options: \(lastError)") }
         let started = Self.now()
         guard ssh_connect(session) == SSH_OK else {
@@ -135,6 +137,12 @@ public final class SSHClientConnection: @unchecked Sendable {
             guard written > 0 else { throw SSHError(.channelFailed, "writing to the server failed: \(lastError)") }
             offset += Int(written)
         }
+    }
+
+    /// The ciphers negotiated for each direction, as libssh names them
+    /// (`aes256-gcm@openssh.com`, ...).
+    public var ciphers: (toServer: String, fromServer: String) {
+        (ssh_get_cipher_out(session).map { String(cString: $0) } ?? "", ssh_get_cipher_in(session).map { String(cString: $0) } ?? "")
     }
 
     private var lastError: String { String(cString: ssh_get_error(UnsafeMutableRawPointer(session))) }
