@@ -183,7 +183,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "log-vectors",
-            dependencies: ["SealdropLog"],
+            dependencies: ["SealdropLog", "SealdropKeys", "SealdropCrypto", "SealdropFormat"],
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -15,6 +15,13 @@ public struct SignedTreeHead: Codable, Equatable, Sendable {
     /// Hex Ed25519 signature over `signingMessage`.
     public var signature: String
 
+    public init(size: Int, root: String, timestamp: Int64, signature: String) {
+        self.size = size
+        self.root = root
+        self.timestamp = timestamp
+        self.signature = signature
+    }
+
     /// Domain separation: a receipt-key signature means nothing elsewhere.
     static let context: [UInt8] = Array("sealdrop-tree-head-v1".utf8) + [0]
 
