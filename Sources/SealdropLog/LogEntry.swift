@@ -173,6 +173,117 @@ public struct LogEntry: Equatable, Sendable {
 
     /// Decodes an entry's bytes; anything `encoded()` would not write is an error.
     public init(decoding bytes: [UInt8]) throws(LogEntryError) {
+        // Canonical entries (all of a sound log) take a direct scan; whatever
+        // it does not take goes through the general path below, which names
+        // the error. Both end in the same checks and the same re-encoding test.
+        if let entry = Self.scanCanonical(bytes) {
+            self = entry
+        } else {
+            self = try Self.decodeGeneral(bytes)
+        }
+        if let transfer, Hex.decode(transfer)?.count != 16 || transfer != transfer.lowercased() {
+            throw LogEntryError(.invalidField, "the transfer id \"\(transfer)\" is not 32 lowercase hexadecimal digits")
+        }
+        if let sha256, Hex.decode(sha256)?.count != 32 || sha256 != sha256.lowercased() {
+            throw LogEntryError(.invalidField, "the envelope hash is not 64 lowercase hexadecimal digits")
+        }
+        if sequence < 1 { throw LogEntryError(.invalidField, "the sequence number \(sequence) is not positive") }
+        if let count, count < 1 { throw LogEntryError(.invalidField, "the refusal count \(count) is not positive") }
+        guard encoded() == bytes else {
+            throw LogEntryError(.notCanonical, "the entry is not in canonical form (sorted keys, no spaces, the spec's escaping)")
+        }
+    }
+
+    /// The entry if `bytes` is a flat object of known keys with string and
+    /// integer values in the spec's spelling, else nil (never an error).
+    static func scanCanonical(_ bytes: [UInt8]) -> LogEntry? {
+        var index = 0
+        func take(_ byte: UInt8) -> Bool {
+            guard index < bytes.count, bytes[index] == byte else { return false }
+            index += 1
+            return true
+        }
+        func string() -> String? {
+            guard take(0x22) else { return nil }
+            var out = [UInt8]()
+            while index < bytes.count {
+                let byte = bytes[index]
+                index += 1
+                switch byte {
+                case 0x22: return String(validating: out, as: UTF8.self)
+                case 0x5C:
+                    guard index < bytes.count else { return nil }
+                    let escaped = bytes[index]
+                    index += 1
+                    switch escaped {
+                    case 0x22, 0x5C, 0x2F: out.append(escaped)
+                    case UInt8(ascii: "b"): out.append(0x08)
+                    case UInt8(ascii: "f"): out.append(0x0C)
+                    case UInt8(ascii: "n"): out.append(0x0A)
+                    case UInt8(ascii: "r"): out.append(0x0D)
+                    case UInt8(ascii: "t"): out.append(0x09)
+                    case UInt8(ascii: "u"):
+                        guard index + 4 <= bytes.count, bytes[index] == 0x30, bytes[index + 1] == 0x30,
+                            let value = UInt8(String(decoding: bytes[(index + 2)..<(index + 4)], as: UTF8.self), radix: 16), value < 0x20
+                        else { return nil }
+                        out.append(value)
+                        index += 4
+                    default: return nil
+                    }
+                case 0..<0x20: return nil
+                default: out.append(byte)
+                }
+            }
+            return nil
+        }
+        func integer() -> String? {
+            let start = index
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+            while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 { index += 1 }
+            return index > start ? String(decoding: bytes[start..<index], as: UTF8.self) : nil
+        }
+        guard take(UInt8(ascii: "{")) else { return nil }
+        var strings: [String: String] = [:]
+        var integers: [String: String] = [:]
+        repeat {
+            guard let key = string(), take(UInt8(ascii: ":")) else { return nil }
+            if index < bytes.count, bytes[index] == 0x22 {
+                guard let value = string() else { return nil }
+                strings[key] = value
+            } else {
+                guard let value = integer() else { return nil }
+                integers[key] = value
+            }
+        } while take(UInt8(ascii: ","))
+        guard take(UInt8(ascii: "}")), index == bytes.count else { return nil }
+        let stringKeys: Set<String> = ["actor", "detail", "kind", "recipient", "sha256", "source", "transfer"]
+        guard Set(strings.keys).isSubset(of: stringKeys), Set(integers.keys).isSubset(of: fieldNames.subtracting(stringKeys)),
+            let kind = strings["kind"].flatMap(Kind.init(rawValue:)), let sequence = integers["sequence"].flatMap({ Int64($0) }),
+            let time = integers["time"].flatMap({ Int64($0) }), let actor = strings["actor"], let source = strings["source"],
+            let detail = strings["detail"]
+        else { return nil }
+        var size: UInt64?
+        var expires: Int64?
+        var count: Int64?
+        if let text = integers["size"] {
+            guard let value = UInt64(text) else { return nil }
+            size = value
+        }
+        if let text = integers["expires"] {
+            guard let value = Int64(text) else { return nil }
+            expires = value
+        }
+        if let text = integers["count"] {
+            guard let value = Int64(text) else { return nil }
+            count = value
+        }
+        return LogEntry(
+            sequence: sequence, time: time, kind: kind, actor: actor, source: source, transfer: strings["transfer"], recipient: strings["recipient"],
+            size: size, sha256: strings["sha256"], expires: expires, count: count, detail: detail)
+    }
+
+    /// Any JSON: classifies what is wrong with an entry the scan did not take.
+    static func decodeGeneral(_ bytes: [UInt8]) throws(LogEntryError) -> LogEntry {
         let keys: [String]
         do {
             guard let object = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
@@ -204,22 +315,11 @@ public struct LogEntry: Equatable, Sendable {
         guard let kind = Kind(rawValue: kindName) else {
             throw LogEntryError(.unknownKind, "the entry has the unknown kind \"\(kindName)\"")
         }
-        self.init(
+        return LogEntry(
             sequence: try required(fields.sequence, "sequence"), time: try required(fields.time, "time"), kind: kind,
             actor: try required(fields.actor, "actor"), source: try required(fields.source, "source"), transfer: fields.transfer,
             recipient: fields.recipient, size: fields.size, sha256: fields.sha256, expires: fields.expires, count: fields.count,
             detail: try required(fields.detail, "detail"))
-        if let transfer, Hex.decode(transfer)?.count != 16 || transfer != transfer.lowercased() {
-            throw LogEntryError(.invalidField, "the transfer id \"\(transfer)\" is not 32 lowercase hexadecimal digits")
-        }
-        if let sha256, Hex.decode(sha256)?.count != 32 || sha256 != sha256.lowercased() {
-            throw LogEntryError(.invalidField, "the envelope hash is not 64 lowercase hexadecimal digits")
-        }
-        if sequence < 1 { throw LogEntryError(.invalidField, "the sequence number \(sequence) is not positive") }
-        if let count, count < 1 { throw LogEntryError(.invalidField, "the refusal count \(count) is not positive") }
-        guard encoded() == bytes else {
-            throw LogEntryError(.notCanonical, "the entry is not in canonical form (sorted keys, no spaces, the spec's escaping)")
-        }
     }
 }
 

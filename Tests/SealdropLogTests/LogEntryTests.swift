@@ -1,6 +1,6 @@
 import Foundation
 import SealdropFormat
-@_spi(TestVectors) import SealdropLog
+@_spi(TestVectors) @testable import SealdropLog
 import Testing
 
 @Suite struct LogEntryTests {
@@ -47,5 +47,16 @@ import Testing
         // Written as a fraction, a whole number is still not the canonical entry.
         let fraction = #"{"actor":"a","detail":"","kind":"claimed","sequence":1,"size":1.0,"source":"","time":0}"#
         #expect(throws: LogEntryError.self) { try LogEntry(decoding: Array(fraction.utf8)) }
+    }
+
+    /// The direct scan sound logs take and the general decoder agree on
+    /// every vector entry the scan accepts.
+    @Test func theScanAndTheGeneralDecoderAgree() throws {
+        for item in LogVectors.entryCases() {
+            let bytes = try #require(Base64.decode(item.entry))
+            guard let scanned = LogEntry.scanCanonical(bytes) else { continue }
+            #expect(try LogEntry.decodeGeneral(bytes) == scanned, "\(item.name)")
+        }
+        #expect(LogVectors.entryCases().filter { LogEntry.scanCanonical(Base64.decode($0.entry)!) != nil }.count > 20)
     }
 }
