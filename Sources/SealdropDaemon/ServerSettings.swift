@@ -94,16 +94,27 @@ struct ServerSettings {
 
     static func duration(_ text: String, _ key: String) throws -> TimeInterval {
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        guard let unit = text.last, let factor = units[unit], let value = Double(text.dropLast()), value > 0 else {
-            throw SettingsError("\(key) must be a duration such as 90s, 10m, 72h or 14d")
+        // `Double` also reads "inf" and "1e300": bounded here, every later
+        // conversion (timeouts in whole milliseconds, dates, days in
+        // messages) stays in range instead of trapping.
+        guard let unit = text.last, let factor = units[unit], let value = Double(text.dropLast()), value > 0, value * factor <= maximumDuration else {
+            throw SettingsError("\(key) must be a duration such as 90s, 10m, 72h or 14d, at most \(Int(maximumDuration / 86_400))d")
         }
         return value * factor
     }
 
+    /// The longest duration any setting takes: ten years.
+    static let maximumDuration: TimeInterval = 3650 * 86_400
+
     static func bytes(_ text: String, _ key: String) throws -> UInt64 {
         let units: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
-        if let unit = text.last, let factor = units[unit], let value = UInt64(text.dropLast()) { return value * factor }
-        guard let value = UInt64(text) else { throw SettingsError("\(key) must be a size such as 500M or 64G") }
+        let message = "\(key) must be a size such as 500M or 64G, below 16 EiB"
+        if let unit = text.last, let factor = units[unit], let value = UInt64(text.dropLast()) {
+            let (product, overflow) = value.multipliedReportingOverflow(by: factor)
+            guard !overflow else { throw SettingsError(message) }
+            return product
+        }
+        guard let value = UInt64(text) else { throw SettingsError(message) }
         return value
     }
 

@@ -168,7 +168,8 @@ final class SessionAcceptor: @unchecked Sendable {
         connection.setTimeout(seconds: settings.idleTimeout)
         DaemonLog.line("session start: \(name) from \(source)")
         let session = SFTPSession(dropBox: dropBox, vendor: party, sourceAddress: source)
-        let idle = Int32(settings.idleTimeout * 1000)
+        // libssh takes milliseconds as an Int32 (24.8 days at most).
+        let idle = Int32(min(settings.idleTimeout * 1000, Double(Int32.max)))
         SFTPConnection(session: session).run(
             receive: { buffer in try connection.read(into: buffer, timeout: idle) },
             send: { bytes in try connection.write(bytes) })

@@ -36,13 +36,20 @@ struct SubsystemCommand: ParsableCommand {
         var configuration = settings.dropBox
         configuration.dataDirectory = storage.data
         configuration.trustDirectory = storage.trust
-        let dropBox = try DropBox(configuration: configuration, log: DaemonLog.line, startingUp: false)
+        let dropBox: DropBox
+        do {
+            dropBox = try DropBox(configuration: configuration, log: DaemonLog.line, startingUp: false)
+        } catch let error as PrivateDirectoryError {
+            throw ValidationError(error.description)
+        }
         dropBox.reap()
         let source = ProcessInfo.processInfo.environment["SSH_CLIENT"].map { String($0.prefix { $0 != " " }) } ?? "local"
         guard let party = dropBox.subsystemVendor(vendor, sourceAddress: source) else {
             throw ExitCode(1)
         }
         let session = SFTPSession(dropBox: dropBox, vendor: party, sourceAddress: source)
+        // No acceptor watches this session: it checks its vendor itself.
+        session.trustRecheckInterval = settings.revocationCheckInterval
         defer { dropBox.flushRefusals(all: true) }
         SFTPConnection(session: session).run(
             receive: { buffer in

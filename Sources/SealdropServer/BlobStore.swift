@@ -12,7 +12,18 @@ public final class BlobStore: Sendable {
     public init(configuration: DropBoxConfiguration) throws {
         self.configuration = configuration
         for folder in [configuration.dataDirectory, configuration.blobDirectory, configuration.stagingDirectory] {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) {
+                guard isDirectory.boolValue else { throw PrivateDirectoryError("\(folder) is not a directory") }
+                continue
+            }
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                // Foundation's own text ("a file with the same name already exists") names no path.
+                let reason = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError).map { String(cString: strerror(Int32($0.code))) }
+                throw PrivateDirectoryError("cannot create the folder \(folder): \(reason ?? error.localizedDescription)")
+            }
         }
     }
 

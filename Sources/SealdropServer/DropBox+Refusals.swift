@@ -40,12 +40,42 @@ extension DropBox {
         write(events)
     }
 
+    /// Rejected uploads each get their own entry (size and reason: evidence
+    /// of what a vendor tried to send), up to this many per source and
+    /// refusal window; past it they are counted like other refusals, so a
+    /// vendor uploading junk in a loop adds a bounded number of entries.
+    public static let individualRejectionsPerWindow = 5
+
+    /// Records a rejected upload: in full while the source is within
+    /// `individualRejectionsPerWindow`, aggregated (`recordRefusal`) beyond.
+    public func recordRejectedUpload(_ event: TransferEvent) {
+        let now = event.time
+        let window = configuration.refusalWindow
+        let individual = refusals.withLock { buffer -> Bool in
+            var source = event.sourceAddress
+            if buffer.rejections[source] == nil, buffer.rejections.count >= Self.maximumRefusalSources { source = "*" }
+            if let burst = buffer.rejections[source], now.timeIntervalSince(burst.start) < window {
+                buffer.rejections[source] = RefusalBuffer.Burst(start: burst.start, count: burst.count + 1)
+                return burst.count < Self.individualRejectionsPerWindow
+            }
+            buffer.rejections[source] = RefusalBuffer.Burst(start: now, count: 1)
+            return true
+        }
+        if individual {
+            write([event])
+        } else {
+            let subject = event.transferID.map { "transfer \($0): " } ?? ""
+            recordRefusal(kind: .uploadRejected, actor: event.actor, source: event.sourceAddress, detail: subject + event.detail, now: now)
+        }
+    }
+
     /// Writes the counted refusals of every window that has closed by `now`
     /// (all of them with `all`, at shutdown).
     public func flushRefusals(now: Date = Date(), all: Bool = false) {
         let window = configuration.refusalWindow
         let events = refusals.withLock { buffer -> [TransferEvent] in
             var out = [TransferEvent]()
+            buffer.rejections = buffer.rejections.filter { !all && now.timeIntervalSince($0.value.start) < window }
             for (key, pending) in buffer.open where all || now.timeIntervalSince(pending.start) >= window {
                 buffer.open[key] = nil
                 if let summary = pending.summary(key, now: now) { out.append(summary) }
@@ -100,4 +130,12 @@ struct RefusalBuffer {
     }
 
     var open: [Key: Pending] = [:]
+
+    /// Rejected uploads recorded in full in the current window, per source.
+    struct Burst {
+        let start: Date
+        let count: Int
+    }
+
+    var rejections: [String: Burst] = [:]
 }

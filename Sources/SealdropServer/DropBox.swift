@@ -14,6 +14,7 @@ public final class DropBox: Sendable {
     let blobs: BlobStore
     /// Uploads in flight across every session, for limits that hold (`UploadReservations`).
     let reservations = UploadReservations()
+    let claimBudget = ClaimBudget()
     let log: @Sendable (String) -> Void
     /// Signs tree heads of the receipt log; made on first start.
     let receiptKey: VendorIdentity
@@ -32,13 +33,13 @@ public final class DropBox: Sendable {
         self.log = log
         trust = Mutex(TrustCache())
         refusals = Mutex(RefusalBuffer())
-        if startingUp { try PrivateDirectory.secure(configuration.dataDirectory, log: log) }
+        if startingUp { try PrivateDirectory.secure(configuration.dataDirectory, alsoOwn: configuration.trustFolderInsideData, log: log) }
         blobs = try BlobStore(configuration: configuration)
         store = try SQLiteTransferStore(path: configuration.databasePath, claimLease: configuration.claimLease)
         receiptKey = try ReceiptLog.loadOrCreateKey(in: configuration.dataDirectory, log: log)
         guard startingUp else { return }
         // Files just created (the database, the receipt key) are private too.
-        try PrivateDirectory.secure(configuration.dataDirectory, log: log)
+        try PrivateDirectory.secure(configuration.dataDirectory, alsoOwn: configuration.trustFolderInsideData, log: log)
         let staging = blobs.cleanStaging()
         if staging > 0 { log("start-up: removed \(staging) unfinished uploads") }
         try sweep(now: Date(), startingUp: true)

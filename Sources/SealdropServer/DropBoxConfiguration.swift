@@ -46,4 +46,11 @@ public struct DropBoxConfiguration: Sendable {
     public var databasePath: String { dataDirectory + "/metadata.sqlite" }
     public var blobDirectory: String { dataDirectory + "/blobs" }
     public var stagingDirectory: String { dataDirectory + "/staging" }
+    /// The trust store's folder name when it sits directly in the data
+    /// directory (`--data /srv/sealdrop --trust /srv/sealdrop/Certificates`).
+    var trustFolderInsideData: Set<String> {
+        let trust = URL(fileURLWithPath: trustDirectory).standardizedFileURL
+        let data = URL(fileURLWithPath: dataDirectory).standardizedFileURL
+        return trust.deletingLastPathComponent().path == data.path ? [trust.lastPathComponent] : []
+    }
 }

@@ -6,7 +6,9 @@ import Foundation
 /// when a mode was looser.
 enum PrivateDirectory {
     /// Checks and tightens `path` (absent: nothing to do, it is created 0700).
-    static func secure(_ path: String, log: (String) -> Void) throws {
+    /// `alsoOwn`: other names that mark it as the server's (the trust
+    /// store's folder, when the operator keeps it inside the data directory).
+    static func secure(_ path: String, alsoOwn: Set<String> = [], log: (String) -> Void) throws {
         var info = stat()
         guard lstat(path, &info) == 0 else {
             guard errno == ENOENT else { throw PrivateDirectoryError("cannot inspect the data directory \(path): \(String(cString: strerror(errno)))") }
@@ -18,6 +20,7 @@ enum PrivateDirectory {
                 "the data directory \(path) belongs to user id \(info.st_uid), not to the user running sealdropd (\(geteuid())); "
                     + "run the server as its owner or give it a directory of its own")
         }
+        try checkIsDropBox(path, alsoOwn: alsoOwn)
         var loosened = [String]()
         try tighten(path, info: info, directory: true, loosened: &loosened)
         for folder in [path, path + "/blobs", path + "/staging"] {
@@ -36,6 +39,25 @@ enum PrivateDirectory {
         }
         if !loosened.isEmpty {
             log("data directory: tightened the modes of \(loosened.count) entries to 0700/0600 (\(loosened.prefix(5).joined(separator: ", ")))")
+        }
+    }
+
+    /// Names the server itself creates in its data directory, any of which
+    /// marks a drop box (and `lost+found`, which a dedicated file system has).
+    static let ownNames: Set<String> = [
+        "metadata.sqlite", "blobs", "staging", "ssh_host_ed25519_key", "receipt_ed25519_key", "revocation-list-number",
+    ]
+
+    /// An existing directory is taken over only when it is empty or already
+    /// a drop box: `--data /` or `--data /home` by mistake must not make
+    /// every entry there 0700/0600.
+    private static func checkIsDropBox(_ path: String, alsoOwn: Set<String>) throws {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0 != "lost+found" }
+        guard names.isEmpty || names.contains(where: { ownNames.contains($0) || alsoOwn.contains($0) }) else {
+            let shown = names.sorted().prefix(3).map { "\"\($0)\"" }.joined(separator: ", ")
+            throw PrivateDirectoryError(
+                "the data directory \(path) holds other files (\(shown)\(names.count > 3 ? ", ..." : "")) and is not a drop box; "
+                    + "give sealdropd an empty directory of its own")
         }
     }
 

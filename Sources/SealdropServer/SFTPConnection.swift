@@ -49,6 +49,7 @@ public struct SFTPConnection {
                         replies = session.reply(to: error).map { [$0] } ?? []
                     }
                     for reply in replies { try send(reply.encode()) }
+                    if session.isClosed { return }
                 }
             } catch {
                 session.dropBox.log("\(session.vendor.name): session ended: \(error)")

@@ -1,5 +1,6 @@
 import Foundation
 import SealdropSFTP
+import SealdropStore
 import SealdropTrust
 
 /// One vendor's SFTP session over the virtual tree: decoded requests in,
@@ -17,6 +18,13 @@ public final class SFTPSession {
     private var rules: SessionRules
     let driver: SessionDriver
     private let clock: () -> Date
+    /// When set, the vendor's certificate is checked again before a request
+    /// once this long has passed since the last check: behind sshd no
+    /// acceptor watches the session, so the session itself ends it.
+    public var trustRecheckInterval: TimeInterval?
+    private var trustCheckedAt: Date
+    /// The session was ended (its vendor no longer verifies): the transport stops reading.
+    public private(set) var isClosed = false
 
     public convenience init(dropBox: DropBox, vendor: VerifiedParty, sourceAddress: String) {
         self.init(dropBox: dropBox, vendor: vendor, sourceAddress: sourceAddress, clock: Date.init)
@@ -26,7 +34,8 @@ public final class SFTPSession {
         self.dropBox = dropBox
         self.vendor = vendor
         self.clock = clock
-        rules = SessionRules(vendor: vendor.name.value, key: vendor.key, startedAt: clock())
+        trustCheckedAt = clock()
+        rules = SessionRules(vendor: vendor.name.value, key: vendor.key, startedAt: trustCheckedAt)
         driver = SessionDriver(dropBox: dropBox, vendor: vendor, sourceAddress: sourceAddress)
     }
 
@@ -36,6 +45,7 @@ public final class SFTPSession {
 
     /// The replies to one request (usually one).
     public func handle(_ message: SFTPMessage) -> [SFTPMessage] {
+        if let refused = closeIfRevoked(message) { return refused }
         let replies = decide(message)
         // Open downloads keep their claims while the client works.
         for renewal in rules.dueRenewals(now: clock()) { _ = driver.perform(renewal) }
@@ -59,6 +69,27 @@ public final class SFTPSession {
         dropBox.log("\(vendor.name): request \(message.packetType) took more than \(Self.maximumSteps) steps")
         return message.requestID.map { [.status(id: $0, code: .failure, message: SessionRules.serverFailure)] } ?? []
     }
+
+    /// Ends the session when its vendor's certificate no longer verifies
+    /// (checked at most every `trustRecheckInterval`): the request is
+    /// refused, the ending recorded, unfinished work dropped as at a disconnect.
+    private func closeIfRevoked(_ message: SFTPMessage) -> [SFTPMessage]? {
+        guard !isClosed else {
+            return message.requestID.map { [.status(id: $0, code: .permissionDenied, message: Self.revokedMessage)] } ?? []
+        }
+        let now = clock()
+        guard let interval = trustRecheckInterval, now.timeIntervalSince(trustCheckedAt) >= interval else { return nil }
+        trustCheckedAt = now
+        guard !dropBox.isStillValid(vendor: vendor, now: now) else { return nil }
+        isClosed = true
+        let reason = "the certificate of \(vendor.name) no longer verifies (revoked, expired or replaced)"
+        dropBox.record(TransferEvent(time: now, kind: .sessionClosed, actor: vendor.name.value, sourceAddress: driver.sourceAddress, detail: reason))
+        dropBox.log("ended the session of \(vendor.name): \(reason)")
+        end()
+        return message.requestID.map { [.status(id: $0, code: .permissionDenied, message: Self.revokedMessage)] } ?? []
+    }
+
+    static let revokedMessage = "your certificate no longer verifies; the session is closed"
 
     /// The answer to an undecodable packet, if it had a readable id.
     public func reply(to error: SFTPError) -> SFTPMessage? {

@@ -90,7 +90,7 @@ final class SessionDriver {
         let kind: TransferEvent.Kind
         switch refusal.kind {
         case .uploadRejected:
-            dropBox.record(event(.uploadRejected, refusal.transferID, size: refusal.size, detail: refusal.reason))
+            dropBox.recordRejectedUpload(event(.uploadRejected, refusal.transferID, size: refusal.size, detail: refusal.reason))
             dropBox.log("\(vendor.name) upload rejected: \(refusal.reason)")
             return
         case .serverError:
@@ -108,6 +108,10 @@ final class SessionDriver {
     }
 
     private func claim(_ handle: [UInt8], _ transferID: String) -> EffectOutcome {
+        guard dropBox.claimBudget.admit(vendor: vendor.name.value, transferID: transferID, now: Date()) else {
+            return .failed(
+                .refused(.failure, "transfer \(transferID) was opened \(ClaimBudget.claimsPerWindow) times in the last minute; wait a minute"))
+        }
         let transfer: Transfer
         do {
             transfer = try dropBox.store.claim(

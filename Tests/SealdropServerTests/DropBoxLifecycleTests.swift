@@ -122,6 +122,39 @@ import TestSupport
         #expect(lines.withLock { $0 }.contains { $0.contains("tightened the modes") && $0.contains("was 755") })
     }
 
+    /// `--data /` or `--data /home` by mistake: the server must not make
+    /// every entry of a directory that is not a drop box 0700/0600 (as root,
+    /// that broke /proc and would break a whole system).
+    @Test func aDirectoryHoldingSomethingElseIsNotTakenOver() throws {
+        let data = directory.file("home")
+        try FileManager.default.createDirectory(atPath: data + "/photos", withIntermediateDirectories: true)
+        chmod(data, 0o755)
+        chmod(data + "/photos", 0o755)
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: data + "/notes"))
+        chmod(data + "/notes", 0o644)
+        do {
+            _ = try DropBox(configuration: configuration(data: data))
+            Issue.record("a directory holding other files was taken as the data directory")
+        } catch let error as PrivateDirectoryError {
+            #expect(error.description.contains("is not a drop box"), "\(error)")
+        }
+        for (path, mode) in [(data, 0o755), (data + "/photos", 0o755), (data + "/notes", 0o644)] {
+            var info = stat()
+            #expect(stat(path, &info) == 0)
+            #expect(info.st_mode & 0o777 == mode_t(mode), "\(path): \(String(info.st_mode & 0o777, radix: 8))")
+        }
+        #expect(!FileManager.default.fileExists(atPath: data + "/metadata.sqlite"), "nothing was written into it")
+    }
+
+    /// The README's layout: the trust store inside the data directory.
+    @Test func aDataDirectoryHoldingOnlyTheTrustStoreIsAccepted() throws {
+        let data = directory.file("srv")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: directory.file("ca/trust"), toPath: data + "/Certificates")
+        _ = try DropBox(configuration: DropBoxConfiguration(dataDirectory: data, trustDirectory: data + "/Certificates"))
+        #expect(FileManager.default.fileExists(atPath: data + "/metadata.sqlite"))
+    }
+
     @Test(.enabled(if: geteuid() == 0, "changing a directory's owner needs root"))
     func aDataDirectoryOfAnotherUserIsRefused() throws {
         let data = directory.file("foreign")

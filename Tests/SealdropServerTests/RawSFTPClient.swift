@@ -52,6 +52,16 @@ final class RawSFTPClient {
         }
     }
 
+    /// Sends requests from a background thread and never reads a reply: a
+    /// client that stops reading. Ignores SIGPIPE, so a server that hangs
+    /// up mid-write cannot kill the test runner.
+    func sendWithoutReading(_ messages: [SFTPMessage]) {
+        signal(SIGPIPE, SIG_IGN)
+        let bytes = Data(messages.flatMap { $0.encode() })
+        let handle = input.fileHandleForWriting
+        Thread.detachNewThread { try? handle.write(contentsOf: bytes) }
+    }
+
     func id() -> UInt32 {
         defer { nextID += 1 }
         return nextID

@@ -42,6 +42,10 @@ import TestSupport
     @Test(arguments: [
         "nonsense", "listen = nowhere", "maximum-expiry = 14 days", "vendor-quota = lots", "colour = blue", "maximum-sessions = 0", "claim-lease = 0s",
         "listen-backlog = -1", "maximum-session-lifetime = forever",
+        // Numbers that parse but would trap later: a size past 2^64, an
+        // infinite or absurd duration (timeouts become Int32 milliseconds).
+        "maximum-file-size = 99999999999T", "vendor-quota = 18446744073709551615K", "idle-timeout = infs", "claim-lease = 1e300s",
+        "maximum-expiry = 4000d", "login-timeout = nans", "reaper-interval = -infs",
     ])
     func badLinesAreNamed(_ line: String) throws {
         let directory = try TemporaryDirectory()
