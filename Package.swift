@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "SealdropStore",
             dependencies: [
-                "SealdropFormat",
+                "SealdropFormat", "SealdropLog",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
@@ -182,6 +182,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "log-vectors",
+            dependencies: ["SealdropLog", "SealdropKeys", "SealdropCrypto", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "envelope-vectors",
             dependencies: ["SealdropEnvelope", "SealdropKeys", "SealdropCrypto", "SealdropFormat"],
             swiftSettings: strictSettings
@@ -250,7 +255,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SealdropLogTests",
-            dependencies: ["SealdropLog", "SealdropFormat"],
+            dependencies: ["SealdropLog", "SealdropFormat", "SealdropCrypto", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -53,6 +53,12 @@ struct CLIFailure: Error {
             switch dropBox.code {
             case .wrongEnvelope, .replayed, .badReceipt:
                 self.init(message: dropBox.message, hint: "do not use what the drop box served; tell its operator", status: .verification)
+            case .forkedLog:
+                self.init(
+                    message: dropBox.message,
+                    hint:
+                        "the drop box showed you a history that is not the one it showed before; hand the saved head and this message to the compliance officer ('sealdrop audit verify --witness-head FILE')",
+                    status: .verification)
             case .localState:
                 self.init(message: dropBox.message, status: .failure)
             case .refused, .notFound:

@@ -116,8 +116,16 @@ extension DropBoxClient {
             }
             if item.index < previous { problems.append("entry \(item.index + 1) is out of log order") }
             previous = max(previous, item.index)
-            let fields = Base64.decode(item.entry).flatMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
-            if fields?["transfer"] as? String != id { problems.append("entry \(item.index + 1) is not about transfer \(id)") }
+            guard let bytes = Base64.decode(item.entry) else {
+                problems.append("entry \(item.index + 1) is not Base64")
+                continue
+            }
+            do {
+                let entry = try LogEntry(decoding: bytes)
+                if entry.transfer != id { problems.append("entry \(item.index + 1) is not about transfer \(id)") }
+            } catch {
+                problems.append("entry \(item.index + 1) is not a valid log entry: \(error.message)")
+            }
         }
         return problems
     }

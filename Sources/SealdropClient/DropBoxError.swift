@@ -27,6 +27,8 @@ public struct DropBoxError: CodedError, Sendable {
         case badReceipt = "bad-receipt"
         /// A local file of the profile (the received-transfers journal) is unusable.
         case localState = "local-state"
+        /// The drop box's receipt log does not extend the head this profile saw: a split view or a rewritten log.
+        case forkedLog = "forked-log"
     }
 
     public let code: Code

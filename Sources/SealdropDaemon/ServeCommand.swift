@@ -54,6 +54,12 @@ struct ServeCommand: ParsableCommand {
         print(
             "receipt key: \(receipts.key.fingerprint) (certify it: sealdrop ca issue --role server --pubkey \(settings.dropBox.dataDirectory)/\(ReceiptLog.keyFile).pub)"
         )
+        if let problem = receipts.certificationProblem() {
+            DaemonLog.line("warning: " + problem)
+            // Look at the trust files again on the next request: a certificate
+            // issued right after this warning is then used at once.
+            dropBox.refreshTrust()
+        }
         print("listening on \(settings.listenHost):\(server.port)")
         fflush(nil)
         DaemonLog.line("serving \(settings.dropBox.dataDirectory) with trust store \(settings.dropBox.trustDirectory)")

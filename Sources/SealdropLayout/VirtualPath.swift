@@ -16,6 +16,11 @@ public enum VirtualPath: Equatable, Sendable {
     case receiptFile(transferID: String)
     case acknowledgment(transferID: String)
     case declaration(transferID: String)
+    /// `/receipts/head`: the log's latest signed tree head, for every vendor's client to witness.
+    case receiptHead
+    /// `/receipts/consistency-N.json`: a head signed now and the RFC 9162
+    /// consistency proof from the tree of size N to it.
+    case receiptConsistency(from: Int)
 
     /// Longest path we resolve; real ones are under 100 bytes.
     public static let maximumLength = 1024
@@ -23,6 +28,8 @@ public enum VirtualPath: Equatable, Sendable {
     public static let receiptSuffix = ".json"
     public static let acknowledgmentSuffix = ".ack"
     public static let declarationSuffix = ".declaration"
+    public static let headFileName = "head"
+    public static let consistencyPrefix = "consistency-"
     /// Files of `/directory`: the CA, the revocation list, `NAME.pem` per vendor.
     public static let caFileName = "ca.pem"
     public static let revocationListFileName = "revocations.crl"
@@ -63,6 +70,8 @@ public enum VirtualPath: Equatable, Sendable {
             case "outbox": return .outboxVendor(name: parts[1])
             case "directory": return .directoryFile(name: parts[1])
             case "receipts":
+                if parts[1] == headFileName { return .receiptHead }
+                if let size = consistencySize(parts[1]) { return .receiptConsistency(from: size) }
                 if let id = transferID(parts[1], suffix: acknowledgmentSuffix) { return .acknowledgment(transferID: id) }
                 if let id = transferID(parts[1], suffix: declarationSuffix) { return .declaration(transferID: id) }
                 return transferID(parts[1], suffix: receiptSuffix).map { .receiptFile(transferID: $0) }
@@ -74,6 +83,16 @@ public enum VirtualPath: Equatable, Sendable {
         default:
             return nil
         }
+    }
+
+    /// N of `consistency-N.json`: decimal, no leading zero, 1 to 2^53.
+    static func consistencySize(_ name: String) -> Int? {
+        guard name.hasPrefix(consistencyPrefix), name.hasSuffix(receiptSuffix) else { return nil }
+        let digits = name.dropFirst(consistencyPrefix.count).dropLast(receiptSuffix.count)
+        guard (1...16).contains(digits.count), digits.first != "0", digits.allSatisfy({ $0 >= "0" && $0 <= "9" }), let size = Int(digits),
+            size <= 1 << 53
+        else { return nil }
+        return size
     }
 
     /// `ID.sealdrop` (or `ID` + `suffix`) with ID 32 lower-case hex digits, or nil.
@@ -98,6 +117,8 @@ public enum VirtualPath: Equatable, Sendable {
         case .receiptFile(let id): "/receipts/\(id)\(Self.receiptSuffix)"
         case .acknowledgment(let id): "/receipts/\(id)\(Self.acknowledgmentSuffix)"
         case .declaration(let id): "/receipts/\(id)\(Self.declarationSuffix)"
+        case .receiptHead: "/receipts/\(Self.headFileName)"
+        case .receiptConsistency(let size): "/receipts/\(Self.consistencyPrefix)\(size)\(Self.receiptSuffix)"
         }
     }
 

@@ -15,6 +15,13 @@ public struct SignedTreeHead: Codable, Equatable, Sendable {
     /// Hex Ed25519 signature over `signingMessage`.
     public var signature: String
 
+    public init(size: Int, root: String, timestamp: Int64, signature: String) {
+        self.size = size
+        self.root = root
+        self.timestamp = timestamp
+        self.signature = signature
+    }
+
     /// Domain separation: a receipt-key signature means nothing elsewhere.
     static let context: [UInt8] = Array("sealdrop-tree-head-v1".utf8) + [0]
 
@@ -28,10 +35,15 @@ public struct SignedTreeHead: Codable, Equatable, Sendable {
     }
 
     public static func sign(entries: [[UInt8]], at time: Date, with key: Ed25519PrivateKey) -> SignedTreeHead {
-        let root = MerkleTree.root(entries.map(MerkleTree.leafHash)[...])
+        sign(leafHashes: entries.map(MerkleTree.leafHash), at: time, with: key)
+    }
+
+    /// A head over entries whose leaf hashes are already known (the store keeps them).
+    public static func sign(leafHashes: [MerkleTree.Hash], at time: Date, with key: Ed25519PrivateKey) -> SignedTreeHead {
+        let root = MerkleTree.root(leafHashes[...])
         let timestamp = Int64((time.timeIntervalSince1970 * 1000).rounded())
-        let signature = key.signature(for: signingMessage(size: entries.count, root: root, timestamp: timestamp))
-        return SignedTreeHead(size: entries.count, root: Hex.encode(root), timestamp: timestamp, signature: Hex.encode(signature))
+        let signature = key.signature(for: signingMessage(size: leafHashes.count, root: root, timestamp: timestamp))
+        return SignedTreeHead(size: leafHashes.count, root: Hex.encode(root), timestamp: timestamp, signature: Hex.encode(signature))
     }
 
     public func isSigned(by key: Ed25519PublicKey) -> Bool {

@@ -124,7 +124,7 @@ struct RefusalBuffer {
             guard suppressed > 0 else { return nil }
             let seconds = Int(now.timeIntervalSince(start).rounded(.up))
             return TransferEvent(
-                time: now, kind: key.kind, actor: actors.count == 1 ? actors[0] : "several", sourceAddress: key.source,
+                time: now, kind: key.kind, actor: actors.count == 1 ? actors[0] : "several", sourceAddress: key.source, count: Int64(suppressed),
                 detail: "\(suppressed) more refused in \(seconds) s (names offered: \(actors.joined(separator: ", ")))")
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SealdropLog
 import SealdropStore
 import SealdropTrust
 
@@ -53,6 +54,24 @@ struct DropBoxSessionView: SessionView {
     func receipt(for transferID: String, now: Date) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return [UInt8](try encoder.encode(try ReceiptLog(dropBox: dropBox).receipt(for: transferID, now: now)))
+        do {
+            return [UInt8](try encoder.encode(try ReceiptLog(dropBox: dropBox).receipt(for: transferID, now: now)))
+        } catch let error as TrustError where error.code == .unknownVendor {
+            throw Refusal(
+                .failure, "the drop box cannot sign receipts yet: its operator has not certified the receipt key", .serverError,
+                transferID: transferID)
+        }
+    }
+
+    func publishedHead(from: Int?, now: Date) throws -> [UInt8]? {
+        let published: PublishedHead
+        do {
+            published = try ReceiptLog(dropBox: dropBox).publishedHead(from: from, now: now)
+        } catch let error as TrustError where error.code == .unknownVendor {
+            return nil
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return [UInt8](try encoder.encode(published))
     }
 }

@@ -28,6 +28,20 @@ public struct ReceiptLog: Sendable {
         return try VendorIdentity.load(path: path, passphrase: .none)
     }
 
+    /// Why no tree head can be signed yet, with the exact commands that fix
+    /// it, or nil when the receipt key has a valid server certificate. Told
+    /// at `sealdropd serve` start: until then vendors cannot witness the log.
+    public func certificationProblem(now: Date = Date()) -> String? {
+        do {
+            _ = try certificate(try dropBox.trustStore(), now: now)
+            return nil
+        } catch {
+            let trust = dropBox.configuration.trustDirectory
+            return
+                "the receipt key \(key.fingerprint) has no valid server certificate (\(error)); no tree head or receipt can be signed and vendors cannot witness the log until the CA operator runs: sealdrop ca issue --ca-dir CA-DIR --name receipts --role server --pubkey \(dropBox.configuration.dataDirectory)/\(Self.keyFile).pub && cp CA-DIR/trust/server/receipts.pem \(trust)/server/"
+        }
+    }
+
     /// The receipt-key certificate in the trust store, verified for the server role.
     func certificate(_ trust: TrustStore, now: Date) throws -> VendorCertificate {
         guard let certificate = trust.serverCertificates().first(where: { (try? $0.vendorKey().fingerprint) == key.fingerprint }) else {
@@ -45,18 +59,25 @@ public struct ReceiptLog: Sendable {
     func receipt(for transferID: String, now: Date = Date()) throws -> TransferReceipt {
         let trust = try dropBox.trustStore()
         let certificate = try certificate(trust, now: now)
-        let entries = try dropBox.store.logEntries()
-        let hashes = entries.map(MerkleTree.leafHash)
-        let head = SignedTreeHead.sign(entries: entries, at: now, with: key.signingKey)
-        let marker = Array("\"transfer\":\"\(transferID)\"".utf8)
-        var included = [TransferReceipt.Entry]()
-        for (index, entry) in entries.enumerated() where entry.firstRange(of: marker) != nil {
-            included.append(
-                TransferReceipt.Entry(
-                    index: index, entry: Base64.encode(entry),
-                    proof: MerkleTree.inclusionProof(index: index, hashes[...]).map { Hex.encode($0) }))
+        // Leaf hashes are kept by the store, the transfer's entries found by
+        // its index: the log is neither re-read nor rehashed for a receipt.
+        let hashes = try dropBox.store.logLeafHashes()
+        let head = SignedTreeHead.sign(leafHashes: hashes, at: now, with: key.signingKey)
+        // Entries appended after the hashes were read are outside this head.
+        let included = try dropBox.store.logEntries(transfer: transferID).filter { $0.index >= 0 && $0.index < hashes.count }.map { item in
+            TransferReceipt.Entry(
+                index: item.index, entry: Base64.encode(item.entry),
+                proof: MerkleTree.inclusionProof(index: item.index, hashes[...]).map { Hex.encode($0) })
         }
         return TransferReceipt(transfer: transferID, entries: included, treeHead: head, serverCertificate: certificate.pem)
+    }
+
+    /// `/receipts/head` (`from` nil) or `/receipts/consistency-N.json`: a
+    /// head signed now over the whole log, with the proof from size N.
+    func publishedHead(from: Int?, now: Date = Date()) throws -> PublishedHead {
+        let certificate = try certificate(try dropBox.trustStore(), now: now)
+        return PublishedHead.make(
+            leafHashes: try dropBox.store.logLeafHashes(), from: from, at: now, key: key.signingKey, certificate: certificate.pem)
     }
 
     /// Every entry so far, a head signed now over all of them, and the

@@ -6,7 +6,7 @@ import SealdropSFTP
 /// their handle was opened on.
 enum PathKind: String, CaseIterable, Sendable {
     case root, inbox, inboxFile, outbox, outboxVendor, outboxFile, sent, sentFile
-    case directory, directoryFile, receipts, receiptFile, acknowledgment, declaration
+    case directory, directoryFile, receipts, receiptFile, acknowledgment, declaration, receiptHead, receiptConsistency
     /// A path `VirtualPath.resolve` does not accept, or no path at all (extensions).
     case outsideTree
 
@@ -27,6 +27,8 @@ enum PathKind: String, CaseIterable, Sendable {
         case .receiptFile: self = .receiptFile
         case .acknowledgment: self = .acknowledgment
         case .declaration: self = .declaration
+        case .receiptHead: self = .receiptHead
+        case .receiptConsistency: self = .receiptConsistency
         }
     }
 
@@ -95,17 +97,24 @@ enum SFTPOperationTable {
         .lstat: lookups,
         .opendir: Dictionary(uniqueKeysWithValues: PathKind.folders.map { ($0, readOnly) }),
         .readdir: Dictionary(uniqueKeysWithValues: PathKind.folders.map { ($0, readOnly) }),
-        .openForReading: [.inboxFile: writing, .directoryFile: readOnly, .receiptFile: readOnly],
+        .openForReading: [
+            .inboxFile: writing, .directoryFile: readOnly, .receiptFile: readOnly, .receiptHead: readOnly, .receiptConsistency: readOnly,
+        ],
         .openForWriting: [.outboxFile: writing, .acknowledgment: writing, .declaration: writing],
-        .read: [.inboxFile: writing, .directoryFile: readOnly, .receiptFile: readOnly],
+        .read: [
+            .inboxFile: writing, .directoryFile: readOnly, .receiptFile: readOnly, .receiptHead: readOnly, .receiptConsistency: readOnly,
+        ],
         .write: [.outboxFile: writing, .acknowledgment: writing, .declaration: writing],
         .close: Dictionary(
             uniqueKeysWithValues: PathKind.folders.map { ($0, readOnly) }
                 + [(.inboxFile, writing), (.directoryFile, readOnly), (.receiptFile, readOnly)]
+                + [(.receiptHead, readOnly), (.receiptConsistency, readOnly)]
                 + [(.outboxFile, writing), (.acknowledgment, writing), (.declaration, writing)]),
         .fstat: Dictionary(
             uniqueKeysWithValues: PathKind.folders.map { ($0, readOnly) }
-                + [.inboxFile, .directoryFile, .receiptFile, .outboxFile, .acknowledgment, .declaration].map { ($0, readOnly) }),
+                + [.inboxFile, .directoryFile, .receiptFile, .outboxFile, .acknowledgment, .declaration, .receiptHead, .receiptConsistency].map {
+                    ($0, readOnly)
+                }),
         // Permission and time changes on an upload are accepted and ignored:
         // stored files are always 0600 and keep their upload time.
         .setstat: [.outboxFile: readOnly],

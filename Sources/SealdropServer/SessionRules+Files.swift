@@ -62,6 +62,12 @@ extension SessionRules {
             _ = try myTransfer(transferID, view: view)
             let receipt = try view.receipt(for: transferID, now: now)
             return .reply(.handle(id: id, handle: try register(OpenHandle(kind: .receiptFile, content: .memoryFile(receipt)))))
+        case .receiptHead, .receiptConsistency:
+            let from: Int? = if case .receiptConsistency(let size) = path { size } else { nil }
+            guard let head = try view.publishedHead(from: from, now: now) else {
+                throw Refusal(.noSuchFile, "no tree head is published yet: the operator has not certified the receipt key", .notFound)
+            }
+            return .reply(.handle(id: id, handle: try register(OpenHandle(kind: PathKind(path), content: .memoryFile(head)))))
         case .acknowledgment(let transferID):
             let transfer = try view.transfer(id: transferID)
             guard transfer?.recipient == vendor else { throw Refusal.absent(transferID, existing: transfer, "you received no transfer \(transferID)") }

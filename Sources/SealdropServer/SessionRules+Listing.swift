@@ -51,6 +51,9 @@ extension SessionRules {
         case .acknowledgment, .declaration:
             // Write-only: what was uploaded is not visible here (see /sent and the receipts).
             throw Refusal(.noSuchFile, "no such file or directory", .notFound)
+        case .receiptHead, .receiptConsistency:
+            // Signed when opened: no size or time until then.
+            return SFTPAttributes(permissions: Self.readOnlyFile)
         case .receiptFile(let id):
             let time = Self.seconds(try myTransfer(id, view: view).uploadedAt)
             return SFTPAttributes(permissions: Self.readOnlyFile, accessTime: time, modificationTime: time)

@@ -29,4 +29,7 @@ protocol SessionView {
     func directoryFile(_ name: String) -> (bytes: [UInt8], modified: Date)?
     /// A transfer's receipt (its log entries with proofs), encoded for the client.
     func receipt(for transferID: String, now: Date) throws -> [UInt8]
+    /// `/receipts/head` (nil) or `/receipts/consistency-N.json`, encoded;
+    /// nil when no head can be signed yet (the receipt key is not certified).
+    func publishedHead(from: Int?, now: Date) throws -> [UInt8]?
 }

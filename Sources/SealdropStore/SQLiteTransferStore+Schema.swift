@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SealdropLog
 
 /// The SQLite schema, its migrations, and the row codec.
 extension SQLiteTransferStore {
@@ -45,6 +46,24 @@ extension SQLiteTransferStore {
                 table.add(column: "leaseExpiresAt", .double)
                 table.add(column: "servedComplete", .integer).notNull().defaults(to: 0)
             }
+        }
+        migrator.registerMigration("v4-log-index") { db in
+            // Each entry's leaf hash, kept at insert so a receipt or a tree
+            // head never rehashes the log; the typed fields the entry codec
+            // added; and an index so a receipt is a lookup, not a scan.
+            try db.alter(table: "event") { table in
+                table.add(column: "leaf", .blob)
+                table.add(column: "expires", .double)
+                table.add(column: "recipient", .text)
+                table.add(column: "count", .integer)
+            }
+            let rows = try Row.fetchAll(db, sql: "SELECT sequence, entry FROM event")
+            for row in rows {
+                let entry = [UInt8](row["entry"] as Data? ?? Data())
+                try db.execute(
+                    sql: "UPDATE event SET leaf = ? WHERE sequence = ?", arguments: [Data(MerkleTree.leafHash(entry)), row["sequence"] as Int64])
+            }
+            try db.create(index: "event_transfer", on: "event", columns: ["transferID"])
         }
         return migrator
     }
@@ -113,13 +132,19 @@ extension SQLiteTransferStore {
 
     static func insert(_ event: TransferEvent, _ db: Database) throws {
         try db.execute(
-            sql: "INSERT INTO event (time, kind, actor, source, transferID, size, sha256, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            sql: """
+                INSERT INTO event (time, kind, actor, source, transferID, size, sha256, expires, recipient, count, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
             arguments: [
                 event.time.timeIntervalSince1970, event.kind.rawValue, event.actor, event.sourceAddress, event.transferID,
-                event.size.map(Int64.init), event.ciphertextSHA256, event.detail,
+                event.size.map(Int64.init), event.ciphertextSHA256, event.expiresAt?.timeIntervalSince1970, event.recipient, event.count,
+                event.detail,
             ])
         let sequence = db.lastInsertedRowID
-        try db.execute(sql: "UPDATE event SET entry = ? WHERE sequence = ?", arguments: [Data(event.logEntry(sequence: sequence)), sequence])
+        let entry = event.logEntry(sequence: sequence).encoded()
+        try db.execute(
+            sql: "UPDATE event SET entry = ?, leaf = ? WHERE sequence = ?", arguments: [Data(entry), Data(MerkleTree.leafHash(entry)), sequence])
     }
 
     /// The "deleted" entry that goes with every end of life, in the same

@@ -43,7 +43,9 @@ public final class SQLiteTransferStore: TransferStore {
                     transfer.ciphertextSHA256, transfer.uploadedAt.timeIntervalSince1970, transfer.expiresAt.timeIntervalSince1970,
                     transfer.blob, try Self.encode(transfer.served),
                 ])
-            try Self.insert(event, db)
+            var published = event
+            if published.kind == .uploadPublished { published.recipient = transfer.recipient }
+            try Self.insert(published, db)
         }
     }
 
@@ -101,10 +103,15 @@ public final class SQLiteTransferStore: TransferStore {
     public func events() throws(StoreError) -> [TransferEvent] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM event ORDER BY sequence").map { row in
+                // An unknown kind is a damaged database, never another kind.
+                guard let kind = TransferEvent.Kind(rawValue: row["kind"]) else {
+                    throw StoreError(.database, "event \(row["sequence"] as Int64) has the unknown kind \(String(describing: row["kind"] as String?))")
+                }
                 var event = TransferEvent(
-                    time: Date(timeIntervalSince1970: row["time"]), kind: TransferEvent.Kind(rawValue: row["kind"]) ?? .deleted,
-                    actor: row["actor"], sourceAddress: row["source"], transferID: row["transferID"],
-                    size: (row["size"] as Int64?).map(UInt64.init), ciphertextSHA256: row["sha256"], detail: row["detail"])
+                    time: Date(timeIntervalSince1970: row["time"]), kind: kind, actor: row["actor"], sourceAddress: row["source"],
+                    transferID: row["transferID"], size: (row["size"] as Int64?).map(UInt64.init), ciphertextSHA256: row["sha256"],
+                    expiresAt: (row["expires"] as Double?).map(Date.init(timeIntervalSince1970:)), recipient: row["recipient"],
+                    count: row["count"], detail: row["detail"])
                 event.sequence = row["sequence"]
                 return event
             }
@@ -114,6 +121,25 @@ public final class SQLiteTransferStore: TransferStore {
     public func logEntries() throws(StoreError) -> [[UInt8]] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT entry FROM event ORDER BY sequence").map { [UInt8]($0["entry"] as Data? ?? Data()) }
+        }
+    }
+
+    public func logLeafHashes() throws(StoreError) -> [[UInt8]] {
+        try read { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT leaf FROM event ORDER BY sequence")
+            var hashes = [[UInt8]]()
+            while let row = try rows.next() { hashes.append([UInt8](row["leaf"] as Data? ?? Data())) }
+            return hashes
+        }
+    }
+
+    public func logEntries(transfer id: String) throws(StoreError) -> [(index: Int, entry: [UInt8])] {
+        try read { db in
+            // Sequence numbers run 1, 2, 3… without gaps (audit verify checks
+            // it), so an entry's position is its sequence number less one.
+            try Row.fetchAll(db, sql: "SELECT sequence, entry FROM event WHERE transferID = ? ORDER BY sequence", arguments: [id]).map {
+                (index: Int($0["sequence"] as Int64) - 1, entry: [UInt8]($0["entry"] as Data? ?? Data()))
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SealdropLog
 
 /// Where a transfer is in its life (DESIGN.md): `available → claimed →
 /// delivered`, `available|claimed → expired`, `available → revoked`.
@@ -99,36 +100,8 @@ public struct ServedRanges: Sendable, Equatable, Codable {
 
 /// Something that happened, for the receipt log: facts, never secrets.
 public struct TransferEvent: Sendable, Equatable {
-    public enum Kind: String, Sendable, Codable, CaseIterable {
-        case loginAccepted = "login-accepted"
-        case loginRefused = "login-refused"
-        case uploadPublished = "upload-published"
-        case uploadRejected = "upload-rejected"
-        case claimed
-        case released
-        case delivered
-        case deleted
-        case expired
-        case revoked
-        case acknowledged
-        case declared
-        /// A request refused because it touched what is not the vendor's
-        /// (another vendor's transfer, outbox or receipt).
-        case refusedAuthorization = "refused-authorization"
-        /// An operation the drop box never allows (rename, mkdir, shell...).
-        case refusedOperation = "refused-operation"
-        /// A download claim refused (held by another session, expired, gone).
-        case refusedClaim = "refused-claim"
-        /// An open refused by a limit: quota, pending cap, unknown outbox, handle caps.
-        case refusedOpen = "refused-open"
-        /// A connection or session refused by a limit: server full, per-vendor
-        /// sessions, logins in progress, failed-login rate, server stopping.
-        case refusedSession = "refused-session"
-        /// A session the server ended: certificate revoked or expired, maximum lifetime.
-        case sessionClosed = "session-closed"
-        /// A blob no pending transfer names, removed by the start-up or periodic sweep.
-        case orphanRemoved = "orphan-removed"
-    }
+    /// The receipt log owns the kinds: an event is one of them or is not recorded.
+    public typealias Kind = LogEntry.Kind
 
     /// The kinds that record refusals: aggregated per source and window
     /// (`DropBox.recordRefusal`), so a flood costs one entry, not one per attempt.
@@ -147,11 +120,16 @@ public struct TransferEvent: Sendable, Equatable {
     public var ciphertextSHA256: String?
     /// For a published upload: when it must be gone.
     public var expiresAt: Date?
+    /// For a published upload: the vendor it is for (set by the store from the transfer).
+    public var recipient: String?
+    /// For an aggregated refusal: how many refusals the entry stands for.
+    public var count: Int64?
     public var detail: String
 
     public init(
         time: Date, kind: Kind, actor: String, sourceAddress: String, transferID: String? = nil,
-        size: UInt64? = nil, ciphertextSHA256: String? = nil, expiresAt: Date? = nil, detail: String = ""
+        size: UInt64? = nil, ciphertextSHA256: String? = nil, expiresAt: Date? = nil, recipient: String? = nil, count: Int64? = nil,
+        detail: String = ""
     ) {
         self.time = time
         self.kind = kind
@@ -161,21 +139,16 @@ public struct TransferEvent: Sendable, Equatable {
         self.size = size
         self.ciphertextSHA256 = ciphertextSHA256
         self.expiresAt = expiresAt
+        self.recipient = recipient
+        self.count = count
         self.detail = detail
     }
 
-    /// The bytes this event contributes to the receipt log: compact JSON
-    /// with sorted keys, times in Unix milliseconds. Stored as written, so
-    /// the log never depends on re-encoding.
-    public func logEntry(sequence: Int64) -> [UInt8] {
-        var fields: [String: Any] = [
-            "sequence": sequence, "time": Int64((time.timeIntervalSince1970 * 1000).rounded()), "kind": kind.rawValue,
-            "actor": actor, "source": sourceAddress, "detail": detail,
-        ]
-        if let transferID { fields["transfer"] = transferID }
-        if let size { fields["size"] = size }
-        if let ciphertextSHA256 { fields["sha256"] = ciphertextSHA256 }
-        if let expiresAt { fields["expires"] = Int64((expiresAt.timeIntervalSince1970 * 1000).rounded()) }
-        return [UInt8]((try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data())
+    /// The receipt-log entry this event becomes at `sequence`; its
+    /// `encoded()` bytes are stored as written, never re-encoded.
+    public func logEntry(sequence: Int64) -> LogEntry {
+        LogEntry(
+            sequence: sequence, time: LogEntry.milliseconds(time), kind: kind, actor: actor, source: sourceAddress, transfer: transferID,
+            recipient: recipient, size: size, sha256: ciphertextSHA256, expires: expiresAt.map(LogEntry.milliseconds), count: count, detail: detail)
     }
 }

@@ -68,6 +68,11 @@ public protocol TransferStore: Sendable {
     func events() throws(StoreError) -> [TransferEvent]
     /// The receipt log's entries, in order: each event's `logEntry` bytes as recorded.
     func logEntries() throws(StoreError) -> [[UInt8]]
+    /// Each entry's leaf hash (RFC 9162 `SHA-256(0x00 || entry)`), in log order, kept at insert.
+    func logLeafHashes() throws(StoreError) -> [[UInt8]]
+    /// One transfer's entries and their positions in the log (from 0), by
+    /// an indexed lookup rather than a scan of the whole log.
+    func logEntries(transfer id: String) throws(StoreError) -> [(index: Int, entry: [UInt8])]
 }
 
 extension TransferStore {

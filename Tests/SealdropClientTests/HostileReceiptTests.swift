@@ -14,8 +14,8 @@ import TestSupport
     let other = String(repeating: "9e", count: 16)
 
     func entry(_ kind: String, transfer: String?, sequence: Int) -> [UInt8] {
-        let about = transfer.map { ",\"transfer\":\"\($0)\"" } ?? ""
-        return Array("{\"actor\":\"oldvendor\",\"kind\":\"\(kind)\",\"sequence\":\(sequence),\"time\":1700000000000\(about)}".utf8)
+        LogEntry(sequence: Int64(sequence), time: 1_700_000_000_000, kind: LogEntry.Kind(rawValue: kind)!, actor: "oldvendor", transfer: transfer)
+            .encoded()
     }
 
     /// A receipt over `log`, listing the entries at `shown`, signed by the certified server key.

@@ -11,6 +11,7 @@ import TestSupport
     static let profileState: Set<String> = [
         "config/sealdrop/newvendor.revocation-list-number", "config/sealdrop/newvendor.revocation-list-number.lock",
         "config/sealdrop/newvendor.received", "config/sealdrop/newvendor.received.lock",
+        "config/sealdrop/newvendor.tree-head.json", "config/sealdrop/newvendor.tree-head.json.lock",
     ]
 
     @Test func aHostileInboxListingIsRefusedAndNothingRawReachesTheTerminal() throws {

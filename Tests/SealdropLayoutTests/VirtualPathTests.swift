@@ -16,6 +16,17 @@ import Testing
         #expect(VirtualPath.resolve(Array("/directory/ca.pem".utf8)) == .directoryFile(name: "ca.pem"))
     }
 
+    @Test func headAndConsistencyFiles() {
+        #expect(VirtualPath.resolve(Array("/receipts/head".utf8)) == .receiptHead)
+        #expect(VirtualPath.resolve(Array("/receipts/consistency-42.json".utf8)) == .receiptConsistency(from: 42))
+        for bad in [
+            "consistency-0.json", "consistency-042.json", "consistency--1.json", "consistency-+1.json", "consistency-1.JSON",
+            "consistency-9007199254740993.json", "consistency-99999999999999999999.json", "consistency-.json", "head.json", "HEAD",
+        ] {
+            #expect(VirtualPath.resolve(Array("/receipts/\(bad)".utf8)) == nil, "\(bad)")
+        }
+    }
+
     @Test func dotDotStopsAtTheRoot() {
         #expect(VirtualPath.resolve(Array("/../../etc/passwd".utf8)) == nil)
         #expect(VirtualPath.resolve(Array("/../../inbox".utf8)) == .inbox)
@@ -32,7 +43,8 @@ import Testing
         let paths: [VirtualPath] = [
             .root, .inbox, .inboxFile(transferID: id), .outbox, .outboxVendor(name: "b"), .outboxFile(vendor: "b", name: "f"),
             .sent, .sentFile(transferID: id), .directory, .directoryFile(name: "ca.pem"), .receipts, .receiptFile(transferID: id),
-            .acknowledgment(transferID: id), .declaration(transferID: id),
+            .acknowledgment(transferID: id), .declaration(transferID: id), .receiptHead, .receiptConsistency(from: 1),
+            .receiptConsistency(from: 1 << 53),
         ]
         for path in paths { #expect(VirtualPath.resolve(Array(path.canonical.utf8)) == path) }
     }

@@ -69,12 +69,14 @@ import TestSupport
         #expect(table.output.contains("EXPIRES"))
         #expect(table.output.contains("oldvendor"))
         let json = try Self.run(server, environment, ["inbox", "--json", "--profile", "newvendor"])
-        let rows = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: String]]
+        let rows = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: Any]]
         let row = try #require(rows?.first)
-        let expires = try #require(ISO8601DateFormatter().date(from: row["expires"] ?? ""))
+        let expires = try #require(ISO8601DateFormatter().date(from: row["expires"] as? String ?? ""))
         #expect(abs(expires.timeIntervalSinceNow - 7200) < 120)
-        #expect(row["sender"] == "oldvendor")
-        #expect(row["size"] == String(346 + 2 * 65_553 + 152))
+        #expect(row["sender"] as? String == "oldvendor")
+        // Numbers are JSON numbers, times RFC 3339 (the schema in README.md).
+        #expect((row["size"] as? NSNumber)?.uint64Value == UInt64(346 + 2 * 65_553 + 152) && !(row["size"] is String))
+        #expect(ISO8601DateFormatter().date(from: row["uploaded"] as? String ?? "") != nil)
     }
 
     @Test func statusShowsEachTransfersCheckedState() throws {
@@ -85,8 +87,8 @@ import TestSupport
         func states() throws -> [String] {
             let listed = try Self.run(server, environment, ["status", "--json", "--profile", "oldvendor"])
             #expect(listed.status == 0, "\(listed.standardError)")
-            let rows = try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: String]] ?? []
-            return rows.compactMap { $0["state"] }
+            let rows = try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]] ?? []
+            return rows.compactMap { $0["state"] as? String }
         }
         #expect(try states() == ["available"])
         let id = try #require(try Self.inboxIDs(server, environment).first)

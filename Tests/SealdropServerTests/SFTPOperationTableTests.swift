@@ -7,29 +7,29 @@ import Testing
 @Suite struct SFTPOperationTableTests {
     /// Columns in `PathKind.allCases` order: root inbox inboxFile outbox
     /// outboxVendor outboxFile sent sentFile directory directoryFile receipts
-    /// receiptFile acknowledgment declaration outsideTree.
+    /// receiptFile acknowledgment declaration receiptHead receiptConsistency outsideTree.
     /// R allowed, reads; W allowed, writes; h hidden (no such file); - denied; u unsupported.
     static let expected: [SFTPOperation: String] = [
-        .openForReading: "--W------R-R--h",
-        .openForWriting: "-----W------WWh",
-        .close: "RRWRRWR-RRRRWWh",
-        .read: "--W------R-R--h",
-        .write: "-----W------WWh",
-        .lstat: "RRRRRRRRRRRRhhh",
-        .stat: "RRRRRRRRRRRRhhh",
-        .fstat: "RRRRRRR-RRRRRRh",
-        .setstat: "-----R--------h",
-        .fsetstat: "-----R--------h",
-        .opendir: "RR-RR-R-R-R---h",
-        .readdir: "RR-RR-R-R-R---h",
-        .remove: "-------W------h",
-        .mkdir: "---------------",
-        .rmdir: "---------------",
-        .realpath: "RRRRRRRRRRRRRRh",
-        .rename: "-----R---------",
-        .readlink: "uuuuuuuuuuuuuuu",
-        .symlink: "---------------",
-        .extended: "--------------R",
+        .openForReading: "--W------R-R--RRh",
+        .openForWriting: "-----W------WW--h",
+        .close: "RRWRRWR-RRRRWWRRh",
+        .read: "--W------R-R--RRh",
+        .write: "-----W------WW--h",
+        .lstat: "RRRRRRRRRRRRhhRRh",
+        .stat: "RRRRRRRRRRRRhhRRh",
+        .fstat: "RRRRRRR-RRRRRRRRh",
+        .setstat: "-----R----------h",
+        .fsetstat: "-----R----------h",
+        .opendir: "RR-RR-R-R-R-----h",
+        .readdir: "RR-RR-R-R-R-----h",
+        .remove: "-------W--------h",
+        .mkdir: "-----------------",
+        .rmdir: "-----------------",
+        .realpath: "RRRRRRRRRRRRRRRRh",
+        .rename: "-----R-----------",
+        .readlink: "uuuuuuuuuuuuuuuuu",
+        .symlink: "-----------------",
+        .extended: "----------------R",
     ]
 
     static func letter(_ rule: SFTPOperationTable.Rule) -> Character {
@@ -72,6 +72,7 @@ import Testing
         .outboxFile: "/outbox/oldvendor/x", .sent: "/sent", .sentFile: "/sent/\(id).sealdrop", .directory: "/directory",
         .directoryFile: "/directory/ca.pem", .receipts: "/receipts", .receiptFile: "/receipts/\(id).json",
         .acknowledgment: "/receipts/\(id).ack", .declaration: "/receipts/\(id).declaration", .outsideTree: "/etc/passwd",
+        .receiptHead: "/receipts/head", .receiptConsistency: "/receipts/consistency-3.json",
     ]
 
     static func request(_ operation: SFTPOperation, _ path: [UInt8]) -> SFTPMessage? {

@@ -26,6 +26,7 @@ struct MemoryView: SessionView {
     func directoryNames() -> [String] { files.keys.sorted() }
     func directoryFile(_ name: String) -> (bytes: [UInt8], modified: Date)? { files[name].map { ($0, Date(timeIntervalSince1970: 0)) } }
     func receipt(for transferID: String, now: Date) throws -> [UInt8] { Array("{}".utf8) }
+    func publishedHead(from: Int?, now: Date) throws -> [UInt8]? { Array("{}".utf8) }
 }
 
 /// A session's rules driven by hand: each effect's outcome is chosen by the test.

@@ -40,6 +40,9 @@ struct ClientOptions: ParsableArguments {
     /// Beside the profile: the highest revocation list number this profile has seen.
     var revocationFloorFile: String { besideProfile(".revocation-list-number") }
 
+    /// Beside the profile: the last receipt-log tree head this profile saw (it witnesses the log).
+    var treeHeadFile: String { besideProfile(".tree-head.json") }
+
     /// Beside the profile: the ids of every transfer this profile received.
     var receivedJournalFile: String { besideProfile(".received") }
 
@@ -50,10 +53,23 @@ struct ClientOptions: ParsableArguments {
         return String(path.dropLast(".conf".count)) + suffix
     }
 
-    /// Connects with the settings in force.
+    /// Connects with the settings in force, then witnesses the receipt log.
     func connect() throws -> (DropBoxClient, ClientProfile) {
         let profile = try resolve()
-        return (try profile.connect(timeout: timeout), profile)
+        let dropBox = try profile.connect(timeout: timeout)
+        try witness(dropBox, try trust(dropBox, profile, vendors: []))
+        return (dropBox, profile)
+    }
+
+    /// Every command checks the drop box's signed tree head extends the one
+    /// this profile saw last (a split view or a rewritten log fails here, loudly).
+    func witness(_ dropBox: DropBoxClient, _ trust: TrustStore) throws {
+        if let witnessed = try dropBox.witnessTreeHead(trust: trust, file: treeHeadFile) {
+            let before = witnessed.previousSize.map { "extends the \($0) seen before" } ?? "first seen"
+            Terminal.info("receipt log: \(witnessed.head.size) entries, signed head \(witnessed.head.root.prefix(16))… (\(before))")
+        } else {
+            Terminal.warning("the drop box publishes no signed tree head yet (its receipt key is not certified): this profile cannot witness its log")
+        }
     }
 
     /// The trust store for one command: the pinned CA (read, never

@@ -55,8 +55,45 @@ struct RevokeCommand: ParsableCommand {
 /// table and in JSON, although the listing's checks already allow only
 /// plain names.
 enum TransferListing {
+    /// One row of `inbox --json` / `status --json` (schema in README.md):
+    /// sizes are JSON numbers, times RFC 3339 in UTC, an unknown expiry null.
+    struct Row: Encodable {
+        var id: String
+        /// `inbox`: who sent it.
+        var sender: String?
+        /// `status`: where it is in its life.
+        var state: String?
+        var size: UInt64
+        var uploaded: String
+        var expires: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode(id, forKey: .id)
+            try container.encodeIfPresent(sender, forKey: .sender)
+            try container.encodeIfPresent(state, forKey: .state)
+            try container.encode(size, forKey: .size)
+            try container.encode(uploaded, forKey: .uploaded)
+            try container.encode(expires, forKey: .expires)  // null when unknown, never absent
+        }
+
+        enum Keys: String, CodingKey { case id, sender, state, size, uploaded, expires }
+    }
+
     static func print(_ entries: [TransferEntry], ownerTitle: String, json: Bool) {
         let formatter = ISO8601DateFormatter()
+        if json {
+            let owner = { (entry: TransferEntry) in Terminal.printable((ownerTitle == "state" ? entry.state : entry.sender) ?? "?") }
+            let rows = entries.map { entry in
+                Row(
+                    id: Terminal.printable(entry.id), sender: ownerTitle == "state" ? nil : owner(entry), state: ownerTitle == "state" ? owner(entry) : nil,
+                    size: entry.size, uploaded: formatter.string(from: entry.uploaded), expires: entry.expires.map { formatter.string(from: $0) })
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            Swift.print(String(decoding: (try? encoder.encode(rows)) ?? Data("[]".utf8), as: UTF8.self))
+            return
+        }
         let rows = entries.map { entry -> [String: String] in
             [
                 "id": Terminal.printable(entry.id),
@@ -65,11 +102,6 @@ enum TransferListing {
                 "uploaded": formatter.string(from: entry.uploaded),
                 "expires": entry.expires.map { formatter.string(from: $0) } ?? "?",
             ]
-        }
-        if json {
-            let data = (try? JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])) ?? Data("[]".utf8)
-            Swift.print(String(decoding: data, as: UTF8.self))
-            return
         }
         guard !rows.isEmpty else {
             Swift.print("nothing")

@@ -43,14 +43,26 @@ struct ReceiptCommand: ParsableCommand {
             "receipt for transfer \(receipt.transfer), signed by \(verified.server.name) at \(CertificateVerifier.format(receipt.treeHead.time)) over \(receipt.treeHead.size) log entries"
         )
         for item in receipt.entries {
-            guard let bytes = Base64.decode(item.entry), let fields = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { continue }
-            let time = Date(timeIntervalSince1970: TimeInterval((fields["time"] as? NSNumber)?.int64Value ?? 0) / 1000)
+            // The receipt's inclusion was checked; an entry that does not
+            // decode is still reported, never skipped or guessed at.
+            guard let bytes = Base64.decode(item.entry) else {
+                print("  #\(item.index + 1) is not Base64")
+                continue
+            }
+            let entry: LogEntry
+            do {
+                entry = try LogEntry(decoding: bytes)
+            } catch {
+                print("  #\(item.index + 1) is not a valid log entry (\(error.code.rawValue))")
+                continue
+            }
             // Entries are signed by the server, yet still its text: sanitised and cut.
-            let text = { (key: String) in UntrustedText.fromServer(fields[key] as? String ?? "?") }
-            var line = "  #\(item.index + 1) \(CertificateVerifier.format(time)) \(text("kind")) by \(text("actor"))"
-            if let source = fields["source"] as? String, !source.isEmpty { line += " from \(text("source"))" }
-            if let size = fields["size"] as? NSNumber { line += ", \(size) bytes" }
-            if fields["sha256"] is String { line += ", sha256 \(text("sha256"))" }
+            let text = { (value: String) in UntrustedText.fromServer(value) }
+            var line = "  #\(item.index + 1) \(CertificateVerifier.format(entry.date)) \(entry.kind.rawValue) by \(text(entry.actor))"
+            if !entry.source.isEmpty { line += " from \(text(entry.source))" }
+            if let recipient = entry.recipient { line += " for \(text(recipient))" }
+            if let size = entry.size { line += ", \(size) bytes" }
+            if let sha256 = entry.sha256 { line += ", sha256 \(sha256)" }
             print(line)
         }
     }

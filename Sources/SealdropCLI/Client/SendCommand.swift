@@ -90,6 +90,7 @@ struct SendCommand: ParsableCommand {
         let size = input == "-" ? nil : try FileDescriptor.openForReading(input).regularFileSize()
         let dropBox = try profile.connect(timeout: client.timeout)
         let trust = try client.trust(dropBox, profile, vendors: [to, profile.name])
+        try client.witness(dropBox, trust)
         let recipient = try trust.party(named: try VendorName(to), for: .recipient)
         let me = try trust.party(key: dropBox.identity.publicKey, for: .sender)
         let now = Date()

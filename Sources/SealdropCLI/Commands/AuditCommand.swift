@@ -21,8 +21,9 @@ struct AuditVerifyCommand: ParsableCommand {
         discussion: """
             Checks that the server certificate chains to your pinned CA with the server role, that the \
             tree head is signed by it and covers exactly these entries (so any edit, deletion, reordering \
-            or truncation is caught), that a head you saved earlier is a prefix of this log (so history \
-            was not rewritten), and that every transfer ended (delivered, expired, revoked) or is still \
+            or truncation is caught), that a head you saved earlier, or a vendor's client saved as a \
+            witness, is a prefix of this log (so history was not rewritten nor shown differently to \
+            different vendors), and that every transfer ended (delivered, expired, revoked) or is still \
             within its expiry, with its file deleted in time. Each problem is printed with its entry number.
             """
     )
@@ -36,6 +37,11 @@ struct AuditVerifyCommand: ParsableCommand {
     @Option(name: .customLong("since-head"), help: ArgumentHelp("A tree head saved from an earlier verification.", valueName: "file"))
     var sinceHead: String?
 
+    @Option(
+        name: .customLong("witness-head"),
+        help: ArgumentHelp("A tree head a vendor's client saved (repeatable): the log must extend each.", valueName: "file"))
+    var witnessHeads: [String] = []
+
     @Option(name: .customLong("save-head"), help: ArgumentHelp("Save this bundle's verified head, for the next --since-head.", valueName: "file"))
     var saveHead: String?
 
@@ -44,7 +50,9 @@ struct AuditVerifyCommand: ParsableCommand {
     var reaperInterval: Double = 60
 
     func run() throws {
-        let (log, _, problems) = try AuditCheck(bundle: bundle, ca: ca, sinceHead: sinceHead, reaperInterval: reaperInterval).run()
+        let (log, _, problems) = try AuditCheck(
+            bundle: bundle, ca: ca, earlierHeads: (sinceHead.map { [$0] } ?? []) + witnessHeads, reaperInterval: reaperInterval
+        ).run()
         if problems.isEmpty {
             if let saveHead {
                 let encoder = JSONEncoder()
@@ -106,7 +114,7 @@ struct AuditReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (log, leaves, problems) = try AuditCheck(bundle: bundle, ca: ca, sinceHead: nil, reaperInterval: 60).run()
+        let (log, leaves, problems) = try AuditCheck(bundle: bundle, ca: ca, earlierHeads: [], reaperInterval: 60).run()
         var facts = AuditFacts(entries: leaves)
         let from = try Self.day(since, endOfDay: false)
         let to = try Self.day(until, endOfDay: true)
@@ -126,11 +134,13 @@ struct AuditReportCommand: ParsableCommand {
     }
 }
 
-/// Every check of `audit verify`, returning the problems found.
+/// Loads a bundle, verifies its certificates against the pinned CA, and
+/// hands the rest to the library's `AuditVerifier`; the CLI only prints.
 struct AuditCheck {
     let bundle: String
     let ca: String
-    let sinceHead: String?
+    /// Heads saved earlier: by the auditor (`--since-head`) or by vendors (`--witness-head`).
+    let earlierHeads: [String]
     /// A transfer's file may be deleted this long after its expiry (plus clock skew).
     let reaperInterval: TimeInterval
 
@@ -141,24 +151,24 @@ struct AuditCheck {
         } catch {
             throw CLIFailure(message: "\(bundle) is not a sealdrop log bundle: \(error.localizedDescription)", status: .verification)
         }
-        var problems = [String]()
         let entries = log.entries.map { Base64.decode($0) }
         let leaves = entries.compactMap { $0 }
         guard leaves.count == entries.count else { throw CLIFailure(message: "an entry of \(bundle) is not valid Base64", status: .verification) }
 
         let store = try scratchStore(log)
         let serverKey = try verifyServer(log, store)
-        let head = log.treeHead
-        if !head.isSigned(by: serverKey) { problems.append("the tree head's signature does not verify with the server's receipt key") }
-        let hashes = leaves.map(MerkleTree.leafHash)
-        if head.size != leaves.count {
-            problems.append("the tree head covers \(head.size) entries but the bundle holds \(leaves.count): entries were added or removed")
-        } else if Hex.encode(MerkleTree.root(hashes[...])) != head.root {
-            problems.append("the entries do not hash to the signed root: an entry was edited, removed or reordered")
+        var problems = [String]()
+        var earlier = [AuditVerifier.EarlierHead]()
+        for path in earlierHeads {
+            guard let data = FileManager.default.contents(atPath: path), let head = try? JSONDecoder().decode(SignedTreeHead.self, from: data) else {
+                problems.append("\(path) is not a saved tree head")
+                continue
+            }
+            earlier.append(AuditVerifier.EarlierHead(name: path, head: head))
         }
-        problems += checkHistory(hashes, serverKey: serverKey)
-        problems += checkStatements(leaves, log, store)
-        problems += Lifecycle.check(leaves, at: head.time, grace: reaperInterval + CertificateVerifier.clockSkew)
+        let verifier = AuditVerifier(
+            serverKey: serverKey, vendorKeys: vendorKeys(log, store), grace: reaperInterval + CertificateVerifier.clockSkew)
+        problems += verifier.verify(entries: leaves, head: log.treeHead, earlier: earlier).map(\.description)
         return (log, leaves, problems)
     }
 
@@ -168,54 +178,18 @@ struct AuditCheck {
         return try store.verifier().verify(certificate, for: .server).key.signingKey
     }
 
-    /// Each acknowledgment must be signed by the recipient's certificate and
-    /// name the envelope that was published; each declaration by its sender's.
-    private func checkStatements(_ leaves: [[UInt8]], _ log: LogBundle, _ store: TrustStore) -> [String] {
+    /// Each vendor certificate of the bundle that the CA vouches for, by name.
+    private func vendorKeys(_ log: LogBundle, _ store: TrustStore) -> [String: Ed25519PublicKey] {
         let verifier = store.verifier()
-        var keys: [String: VerifiedParty] = [:]
+        var keys: [String: Ed25519PublicKey] = [:]
         for pem in log.vendorCertificates {
             if let certificate = try? VendorCertificate(pem: pem, source: "a vendor certificate of the bundle"),
                 let party = try? verifier.verify(certificate, for: .recipient)
             {
-                keys[party.name.value] = party
+                keys[party.name.value] = party.key.signingKey
             }
         }
-        var published: [String: String] = [:]
-        var problems = [String]()
-        for (index, leaf) in leaves.enumerated() {
-            guard let fields = try? JSONSerialization.jsonObject(with: Data(leaf)) as? [String: Any], let id = fields["transfer"] as? String else { continue }
-            switch fields["kind"] as? String {
-            case "upload-published":
-                published[id] = fields["sha256"] as? String
-            case "acknowledged":
-                let actor = fields["actor"] as? String ?? "?"
-                guard let ack = (fields["detail"] as? String).flatMap({ try? JSONDecoder().decode(Acknowledgment.self, from: Data($0.utf8)) }) else {
-                    problems.append("entry \(index + 1): the acknowledgment of transfer \(id) is unreadable")
-                    continue
-                }
-                guard let party = keys[actor], ack.isSigned(by: party.key.signingKey) else {
-                    problems.append("entry \(index + 1): the acknowledgment of transfer \(id) is not signed by \(actor)'s certificate")
-                    continue
-                }
-                if ack.transfer != id || ack.ciphertextSHA256 != published[id] {
-                    problems.append("entry \(index + 1): the acknowledgment of transfer \(id) names another envelope than the one published")
-                }
-            case "declared":
-                let actor = fields["actor"] as? String ?? "?"
-                guard let declaration = (fields["detail"] as? String).flatMap({ try? JSONDecoder().decode(Declaration.self, from: Data($0.utf8)) }),
-                    declaration.transfer == id
-                else {
-                    problems.append("entry \(index + 1): the declaration for transfer \(id) is unreadable")
-                    continue
-                }
-                if !(keys[actor].map { declaration.isSigned(by: $0.key.signingKey) } ?? false) {
-                    problems.append("entry \(index + 1): the declaration for transfer \(id) is not signed by \(actor)'s certificate")
-                }
-            default:
-                break
-            }
-        }
-        return problems
+        return keys
     }
 
     /// A trust store of the pinned CA and the bundle's revocation list.
@@ -227,72 +201,5 @@ struct AuditCheck {
         try Data(pinned.pem.utf8).write(to: URL(fileURLWithPath: scratch + "/ca.pem"))
         try Data(log.revocations.utf8).write(to: URL(fileURLWithPath: scratch + "/" + TrustStore.revocationFile))
         return try TrustStore.load(directory: scratch)
-    }
-
-    /// A head saved earlier must describe a prefix of this log.
-    private func checkHistory(_ hashes: [MerkleTree.Hash], serverKey: Ed25519PublicKey) -> [String] {
-        guard let sinceHead else { return [] }
-        guard let data = FileManager.default.contents(atPath: sinceHead), let old = try? JSONDecoder().decode(SignedTreeHead.self, from: data) else {
-            return ["\(sinceHead) is not a saved tree head"]
-        }
-        guard old.isSigned(by: serverKey) else { return ["the saved head \(sinceHead) is not signed by this server's receipt key"] }
-        guard old.size > 0 else { return [] }
-        guard old.size <= hashes.count else { return ["the log has \(hashes.count) entries, fewer than the \(old.size) of the saved head: it was truncated"] }
-        let proof = MerkleTree.consistencyProof(oldSize: old.size, hashes[...])
-        guard let oldRoot = Hex.decode(old.root),
-            MerkleTree.verifyConsistency(
-                oldSize: old.size, oldRoot: oldRoot, newSize: hashes.count, newRoot: MerkleTree.root(hashes[...]), proof: proof)
-        else {
-            return ["the first \(old.size) entries differ from those of the saved head: history was rewritten"]
-        }
-        return []
-    }
-}
-
-/// Each transfer's story, from its entries: it must end, and its file must go.
-enum Lifecycle {
-    struct Entry: Decodable {
-        let sequence: Int
-        let time: Int64
-        let kind: String
-        let transfer: String?
-        let expires: Int64?
-    }
-
-    static func check(_ leaves: [[UInt8]], at headTime: Date, grace: TimeInterval) -> [String] {
-        var problems = [String]()
-        var published: [String: (entry: Int, expires: Int64)] = [:]
-        var ended: [String: Int64] = [:]
-        var deleted: [String: Int64] = [:]
-        for (index, leaf) in leaves.enumerated() {
-            guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(leaf)) else {
-                problems.append("entry \(index + 1) is not a well-formed log entry")
-                continue
-            }
-            if entry.sequence != index + 1 {
-                problems.append("entry \(index + 1) carries sequence number \(entry.sequence): entries were removed or reordered")
-            }
-            guard let id = entry.transfer else { continue }
-            switch entry.kind {
-            case "upload-published": published[id] = (index + 1, entry.expires ?? 0)
-            case "delivered", "expired", "revoked": ended[id] = entry.time
-            case "deleted": deleted[id] = entry.time
-            default: break
-            }
-        }
-        let now = Int64(headTime.timeIntervalSince1970 * 1000)
-        for (id, upload) in published.sorted(by: { $0.value.entry < $1.value.entry }) {
-            let limit = upload.expires + Int64(grace * 1000)
-            if ended[id] == nil, now > limit {
-                problems.append("entry \(upload.entry): transfer \(id) expired without being delivered, expired or revoked")
-            }
-            if ended[id] != nil, deleted[id] == nil {
-                problems.append("entry \(upload.entry): transfer \(id) ended but its file was never recorded as deleted")
-            }
-            if let gone = deleted[id], gone > limit {
-                problems.append("entry \(upload.entry): transfer \(id) was deleted \((gone - upload.expires) / 1000) s after its expiry")
-            }
-        }
-        return problems
     }
 }

@@ -32,46 +32,46 @@ struct AuditFacts {
     var rejected: [(time: Date, actor: String, reason: String)] = []
     var failedLogins: [String: Int] = [:]
 
+    /// Entries that do not decode are skipped here: `AuditVerifier` reports
+    /// each of them, and the report prints those problems beside the facts.
     init(entries: [[UInt8]]) {
         var byID: [String: TransferStory] = [:]
         var order: [String] = []
-        for entry in entries {
-            guard let fields = try? JSONSerialization.jsonObject(with: Data(entry)) as? [String: Any] else { continue }
-            let kind = fields["kind"] as? String ?? ""
-            let time = Date(timeIntervalSince1970: TimeInterval((fields["time"] as? NSNumber)?.int64Value ?? 0) / 1000)
-            let actor = fields["actor"] as? String ?? "?"
-            switch kind {
-            case "login-refused":
-                failedLogins[fields["source"] as? String ?? "?", default: 0] += 1
-            case "upload-rejected":
-                rejected.append((time, actor, fields["detail"] as? String ?? ""))
+        for bytes in entries {
+            guard let entry = try? LogEntry(decoding: bytes) else { continue }
+            let time = entry.date
+            switch entry.kind {
+            case .loginRefused:
+                failedLogins[entry.source.isEmpty ? "?" : entry.source, default: 0] += Int(entry.count ?? 1)
+            case .uploadRejected:
+                rejected.append((time, entry.actor, entry.detail))
             default:
                 break
             }
-            guard let id = fields["transfer"] as? String else { continue }
+            guard let id = entry.transfer else { continue }
             if byID[id] == nil {
                 byID[id] = TransferStory(id: id)
                 order.append(id)
             }
-            switch kind {
-            case "upload-published":
-                byID[id]!.sender = actor
-                byID[id]!.recipient = (fields["detail"] as? String ?? "").replacingOccurrences(of: "for ", with: "")
-                byID[id]!.size = (fields["size"] as? NSNumber)?.uint64Value
-                byID[id]!.sha256 = fields["sha256"] as? String ?? ""
+            switch entry.kind {
+            case .uploadPublished:
+                byID[id]!.sender = entry.actor
+                byID[id]!.recipient = entry.recipient ?? "?"
+                byID[id]!.size = entry.size
+                byID[id]!.sha256 = entry.sha256 ?? ""
                 byID[id]!.uploaded = time
-                byID[id]!.expires = (fields["expires"] as? NSNumber).map { Date(timeIntervalSince1970: $0.doubleValue / 1000) }
-            case "delivered":
+                byID[id]!.expires = entry.expires.map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
+            case .delivered:
                 byID[id]!.delivered = time
                 byID[id]!.ended = "delivered"
-            case "expired", "revoked":
-                byID[id]!.ended = kind
-            case "deleted":
+            case .expired, .revoked:
+                byID[id]!.ended = entry.kind.rawValue
+            case .deleted:
                 byID[id]!.deleted = time
-            case "acknowledged":
+            case .acknowledged:
                 byID[id]!.acknowledged = time
-            case "declared":
-                let declaration = (fields["detail"] as? String).flatMap { try? JSONDecoder().decode(Declaration.self, from: Data($0.utf8)) }
+            case .declared:
+                let declaration = try? JSONDecoder().decode(Declaration.self, from: Data(entry.detail.utf8))
                 byID[id]!.purpose =
                     declaration.map { d in
                         [
