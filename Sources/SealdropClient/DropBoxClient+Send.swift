@@ -111,20 +111,20 @@ extension DropBoxClient {
         var previous = Int.min
         for item in receipt.entries {
             guard seen.insert(item.index).inserted else {
-                problems.append("entry \(item.index + 1) is shown twice")
+                problems.append("entry \(item.index &+ 1) is shown twice")
                 continue
             }
-            if item.index < previous { problems.append("entry \(item.index + 1) is out of log order") }
+            if item.index < previous { problems.append("entry \(item.index &+ 1) is out of log order") }
             previous = max(previous, item.index)
             guard let bytes = Base64.decode(item.entry) else {
-                problems.append("entry \(item.index + 1) is not Base64")
+                problems.append("entry \(item.index &+ 1) is not Base64")
                 continue
             }
             do {
                 let entry = try LogEntry(decoding: bytes)
-                if entry.transfer != id { problems.append("entry \(item.index + 1) is not about transfer \(id)") }
+                if entry.transfer != id { problems.append("entry \(item.index &+ 1) is not about transfer \(id)") }
             } catch {
-                problems.append("entry \(item.index + 1) is not a valid log entry: \(error.message)")
+                problems.append("entry \(item.index &+ 1) is not a valid log entry: \(error.message)")
             }
         }
         return problems

@@ -122,7 +122,7 @@ public struct TransferReceipt: Codable, Sendable {
             guard let bytes = Base64.decode(item.entry), let proof = Optional(item.proof.compactMap { Hex.decode($0) }), proof.count == item.proof.count,
                 MerkleTree.verifyInclusion(leaf: MerkleTree.leafHash(bytes), index: item.index, size: treeHead.size, proof: proof, root: root)
             else {
-                problems.append("entry \(item.index + 1) is not included in the signed tree head")
+                problems.append("entry \(item.index &+ 1) is not included in the signed tree head")
                 continue
             }
         }

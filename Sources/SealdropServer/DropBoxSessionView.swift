@@ -7,6 +7,9 @@ import SealdropTrust
 /// `/directory`, read-only.
 struct DropBoxSessionView: SessionView {
     let dropBox: DropBox
+    /// The vendor as it logged in: its certificate must still hold that key,
+    /// so a session of a key since replaced under the same name loses access.
+    let loggedIn: VerifiedParty
 
     var maximumFileSize: UInt64 { dropBox.configuration.maximumFileSize }
 
@@ -16,8 +19,7 @@ struct DropBoxSessionView: SessionView {
     func involving(_ vendor: String) throws -> [Transfer] { try dropBox.store.involving(vendor) }
 
     func isStillValid(vendor: String, now: Date) -> Bool {
-        guard let name = try? VendorName(vendor), let trust = try? dropBox.currentTrust(now: now) else { return false }
-        return (try? trust.party(named: name, for: .sender, now: now)) != nil
+        vendor == loggedIn.name.value && dropBox.isStillValid(vendor: loggedIn, now: now)
     }
 
     func recipients(now: Date) -> [String] {

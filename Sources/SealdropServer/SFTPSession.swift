@@ -53,7 +53,7 @@ public final class SFTPSession {
     }
 
     private func decide(_ message: SFTPMessage) -> [SFTPMessage] {
-        let view = DropBoxSessionView(dropBox: dropBox)
+        let view = DropBoxSessionView(dropBox: dropBox, loggedIn: vendor)
         guard var action = rules.receive(message, now: clock(), view: view) else { return [] }
         for _ in 0..<Self.maximumSteps {
             switch action {

@@ -76,8 +76,18 @@ final class SessionDriver {
             return .done
         case .revoke(let transferID): return revoke(transferID)
         case .recordStatement(let statement):
-            dropBox.record(
-                event(statement.kind == .acknowledgment ? .acknowledged : .declared, statement.transferID, sha256: statement.sha256, detail: statement.detail))
+            let what = statement.kind == .acknowledgment ? "acknowledgment" : "declaration"
+            // A signed statement exists only as its log entry: if that cannot
+            // be written, the client must not be told it was recorded.
+            do {
+                try dropBox.recordOrFail(
+                    event(
+                        statement.kind == .acknowledgment ? .acknowledged : .declared, statement.transferID, sha256: statement.sha256,
+                        detail: statement.detail))
+            } catch {
+                dropBox.log("cannot record the \(what) of transfer \(statement.transferID): \(error)")
+                return .failed(.refused(.failure, "the drop box could not record your \(what); nothing was logged, send it again later"))
+            }
             dropBox.log("\(vendor.name) \(statement.kind == .acknowledgment ? "acknowledged" : "declared") transfer \(statement.transferID)")
             return .done
         }

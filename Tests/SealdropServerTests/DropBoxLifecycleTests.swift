@@ -1,5 +1,6 @@
 import Foundation
 import SealdropKeys
+import SealdropSFTP
 import SealdropServer
 import SealdropStore
 import SealdropTrust
@@ -57,6 +58,31 @@ import TestSupport
         Thread.sleep(forTimeInterval: 0.3)
         #expect(try dropBox.currentTrust().party(named: name, for: .recipient).name == name)
         #expect(dropBox.trustLoads == 2)
+    }
+
+    @Test func aSessionOfAKeyReplacedUnderTheSameNameCannotOpenItsInbox() throws {
+        var configuration = configuration()
+        configuration.trustCheckInterval = 0.2
+        let dropBox = try DropBox(configuration: configuration)
+        let vendor = try #require(dropBox.authenticate(user: "newvendor", key: try key("newvendor"), sourceAddress: "127.0.0.1", signed: true))
+        let session = SFTPSession(dropBox: dropBox, vendor: vendor, sourceAddress: "127.0.0.1")
+        _ = session.handle(.initialize(version: 3, extensions: []))
+        let inbox = Array("/inbox/\(String(repeating: "ab", count: 16)).sealdrop".utf8)
+        guard case .status(_, .noSuchFile, _) = session.handle(.open(id: 1, path: inbox, flags: .read, attributes: .empty)).first else {
+            Issue.record("a valid session asking for an unknown id is told it does not exist")
+            return
+        }
+
+        // The operator certifies another key under the same name; the old
+        // certificate is not even revoked yet.
+        var authority = try CertificateAuthority.load(directory: directory.file("ca"), passphrase: .none)
+        _ = try authority.issue(name: vendor.name, subjectKey: VendorIdentity.generate().publicKey, role: .vendor, days: 30, replace: true)
+        Thread.sleep(forTimeInterval: 0.3)
+        guard case .status(_, .permissionDenied, let message) = session.handle(.open(id: 2, path: inbox, flags: .read, attributes: .empty)).first else {
+            Issue.record("the session of the replaced key must lose its inbox")
+            return
+        }
+        #expect(message.contains("no longer verifies"))
     }
 
     @Test func aTrustStoreThatStopsLoadingFailsClosed() throws {

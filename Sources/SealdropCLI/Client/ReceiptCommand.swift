@@ -46,19 +46,19 @@ struct ReceiptCommand: ParsableCommand {
             // The receipt's inclusion was checked; an entry that does not
             // decode is still reported, never skipped or guessed at.
             guard let bytes = Base64.decode(item.entry) else {
-                print("  #\(item.index + 1) is not Base64")
+                print("  #\(item.index &+ 1) is not Base64")
                 continue
             }
             let entry: LogEntry
             do {
                 entry = try LogEntry(decoding: bytes)
             } catch {
-                print("  #\(item.index + 1) is not a valid log entry (\(error.code.rawValue))")
+                print("  #\(item.index &+ 1) is not a valid log entry (\(error.code.rawValue))")
                 continue
             }
             // Entries are signed by the server, yet still its text: sanitised and cut.
             let text = { (value: String) in UntrustedText.fromServer(value) }
-            var line = "  #\(item.index + 1) \(CertificateVerifier.format(entry.date)) \(entry.kind.rawValue) by \(text(entry.actor))"
+            var line = "  #\(item.index &+ 1) \(CertificateVerifier.format(entry.date)) \(entry.kind.rawValue) by \(text(entry.actor))"
             if !entry.source.isEmpty { line += " from \(text(entry.source))" }
             if let recipient = entry.recipient { line += " for \(text(recipient))" }
             if let size = entry.size { line += ", \(size) bytes" }
