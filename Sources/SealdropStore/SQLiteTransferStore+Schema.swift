@@ -47,6 +47,22 @@ extension SQLiteTransferStore {
                 table.add(column: "servedComplete", .integer).notNull().defaults(to: 0)
             }
         }
+        migrator.registerMigration("v5-settle-served-before-leases") { db in
+            // Before leases, a claim was released whatever it had served, so
+            // a database from then can hold a pending transfer whose every
+            // byte already went out. Mark it fully served and claimed by no
+            // session: it is never claimed again, and the start-up sweep
+            // settles it as a delivery.
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT id, size, served FROM transfer WHERE state IN ('available', 'claimed') AND servedComplete = 0")
+            for row in rows {
+                let served = try decodeServed(row["served"])
+                guard served.covers(UInt64(row["size"] as Int64)) else { continue }
+                try db.execute(
+                    sql: "UPDATE transfer SET state = 'claimed', claimedBy = NULL, leaseExpiresAt = NULL, servedComplete = 1 WHERE id = ?",
+                    arguments: [row["id"] as String])
+            }
+        }
         migrator.registerMigration("v4-log-index") { db in
             // Each entry's leaf hash, kept at insert so a receipt or a tree
             // head never rehashes the log; the typed fields the entry codec

@@ -34,6 +34,29 @@ import TestSupport
         try store.claim(id: id, recipient: "newvendor", session: session, now: now.addingTimeInterval(seconds), event: event(.claimed, id))
     }
 
+    @Test func aTransferFullyServedBeforeLeasesIsSettledNotServedAgain() throws {
+        // A database from before leases: a pending transfer whose every byte
+        // was served, released back to available by the old rules.
+        try publish("ab")
+        let served = try SQLiteTransferStore.encode(ServedRanges([0..<100]))
+        let database = directory.file("metadata.sqlite")
+        let downgraded = try Subprocess.run(
+            "/usr/bin/sqlite3",
+            [
+                database,
+                "UPDATE transfer SET state = 'available', served = '\(served)', servedComplete = 0 WHERE id = 'ab'; "
+                    + "DELETE FROM grdb_migrations WHERE identifier = 'v5-settle-served-before-leases';",
+            ])
+        #expect(downgraded.status == 0, "\(downgraded.standardError)")
+
+        let upgraded = try SQLiteTransferStore(path: database, claimLease: 60)
+        #expect(throws: StoreError.self) {
+            try upgraded.claim(id: "ab", recipient: "newvendor", session: "s2", now: now, event: event(.claimed, "ab"))
+        }
+        #expect(try upgraded.settleServedClaims(now: now, lapsedOnly: false).map(\.id) == ["ab"])
+        #expect(try upgraded.transfer(id: "ab")?.state == .delivered)
+    }
+
     @Test func aLapsedClaimIsTakenOverWithItsServedRanges() throws {
         try publish("aa")
         _ = try claim("aa", "s1", at: 0)
