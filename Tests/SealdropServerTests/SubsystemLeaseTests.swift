@@ -37,14 +37,17 @@ import TestSupport
 
         let first = try session("newvendor")
         let handle = try first.openForReading("/inbox/\(id).sealdrop")
+        // The lease runs from the last READ: it holds at least until
+        // `readStarted` + 3 s and lapses at the latest at `readEnded` + 3 s.
+        let readStarted = Date()
         let served = try first.read(handle, limit: everyByte ? .max : 50_000)
+        let readEnded = Date()
         #expect(served == Array(envelope.prefix(served.count)))
         first.kill()
-        let killedAt = Date()
 
         let second = try session("newvendor")
         let refused = try second.exchange(.open(id: 9, path: Array("/inbox/\(id).sealdrop".utf8), flags: .read, attributes: .empty))
-        if Date().timeIntervalSince(killedAt) < 2 {
+        if Date() < readStarted.addingTimeInterval(3) {
             guard case .status(_, let code, _) = refused else {
                 Issue.record("a second process opened a download held by a live lease: \(refused)")
                 return
@@ -52,7 +55,7 @@ import TestSupport
             #expect(code != .ok)
         }
         second.kill()
-        Thread.sleep(forTimeInterval: max(0, 3.5 - Date().timeIntervalSince(killedAt)))
+        Thread.sleep(forTimeInterval: max(0, 3.5 - Date().timeIntervalSince(readEnded)))
 
         let third = try session("newvendor")
         if everyByte {
