@@ -4,7 +4,7 @@ import ArgumentParser
 struct ExpiryDuration: ExpressibleByArgument, Equatable {
     /// The shortest sensible lifetime: time to notice the file and fetch it.
     static let minimum = 60
-    /// The server's default ceiling (DESIGN.md); a longer request would be refused there.
+    /// The server's default ceiling (`maximum-expiry` in ops/sealdropd.conf); a longer request would be refused there.
     static let maximum = 14 * 24 * 3600
     static let defaultValue = ExpiryDuration(seconds: 72 * 3600)
 

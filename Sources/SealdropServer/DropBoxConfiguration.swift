@@ -8,7 +8,7 @@ public struct DropBoxConfiguration: Sendable {
     /// The trust store: CA, vendor certificates, revocation list.
     public var trustDirectory: String
     /// Expiry granted when an envelope's request is out of policy in the
-    /// short direction; DESIGN.md's default is 72 hours.
+    /// short direction: 72 hours, three working days for the recipient.
     public var defaultExpiry: TimeInterval = 72 * 3600
     /// The longest a transfer may wait: 14 days, so an extract never rests
     /// on the server longer than a migration step takes.

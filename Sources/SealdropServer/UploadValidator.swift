@@ -6,7 +6,7 @@ import SealdropIO
 import SealdropTrust
 
 /// Decides whether a finished upload may be published: "no plaintext at
-/// rest" (DESIGN.md) rests on this check and the staging area in front of it.
+/// rest" (ops/threat-model.md) rests on this check and the staging area in front of it.
 ///
 /// Only a whole format v2 envelope passes: header signed by the uploader for
 /// the vendor whose outbox it is, every message shaped like ciphertext, and

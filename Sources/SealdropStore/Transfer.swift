@@ -1,7 +1,7 @@
 import Foundation
 import SealdropLog
 
-/// Where a transfer is in its life (DESIGN.md): `available → claimed →
+/// Where a transfer is in its life (README, "run the drop box"): `available → claimed →
 /// delivered`, `available|claimed → expired`, `available → revoked`.
 /// Rejected uploads never become transfers; they are recorded as events.
 public enum TransferState: String, Sendable, Codable, CaseIterable {

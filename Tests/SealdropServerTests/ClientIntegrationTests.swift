@@ -25,6 +25,31 @@ import TestSupport
         return environment
     }
 
+    /// Starts `sealdrop receive ID -o OUTPUT` as newvendor and returns once
+    /// its part file holds more than 8 MiB (or the command ended, or
+    /// `waiting` seconds passed), with the bytes the part file held then.
+    static func startReceive(
+        _ server: ServerFixture, _ environment: [String: String], _ id: String, output: String, waiting: TimeInterval
+    ) throws -> (Process, UInt64) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Fixtures.sealdrop)
+        process.arguments = ["receive", id, "-o", output, "--profile", "newvendor", "--quiet"]
+        process.environment = environment
+        process.currentDirectoryURL = URL(fileURLWithPath: server.directory.path)
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let part = server.directory.file(".\(output).sealdrop-part")
+        let deadline = Date().addingTimeInterval(waiting)
+        var partial: UInt64 = 0
+        while Date() < deadline, process.isRunning {
+            partial = ((try? FileManager.default.attributesOfItem(atPath: part))?[.size] as? NSNumber)?.uint64Value ?? 0
+            if partial > 8 << 20 { break }
+            usleep(5_000)
+        }
+        return (process, partial)
+    }
+
     static func run(_ server: ServerFixture, _ environment: [String: String], _ arguments: [String], input: [UInt8]? = nil) throws -> ProcessResult {
         try Subprocess.run(Fixtures.sealdrop, arguments, input: input, environment: environment, directory: server.directory.path)
     }
@@ -291,22 +316,7 @@ import TestSupport
         #expect(try Self.run(server, environment, ["send", "big", "--to", "newvendor", "--profile", "oldvendor", "--quiet"]).status == 0)
         let id = try #require(try Self.inboxIDs(server, environment).first)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Fixtures.sealdrop)
-        process.arguments = ["receive", id, "-o", "big.out", "--profile", "newvendor", "--quiet"]
-        process.environment = environment
-        process.currentDirectoryURL = URL(fileURLWithPath: server.directory.path)
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let part = server.directory.file(".big.out.sealdrop-part")
-        let deadline = Date().addingTimeInterval(30)
-        var partial: UInt64 = 0
-        while Date() < deadline, process.isRunning {
-            partial = ((try? FileManager.default.attributesOfItem(atPath: part))?[.size] as? NSNumber)?.uint64Value ?? 0
-            if partial > 8 << 20 { break }
-            usleep(5_000)
-        }
+        let (process, partial) = try Self.startReceive(server, environment, id, output: "big.out", waiting: 30)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(partial > 0 && partial < UInt64(plaintext.count), "killed mid-transfer (at \(partial) bytes)")

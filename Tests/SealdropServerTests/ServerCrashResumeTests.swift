@@ -17,22 +17,7 @@ import TestSupport
         #expect(sent.status == 0, "\(sent.standardError)")
         let id = try #require(try ClientIntegrationTests.inboxIDs(server, environment).first)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Fixtures.sealdrop)
-        process.arguments = ["receive", id, "-o", "big.out", "--profile", "newvendor", "--quiet"]
-        process.environment = environment
-        process.currentDirectoryURL = URL(fileURLWithPath: server.directory.path)
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let part = server.directory.file(".big.out.sealdrop-part")
-        let deadline = Date().addingTimeInterval(60)
-        var partial: UInt64 = 0
-        while Date() < deadline, process.isRunning {
-            partial = ((try? FileManager.default.attributesOfItem(atPath: part))?[.size] as? NSNumber)?.uint64Value ?? 0
-            if partial > 8 << 20 { break }
-            usleep(5_000)
-        }
+        let (process, partial) = try ClientIntegrationTests.startReceive(server, environment, id, output: "big.out", waiting: 60)
         let killedAt = Date()
         server.crash()
         process.waitUntilExit()
