@@ -10,6 +10,8 @@ let package = Package(
     dependencies: [
         .package(name: "sealdrop", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        // For the candidate AEADs a later envelope version could use.
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         .executableTarget(
@@ -17,6 +19,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "SealdropBenchmarkable", package: "sealdrop"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Benchmarks/SealdropMicro",
             plugins: [

@@ -1,4 +1,5 @@
 import Benchmark
+import Crypto
 import Foundation
 import SealdropCrypto
 import SealdropEnvelope
@@ -88,6 +89,24 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
         blackHole(opened)
+    }
+
+    // Candidates for a later envelope version: the same 64 KiB chunk under
+    // BoringSSL's AES-256-GCM (AES-NI, VAES) and ChaCha20-Poly1305 (AVX2).
+    let candidateKey = SymmetricKey(size: .bits256)
+    Benchmark("candidate: AES-256-GCM seal (one 64 KiB chunk)") { benchmark in
+        for index in benchmark.scaledIterations {
+            var nonce = [UInt8](repeating: 0, count: 12)
+            withUnsafeBytes(of: UInt64(index).bigEndian) { nonce.replaceSubrange(4..<12, with: $0) }
+            blackHole(try AES.GCM.seal(block, using: candidateKey, nonce: try AES.GCM.Nonce(data: nonce), authenticating: additionalData))
+        }
+    }
+    Benchmark("candidate: ChaCha20-Poly1305 seal (one 64 KiB chunk)") { benchmark in
+        for index in benchmark.scaledIterations {
+            var nonce = [UInt8](repeating: 0, count: 12)
+            withUnsafeBytes(of: UInt64(index).bigEndian) { nonce.replaceSubrange(4..<12, with: $0) }
+            blackHole(try ChaChaPoly.seal(block, using: candidateKey, nonce: try ChaChaPoly.Nonce(data: nonce), authenticating: additionalData))
+        }
     }
 
     let mebibyte = [UInt8](repeating: 0x3C, count: 1 << 20)

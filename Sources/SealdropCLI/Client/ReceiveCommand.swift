@@ -13,8 +13,9 @@ struct ReceiveCommand: ParsableCommand {
         discussion: """
             The ciphertext goes to a private file beside PATH (.PATH.sealdrop-part, mode 0600). \
             If the connection drops, run the same command again: it resumes where it stopped. \
-            After the last byte the drop box deletes the transfer; then the sender's certificate \
-            and every byte are verified, and only then does PATH appear. The part file is removed \
+            The sender's certificate and every byte are verified, and decrypted into a file with \
+            no name, as they arrive; after the last byte the drop box deletes the transfer, and \
+            only once everything verified does PATH appear. The part file is removed \
             on success and kept (ciphertext only) on a verification failure, as evidence. \
             An envelope that is not the transfer asked for, not addressed to you, or one this \
             profile has received before (kept in a journal beside the profile) is refused. \
