@@ -118,7 +118,7 @@ final class SessionDriver {
     }
 
     private func claim(_ handle: [UInt8], _ transferID: String) -> EffectOutcome {
-        guard dropBox.claimBudget.admit(vendor: vendor.name.value, transferID: transferID, now: Date()) else {
+        guard dropBox.claimBudget.admits(vendor: vendor.name.value, transferID: transferID, now: Date()) else {
             return .failed(
                 .refused(.failure, "transfer \(transferID) was opened \(ClaimBudget.claimsPerWindow) times in the last minute; wait a minute"))
         }
@@ -129,6 +129,8 @@ final class SessionDriver {
         } catch {
             return storeFailure(error, refusal: error.message, code: error.code == .alreadyClaimed ? .failure : .noSuchFile)
         }
+        // Counted once granted: refused opens are aggregated refusals already.
+        dropBox.claimBudget.count(vendor: vendor.name.value, transferID: transferID, now: Date())
         do {
             downloads[handle] = BlobReader(fd: try dropBox.blobs.openBlob(transfer.blob))
             return .claimed(transfer)
