@@ -80,10 +80,16 @@ final class SessionDriver {
             // A signed statement exists only as its log entry: if that cannot
             // be written, the client must not be told it was recorded.
             do {
-                try dropBox.recordOrFail(
+                let recorded = try dropBox.recordStatementOnce(
                     event(
                         statement.kind == .acknowledgment ? .acknowledged : .declared, statement.transferID, sha256: statement.sha256,
                         detail: statement.detail))
+                guard recorded else {
+                    return .failed(
+                        .refused(
+                            .failure,
+                            "transfer \(statement.transferID) already has your \(what) in the log; a signed statement is recorded once per transfer"))
+                }
             } catch {
                 dropBox.log("cannot record the \(what) of transfer \(statement.transferID): \(error)")
                 return .failed(.refused(.failure, "the drop box could not record your \(what); nothing was logged, send it again later"))
