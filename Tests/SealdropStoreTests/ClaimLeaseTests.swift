@@ -9,16 +9,9 @@ import TestSupport
 /// ranges) once lapsed, never held by two sessions, never taken again once
 /// every byte went out.
 @Suite struct ClaimLeaseTests {
-    let directory: TemporaryDirectory
-    let store: SQLiteTransferStore
-    let now = Date(timeIntervalSince1970: 1_800_000_000)
+    let now = Sample.now
 
-    init() throws {
-        directory = try TemporaryDirectory()
-        store = try SQLiteTransferStore(path: directory.file("metadata.sqlite"), claimLease: 60)
-    }
-
-    func publish(_ id: String, size: UInt64 = 100) throws {
+    func publish(_ id: String, size: UInt64 = 100, _ store: any TransferStore) throws {
         try store.publish(
             Transfer(
                 id: id, sender: "oldvendor", recipient: "newvendor", size: size, ciphertextSHA256: String(repeating: "ab", count: 32),
@@ -30,14 +23,17 @@ import TestSupport
         TransferEvent(time: now, kind: kind, actor: "test", sourceAddress: "127.0.0.1", transferID: id)
     }
 
-    func claim(_ id: String, _ session: String, at seconds: TimeInterval) throws -> Transfer {
+    func claim(_ id: String, _ session: String, at seconds: TimeInterval, _ store: any TransferStore) throws -> Transfer {
         try store.claim(id: id, recipient: "newvendor", session: session, now: now.addingTimeInterval(seconds), event: event(.claimed, id))
     }
 
     @Test func aTransferFullyServedBeforeLeasesIsSettledNotServedAgain() throws {
         // A database from before leases: a pending transfer whose every byte
         // was served, released back to available by the old rules.
-        try publish("ab")
+        let fixture = try StoreFixture(.sqlite)
+        defer { withExtendedLifetime(fixture) {} }
+        let directory = fixture.directory
+        try publish("ab", fixture.store)
         let served = try SQLiteTransferStore.encode(ServedRanges([0..<100]))
         let database = directory.file("metadata.sqlite")
         let downgraded = try Subprocess.run(
@@ -57,12 +53,15 @@ import TestSupport
         #expect(try upgraded.transfer(id: "ab")?.state == .delivered)
     }
 
-    @Test func aLapsedClaimIsTakenOverWithItsServedRanges() throws {
-        try publish("aa")
-        _ = try claim("aa", "s1", at: 0)
+    @Test(arguments: StoreEngine.all) func aLapsedClaimIsTakenOverWithItsServedRanges(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try publish("aa", store)
+        _ = try claim("aa", "s1", at: 0, store)
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<40]), now: now)
-        #expect(throws: StoreError(.alreadyClaimed, "")) { try claim("aa", "s2", at: 59) }
-        let taken = try claim("aa", "s2", at: 61)
+        #expect(throws: StoreError(.alreadyClaimed, "")) { try claim("aa", "s2", at: 59, store) }
+        let taken = try claim("aa", "s2", at: 61, store)
         #expect(taken.claimedBy == "s2")
         #expect(taken.served.ranges == [0..<40], "the resume starts from what was served")
         #expect(taken.leaseExpiresAt == now.addingTimeInterval(121))
@@ -72,21 +71,26 @@ import TestSupport
         #expect(try store.events().last?.detail.contains("took over a lapsed claim with 40 bytes served") == true)
     }
 
-    @Test func renewingAndServingKeepTheClaim() throws {
-        try publish("aa")
-        _ = try claim("aa", "s1", at: 0)
+    @Test(arguments: StoreEngine.all) func renewingAndServingKeepTheClaim(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try publish("aa", store)
+        _ = try claim("aa", "s1", at: 0, store)
         #expect(try store.renewClaim(id: "aa", session: "s1", now: now.addingTimeInterval(50)) == now.addingTimeInterval(110))
-        #expect(throws: StoreError(.alreadyClaimed, "")) { try claim("aa", "s2", at: 100) }
+        #expect(throws: StoreError(.alreadyClaimed, "")) { try claim("aa", "s2", at: 100, store) }
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<10]), now: now.addingTimeInterval(100))
-        #expect(throws: StoreError(.alreadyClaimed, "")) { try claim("aa", "s2", at: 150) }
-        #expect(try claim("aa", "s2", at: 161).claimedBy == "s2")
+        #expect(throws: StoreError(.alreadyClaimed, "")) { try claim("aa", "s2", at: 150, store) }
+        #expect(try claim("aa", "s2", at: 161, store).claimedBy == "s2")
     }
 
-    @Test func sessionsRacingForALapsedClaimNeverBothHoldIt() throws {
-        try publish("aa")
-        _ = try claim("aa", "s-old", at: 0)
+    @Test(arguments: StoreEngine.all) func sessionsRacingForALapsedClaimNeverBothHoldIt(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try publish("aa", store)
+        _ = try claim("aa", "s-old", at: 0, store)
         let winners = Mutex([String]())
-        let store = self.store
         let later = now.addingTimeInterval(61)
         DispatchQueue.concurrentPerform(iterations: 24) { index in
             // The old holder keeps trying to record while the others race to take over.
@@ -106,41 +110,50 @@ import TestSupport
         #expect(won.isEmpty ? holder == "s-old" : won == [holder], "the row names the one winner")
     }
 
-    @Test func aFullyServedClaimIsNeverClaimedAgainAndSettlesAsADelivery() throws {
-        try publish("aa", size: 100)
-        _ = try claim("aa", "s1", at: 0)
+    @Test(arguments: StoreEngine.all) func aFullyServedClaimIsNeverClaimedAgainAndSettlesAsADelivery(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try publish("aa", size: 100, store)
+        _ = try claim("aa", "s1", at: 0, store)
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<100]), now: now)
         try store.release(id: "aa", session: "s1", event: event(.released, "aa"))
         #expect(try store.transfer(id: "aa")?.state == .claimed, "every byte went out: never available again")
-        #expect(throws: StoreError(.notFound, "")) { try claim("aa", "s2", at: 3600) }
-        #expect(throws: StoreError(.notFound, "")) { try claim("aa", "s1", at: 1) }
+        #expect(throws: StoreError(.notFound, "")) { try claim("aa", "s2", at: 3600, store) }
+        #expect(throws: StoreError(.notFound, "")) { try claim("aa", "s1", at: 1, store) }
         // The periodic sweep leaves a live lease to its holder; start-up does not wait.
         #expect(try store.settleServedClaims(now: now.addingTimeInterval(10), lapsedOnly: true).isEmpty)
-        let reopened = try SQLiteTransferStore(path: directory.file("metadata.sqlite"))
+        let reopened = try fixture.reopen()
         let settled = try reopened.settleServedClaims(now: now.addingTimeInterval(10), lapsedOnly: false)
         #expect(settled.map(\.id) == ["aa"])
         #expect(settled.first?.blob == "blob-aa")
         #expect(try reopened.transfer(id: "aa")?.state == .delivered)
         #expect(try reopened.pendingBlobs().isEmpty)
         #expect(Array(try reopened.events().map(\.kind).suffix(2)) == [.delivered, .deleted])
-        #expect(throws: StoreError(.notFound, "")) { try claim("aa", "s3", at: 20) }
+        #expect(throws: StoreError(.notFound, "")) { try claim("aa", "s3", at: 20, store) }
         #expect(try reopened.settleServedClaims(now: now.addingTimeInterval(20), lapsedOnly: false).isEmpty, "settled once")
     }
 
-    @Test func aPartialClaimIsNotSettledButWaitsForItsLease() throws {
-        try publish("aa", size: 100)
-        _ = try claim("aa", "s1", at: 0)
+    @Test(arguments: StoreEngine.all) func aPartialClaimIsNotSettledButWaitsForItsLease(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try publish("aa", size: 100, store)
+        _ = try claim("aa", "s1", at: 0, store)
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<99]), now: now)
         #expect(try store.settleServedClaims(now: now.addingTimeInterval(1000), lapsedOnly: false).isEmpty)
-        #expect(try claim("aa", "s2", at: 61).served.ranges == [0..<99])
+        #expect(try claim("aa", "s2", at: 61, store).served.ranges == [0..<99])
         try store.recordServed(id: "aa", session: "s2", ranges: ServedRanges([99..<100]), now: now.addingTimeInterval(62))
         #expect(try store.settleServedClaims(now: now.addingTimeInterval(200), lapsedOnly: true).map(\.id) == ["aa"])
     }
 
-    @Test func scatteredReadsAreRefusedBeyondTheBound() throws {
+    @Test(arguments: StoreEngine.all) func scatteredReadsAreRefusedBeyondTheBound(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
         let limit = ServedRanges.maximumRanges
-        try publish("aa", size: UInt64(4 * limit))
-        _ = try claim("aa", "s1", at: 0)
+        try publish("aa", size: UInt64(4 * limit), store)
+        _ = try claim("aa", "s1", at: 0, store)
         let spread = ServedRanges((0..<UInt64(limit)).map { ($0 * 4)..<($0 * 4 + 1) })
         try store.recordServed(id: "aa", session: "s1", ranges: spread, now: now)
         #expect(throws: StoreError(.tooScattered, "")) {
@@ -152,10 +165,13 @@ import TestSupport
         #expect(try store.transfer(id: "aa")?.served.ranges == [0..<UInt64(4 * limit)])
     }
 
-    @Test func everyEndOfLifeCommitsItsDeletionWithIt() throws {
-        try publish("aa", size: 10)
-        try publish("bb")
-        _ = try claim("aa", "s1", at: 0)
+    @Test(arguments: StoreEngine.all) func everyEndOfLifeCommitsItsDeletionWithIt(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try publish("aa", size: 10, store)
+        try publish("bb", store)
+        _ = try claim("aa", "s1", at: 0, store)
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<10]), now: now)
         let deletion = TransferEvent(time: now, kind: .deleted, actor: "test", sourceAddress: "", transferID: "aa", detail: "delivered")
         #expect(try store.deliver(id: "aa", session: "s1", now: now, event: event(.delivered, "aa"), deletion: deletion).state == .delivered)
@@ -185,10 +201,13 @@ import TestSupport
     }
 
     /// Figures, not assertions: `SEALDROP_MEASURE=1 swift test --filter recordServedCost`.
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["SEALDROP_MEASURE"] != nil))
-    func recordServedCost() throws {
-        try publish("aa", size: 1 << 40)
-        _ = try claim("aa", "s1", at: 0)
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["SEALDROP_MEASURE"] != nil), arguments: StoreEngine.all)
+    func recordServedCost(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try publish("aa", size: 1 << 40, store)
+        _ = try claim("aa", "s1", at: 0, store)
         let count = 5000
         let start = DispatchTime.now().uptimeNanoseconds
         for index in 0..<count {
@@ -196,6 +215,6 @@ import TestSupport
             try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([offset..<(offset + 131_072)]), now: now)
         }
         let micros = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000 / Double(count)
-        print("recordServed: \(String(format: "%.1f", micros)) µs per call (\(count) sequential 128 KiB reads, WAL, synchronous = NORMAL)")
+        print("recordServed on \(engine): \(String(format: "%.1f", micros)) µs per call (\(count) sequential 128 KiB reads)")
     }
 }
