@@ -205,6 +205,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "store-bench",
+            dependencies: ["SealdropStore", "SealdropStorePostgres"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "envelope-vectors",
             dependencies: ["SealdropEnvelope", "SealdropKeys", "SealdropCrypto", "SealdropFormat"],
             swiftSettings: strictSettings

@@ -125,9 +125,17 @@ extension PostgresTransferStore {
                         "reads of transfer \(id) are scattered over more than \(ServedRanges.maximumRanges) separate ranges; read it from start to end")
                 }
                 let complete = served.covers(UInt64(clamping: size))
+                // Only the record that completes the transfer must reach the
+                // disk before the bytes leave (it is what stops a second
+                // download). Partial progress commits without waiting for
+                // the WAL flush: a database crash can lose the last few,
+                // which costs a resume some re-sent bytes, never a download.
+                // set_config(..., true) lasts for this statement's own transaction.
+                let durability = complete ? "on" : "off"
                 let changed = try link.run(
                     """
                     UPDATE transfer SET served = \(served.storedText), served_complete = \(complete), lease_expires_at = \(unescaped: now(date)) + \(claimLease)
+                    FROM (SELECT set_config('synchronous_commit', \(durability), true)) durability
                     WHERE id = \(id) AND state = 'claimed' AND claimed_by = \(session) AND served = \(text)
                     """)
                 if changed == 1 { return }
