@@ -269,14 +269,31 @@ final class NodeHeartbeat: Sendable {
         }
     }
 
+    /// Rows of nodes silent this long and holding no claim are removed
+    /// (every `sftp-subsystem` session process is a node of its own).
+    static let forgetAfter: TimeInterval = 86_400
+
+    func forgetDeadNodes() throws(StoreError) {
+        try pool.withConnection { (link) throws(StoreError) in
+            _ = try link.run(
+                """
+                DELETE FROM nodes n WHERE n.heartbeat_at < extract(epoch from now())::float8 - \(Self.forgetAfter)
+                  AND NOT EXISTS (SELECT 1 FROM transfer t WHERE t.claimed_node = n.id)
+                """)
+        }
+    }
+
     func start() {
         let thread = Thread { [self] in
+            var beats = 0
             while !stopped.load(ordering: .acquiring) {
                 if wake.wait(timeout: .now() + interval) == .success { break }
                 guard !stopped.load(ordering: .acquiring) else { break }
                 // A missed beat is retried at the next one; a node that
                 // cannot reach the database for `nodeTimeout` loses its claims.
                 try? beat()
+                beats += 1
+                if beats % 720 == 1 { try? forgetDeadNodes() }
             }
         }
         thread.name = "sealdrop-heartbeat"
