@@ -213,6 +213,11 @@ let package = Package(
             dependencies: ["FuzzSupport", "SealdropFormat"],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "FuzzLog",
+            dependencies: ["FuzzSupport", "SealdropLog", "SealdropCrypto", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
 
         // Tests, one target per concern.
         .testTarget(
