@@ -218,6 +218,18 @@ let package = Package(
             dependencies: ["FuzzSupport", "SealdropLog", "SealdropCrypto", "SealdropFormat"],
             swiftSettings: strictSettings
         ),
+        // FuzzTrust reads internals with `@testable import`:
+        // ops/fuzz builds with -enable-testing, as a debug build does.
+        .executableTarget(
+            name: "FuzzTrust",
+            dependencies: [
+                "FuzzSupport", "SealdropTrust", "SealdropCrypto",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
 
         // Tests, one target per concern.
         .testTarget(

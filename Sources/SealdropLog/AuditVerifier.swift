@@ -195,8 +195,8 @@ public struct AuditVerifier {
                     result.append(Problem(.fileNeverDeleted, entry: upload.entry, "transfer \(id) ended but its file was never recorded as deleted"))
                 }
                 if let gone = deleted[id], gone > limit {
-                    result.append(
-                        Problem(.fileDeletedLate, entry: upload.entry, "transfer \(id) was deleted \(Int64((Double(gone) - Double(upload.expires)) / 1000)) s after its expiry"))
+                    let late = Int64((Double(gone) - Double(upload.expires)) / 1000)
+                    result.append(Problem(.fileDeletedLate, entry: upload.entry, "transfer \(id) was deleted \(late) s after its expiry"))
                 }
             }
             return result
