@@ -218,8 +218,13 @@ let package = Package(
             dependencies: ["FuzzSupport", "SealdropLog", "SealdropCrypto", "SealdropFormat"],
             swiftSettings: strictSettings
         ),
-        // FuzzTrust reads internals with `@testable import`:
+        // FuzzSettings and FuzzTrust read internals with `@testable import`:
         // ops/fuzz builds with -enable-testing, as a debug build does.
+        .executableTarget(
+            name: "FuzzSettings",
+            dependencies: ["FuzzSupport", "SealdropDaemon"],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "FuzzTrust",
             dependencies: [
