@@ -213,6 +213,28 @@ let package = Package(
             dependencies: ["FuzzSupport", "SealdropFormat"],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "FuzzLog",
+            dependencies: ["FuzzSupport", "SealdropLog", "SealdropCrypto", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+        // FuzzSettings and FuzzTrust read internals with `@testable import`:
+        // ops/fuzz builds with -enable-testing, as a debug build does.
+        .executableTarget(
+            name: "FuzzSettings",
+            dependencies: ["FuzzSupport", "SealdropDaemon"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "FuzzTrust",
+            dependencies: [
+                "FuzzSupport", "SealdropTrust", "SealdropCrypto",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
 
         // Tests, one target per concern.
         .testTarget(
