@@ -11,6 +11,10 @@ let package = Package(
     products: [
         .executable(name: "sealdrop", targets: ["sealdrop"]),
         .executable(name: "sealdropd", targets: ["sealdropd"]),
+        // For the micro-benchmarks in Benchmarks/, a package of their own.
+        .library(
+            name: "SealdropBenchmarkable",
+            targets: ["SealdropFormat", "SealdropSFTP", "SealdropCrypto", "SealdropKeys", "SealdropIO", "SealdropEnvelope"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
