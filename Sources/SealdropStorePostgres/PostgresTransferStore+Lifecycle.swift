@@ -13,16 +13,6 @@ extension PostgresTransferStore {
         return "(\(seconds))::float8"
     }
 
-    /// SQL true when the claim on the row aliased `alias` has lapsed: its
-    /// lease ran out, or the node holding it stopped beating (database clock).
-    private func lapsed(_ alias: String, at date: Date) -> String {
-        """
-        (\(alias).lease_expires_at IS NULL OR \(alias).lease_expires_at <= \(now(date))
-         OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = \(alias).claimed_node
-                        AND n.heartbeat_at > extract(epoch from now())::float8 - (\(nodeTimeout))::float8))
-        """
-    }
-
     public func publish(_ transfer: Transfer, event: TransferEvent) throws(StoreError) {
         let lifetime = transfer.expiresAt.timeIntervalSince(transfer.uploadedAt)
         let uploaded = bound(transfer.uploadedAt)
@@ -51,43 +41,73 @@ extension PostgresTransferStore {
         }
     }
 
+    // Downloads: one claim per recipient and transfer, shared by its open
+    // handles (`claim_handle`, one per session), as in SQLite. Every change
+    // to a claim first locks the transfer's row (`lockTransfer`), so the
+    // changes to one transfer are serialised across nodes as SQLite's one
+    // writer serialises them, and the row each statement returns decides.
+
+    /// Locks `id`'s row for this transaction and returns it (nil: no such transfer).
+    private func lockTransfer(_ id: String, _ link: PostgresLink) throws(StoreError) -> Transfer? {
+        try link.query("SELECT \(unescaped: Self.transferColumns()) FROM transfer WHERE id = \(id) FOR UPDATE").first.map(Self.decodeTransfer)
+    }
+
+    private func openHandles(_ id: String, _ link: PostgresLink) throws(StoreError) -> Int {
+        guard let row = try link.query("SELECT COUNT(*) FROM claim_handle WHERE transfer_id = \(id)").first else { return 0 }
+        return Int(try Self.value(row, as: Int64.self))
+    }
+
+    /// SQL true when the handle aliased `alias` has lapsed: its lease ran
+    /// out, or the node holding it stopped beating (database clock).
+    private func handleLapsed(_ alias: String, at date: Date) -> String {
+        """
+        (\(alias).lease_expires_at <= \(now(date))
+         OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = \(alias).node
+                        AND n.heartbeat_at > extract(epoch from now())::float8 - (\(nodeTimeout))::float8))
+        """
+    }
+
     public func claim(id: String, recipient: String, session: String, now date: Date, event: TransferEvent) throws(StoreError) -> Transfer {
         try pool.transaction { (link) throws(StoreError) -> Transfer in
-            // The one arbiter. The FOR UPDATE sub-select queues racing
-            // claimers on the row and reads its latest version, so the row
-            // each returns is either the one it changed or none.
+            let before = try lockTransfer(id, link)
+            // Handles whose lease ran out, or whose node died, end here,
+            // their ranges not counted: nothing says their client kept those bytes.
+            let lapsed = try link.run(
+                """
+                DELETE FROM claim_handle h WHERE h.transfer_id = \(id) AND h.holder <> \(session) AND \(unescaped: handleLapsed("h", at: date))
+                """)
             let rows = try link.query(
                 """
-                UPDATE transfer t SET state = 'claimed', claimed_by = \(session), claimed_node = \(nodeID),
-                    lease_expires_at = \(unescaped: now(date)) + \(claimLease)
-                FROM (SELECT id, state, claimed_by FROM transfer WHERE id = \(id) FOR UPDATE) old
-                WHERE t.id = old.id AND t.recipient = \(recipient) AND t.expires_at > \(unescaped: now(date)) AND NOT t.served_complete
-                  AND (t.state = 'available' OR (t.state = 'claimed' AND (t.claimed_by = \(session) OR \(unescaped: lapsed("t", at: date)))))
-                RETURNING \(unescaped: Self.transferColumns("t")), old.state, old.claimed_by
+                UPDATE transfer SET state = 'claimed', claimed_by = \(session), claimed_node = \(nodeID),
+                    lease_expires_at = GREATEST(COALESCE(lease_expires_at, 0), \(unescaped: now(date)) + \(claimLease))
+                WHERE id = \(id) AND recipient = \(recipient) AND expires_at > \(unescaped: now(date)) AND NOT served_complete
+                  AND state IN ('available', 'claimed')
+                RETURNING \(unescaped: Self.transferColumns())
                 """)
             guard let row = rows.first else {
-                let current = try link.query(
-                    "SELECT \(unescaped: Self.transferColumns()) FROM transfer WHERE id = \(id) AND recipient = \(recipient)"
-                ).first.map(Self.decodeTransfer)
-                guard let current else { throw StoreError(.notFound, "no transfer \(id) is waiting for you") }
+                guard let current = before, current.recipient == recipient else {
+                    throw StoreError(.notFound, "no transfer \(id) is waiting for you")
+                }
                 switch current.state {
                 case .claimed where current.fullyServed:
-                    throw StoreError(.notFound, "every byte of transfer \(id) was served; it is delivered and cannot be downloaded again")
-                case .claimed:
-                    throw StoreError(.alreadyClaimed, "transfer \(id) is being downloaded by another session; only one download at a time")
-                case .available: throw StoreError(.expired, "transfer \(id) has expired")
+                    throw StoreError(.notFound, "every byte of transfer \(id) was received; it is being delivered and cannot be downloaded again")
+                case .available, .claimed: throw StoreError(.expired, "transfer \(id) has expired")
                 default: throw StoreError(.notFound, "transfer \(id) is no longer available (\(current.state.rawValue))")
                 }
             }
             let claimed = try Self.decodeTransfer(row)
-            let random = row.makeRandomAccess()
-            let previousState = try? random[13].decode(String.self)
-            let previousHolder = try? random[14].decode(String?.self)
+            try link.run(
+                """
+                INSERT INTO claim_handle (transfer_id, holder, node, served, lease_expires_at)
+                VALUES (\(id), \(session), \(nodeID), \(ServedRanges().storedText), \(unescaped: now(date)) + \(claimLease))
+                ON CONFLICT (transfer_id, holder) DO UPDATE SET lease_expires_at = EXCLUDED.lease_expires_at, node = EXCLUDED.node
+                """)
+            let others = try openHandles(id, link) - 1
+            var notes = [String]()
+            if lapsed > 0 { notes.append("\(lapsed) lapsed handle(s) ended without CLOSE; their reads do not count") }
+            if others > 0 { notes.append("joins \(others) open handle(s) of the same recipient") }
             var recorded = event
-            if previousState == TransferState.claimed.rawValue, previousHolder != session {
-                let taken = "took over a lapsed claim with \(claimed.served.totalBytes) bytes served"
-                recorded.detail = recorded.detail.isEmpty ? taken : recorded.detail + "; " + taken
-            }
+            if !notes.isEmpty { recorded.detail = ([recorded.detail].filter { !$0.isEmpty } + notes).joined(separator: "; ") }
             try appendLog([recorded], link)
             return claimed
         }
@@ -95,11 +115,17 @@ extension PostgresTransferStore {
 
     public func renewClaim(id: String, session: String, now date: Date) throws(StoreError) -> Date {
         try pool.withConnection { (link) throws(StoreError) -> Date in
+            // One statement: the handle's lease, and the claim's latest lease with it.
             let rows = try link.query(
                 """
-                UPDATE transfer SET lease_expires_at = \(unescaped: now(date)) + \(claimLease)
-                WHERE id = \(id) AND state = 'claimed' AND claimed_by = \(session)
-                RETURNING lease_expires_at
+                WITH handle AS (
+                    UPDATE claim_handle SET lease_expires_at = \(unescaped: now(date)) + \(claimLease), node = \(nodeID)
+                    WHERE transfer_id = \(id) AND holder = \(session)
+                      AND EXISTS (SELECT 1 FROM transfer WHERE id = \(id) AND state = 'claimed')
+                    RETURNING lease_expires_at)
+                UPDATE transfer t SET lease_expires_at = GREATEST(COALESCE(t.lease_expires_at, 0), handle.lease_expires_at)
+                FROM handle WHERE t.id = \(id)
+                RETURNING handle.lease_expires_at
                 """)
             guard let row = rows.first else { throw StoreError(.notClaimed, "transfer \(id) is not claimed by this session") }
             return Date(timeIntervalSince1970: try Self.value(row, as: Double.self))
@@ -108,15 +134,19 @@ extension PostgresTransferStore {
 
     public func recordServed(id: String, session: String, ranges: ServedRanges, now date: Date) throws(StoreError) {
         // Called on every READ: two statements and no explicit transaction.
-        // Only the holder writes `served`, so the compare-and-set below
-        // almost never loses; when it does (a takeover), it is refused.
+        // Only this session writes its handle's ranges, so the compare-and-set
+        // below almost never loses; when it does, it reads again.
         try pool.withConnection { (link) throws(StoreError) in
             for _ in 0..<3 {
                 guard
-                    let row = try link.query("SELECT served, size FROM transfer WHERE id = \(id) AND state = 'claimed' AND claimed_by = \(session)")
-                        .first
+                    let row = try link.query(
+                        """
+                        SELECT h.served FROM claim_handle h JOIN transfer t ON t.id = h.transfer_id
+                        WHERE h.transfer_id = \(id) AND h.holder = \(session) AND t.state = 'claimed'
+                        """
+                    ).first
                 else { throw StoreError(.notClaimed, "transfer \(id) is not claimed by this session") }
-                let (text, size) = try Self.decode(row, as: (String, Int64).self)
+                let text = try Self.value(row, as: String.self)
                 var served = try ServedRanges(storedText: text)
                 for range in ranges.ranges { served.insert(range) }
                 guard served.ranges.count <= ServedRanges.maximumRanges else {
@@ -124,19 +154,19 @@ extension PostgresTransferStore {
                         .tooScattered,
                         "reads of transfer \(id) are scattered over more than \(ServedRanges.maximumRanges) separate ranges; read it from start to end")
                 }
-                let complete = served.covers(UInt64(clamping: size))
-                // Only the record that completes the transfer must reach the
-                // disk before the bytes leave (it is what stops a second
-                // download). Partial progress commits without waiting for
-                // the WAL flush: a database crash can lose the last few,
-                // which costs a resume some re-sent bytes, never a download.
-                // set_config(..., true) lasts for this statement's own transaction.
-                let durability = complete ? "on" : "off"
+                // A handle's ranges count only at CLOSE (a committed, durable
+                // transaction), so these records skip the wait for the WAL
+                // flush: a database crash can lose the last few, which the
+                // handle's client never relies on.
                 let changed = try link.run(
                     """
-                    UPDATE transfer SET served = \(served.storedText), served_complete = \(complete), lease_expires_at = \(unescaped: now(date)) + \(claimLease)
-                    FROM (SELECT set_config('synchronous_commit', \(durability), true)) durability
-                    WHERE id = \(id) AND state = 'claimed' AND claimed_by = \(session) AND served = \(text)
+                    WITH handle AS (
+                        UPDATE claim_handle SET served = \(served.storedText), lease_expires_at = \(unescaped: now(date)) + \(claimLease)
+                        FROM (SELECT set_config('synchronous_commit', 'off', true)) durability
+                        WHERE transfer_id = \(id) AND holder = \(session) AND served = \(text)
+                        RETURNING lease_expires_at)
+                    UPDATE transfer t SET lease_expires_at = GREATEST(COALESCE(t.lease_expires_at, 0), handle.lease_expires_at)
+                    FROM handle WHERE t.id = \(id)
                     """)
                 if changed == 1 { return }
             }
@@ -146,44 +176,125 @@ extension PostgresTransferStore {
 
     public func release(id: String, session: String, event: TransferEvent) throws(StoreError) {
         try pool.transaction { (link) throws(StoreError) in
-            // A claim whose every byte went out is never given back: it waits
-            // for delivery (at CLOSE, or by the sweep).
-            let changed = try link.run(
-                """
-                UPDATE transfer SET state = 'available', claimed_by = NULL, claimed_node = NULL, lease_expires_at = NULL
-                WHERE id = \(id) AND state = 'claimed' AND claimed_by = \(session) AND NOT served_complete
-                """)
-            if changed == 1 { try appendLog([event], link) }
+            _ = try lockTransfer(id, link)
+            let rows = try link.query("DELETE FROM claim_handle WHERE transfer_id = \(id) AND holder = \(session) RETURNING served")
+            guard let row = rows.first else { return }
+            let dropped = try ServedRanges(storedText: try Self.value(row, as: String.self)).totalBytes
+            // The last handle gone: back to available, unless what CLOSEd
+            // handles received covers the file (then the sweep delivers it).
+            if try openHandles(id, link) == 0 {
+                try link.run(
+                    """
+                    UPDATE transfer SET state = 'available', claimed_by = NULL, claimed_node = NULL, lease_expires_at = NULL
+                    WHERE id = \(id) AND state = 'claimed' AND NOT served_complete
+                    """)
+            }
+            var recorded = event
+            let note = "ended without CLOSE; its \(dropped) bytes served do not count"
+            recorded.detail = recorded.detail.isEmpty ? note : recorded.detail + "; " + note
+            try appendLog([recorded], link)
+        }
+    }
+
+    public func close(
+        id: String, session: String, now: Date, delivered: TransferEvent, deletion: TransferEvent, released: TransferEvent
+    ) throws(StoreError) -> Transfer {
+        try pool.transaction { (link) throws(StoreError) -> Transfer in
+            try closeHandle(id, session, now: now, events: (delivered, deletion, released), mustDeliver: false, link)
         }
     }
 
     public func deliver(id: String, session: String, now: Date, event: TransferEvent) throws(StoreError) -> Transfer {
-        try deliver(id: id, session: session, now: now, events: [event])
+        try pool.transaction { (link) throws(StoreError) -> Transfer in
+            try closeHandle(id, session, now: now, events: (event, nil, nil), mustDeliver: true, link)
+        }
     }
 
     public func deliver(id: String, session: String, now: Date, event: TransferEvent, deletion: TransferEvent) throws(StoreError) -> Transfer {
-        try deliver(id: id, session: session, now: now, events: [event, deletion])
+        try pool.transaction { (link) throws(StoreError) -> Transfer in
+            try closeHandle(id, session, now: now, events: (event, deletion, nil), mustDeliver: true, link)
+        }
     }
 
-    private func deliver(id: String, session: String, now date: Date, events: [TransferEvent]) throws(StoreError) -> Transfer {
-        try pool.transaction { (link) throws(StoreError) -> Transfer in
+    /// One handle's CLOSE in the caller's transaction: its ranges counted,
+    /// the handle gone, then (if it was the last one) delivered or available.
+    /// With `mustDeliver`, anything short of a delivery throws and the
+    /// transaction rolls back, leaving the handle open.
+    private func closeHandle(
+        _ id: String, _ session: String, now date: Date, events: (delivered: TransferEvent, deletion: TransferEvent?, released: TransferEvent?),
+        mustDeliver: Bool, _ link: PostgresLink
+    ) throws(StoreError) -> Transfer {
+        guard var transfer = try lockTransfer(id, link), transfer.state == .claimed,
+            let handle = try link.query("DELETE FROM claim_handle WHERE transfer_id = \(id) AND holder = \(session) RETURNING served").first
+        else { throw StoreError(.notClaimed, "transfer \(id) is not claimed by this session") }
+        for range in try ServedRanges(storedText: try Self.value(handle, as: String.self)).ranges { transfer.served.insert(range) }
+        let others = try openHandles(id, link)
+        let complete = transfer.fullyServed
+        if mustDeliver, others > 0 || !complete {
+            throw StoreError(
+                .incomplete,
+                others > 0
+                    ? "transfer \(id) has \(others) other open handle(s)"
+                    : "transfer \(id) has \(transfer.served.totalBytes) of \(transfer.size) bytes served")
+        }
+        let served = transfer.served.storedText
+        if others == 0, complete {
             let rows = try link.query(
                 """
-                UPDATE transfer SET state = 'delivered', claimed_by = NULL, claimed_node = NULL, lease_expires_at = NULL,
-                    served_complete = true, ended_at = \(unescaped: now(date))
-                WHERE id = \(id) AND state = 'claimed' AND claimed_by = \(session) AND (served_complete OR size = 0)
+                UPDATE transfer SET state = 'delivered', served = \(served), served_complete = true, claimed_by = NULL, claimed_node = NULL,
+                    lease_expires_at = NULL, ended_at = \(unescaped: now(date))
+                WHERE id = \(id) AND state = 'claimed'
+                RETURNING \(unescaped: Self.transferColumns())
+                """)
+            guard let row = rows.first else { throw StoreError(.notClaimed, "transfer \(id) changed state during delivery") }
+            try appendLog([events.delivered] + (events.deletion.map { [$0] } ?? []), link)
+            return try Self.decodeTransfer(row)
+        }
+        if others == 0 {
+            let rows = try link.query(
+                """
+                UPDATE transfer SET state = 'available', served = \(served), claimed_by = NULL, claimed_node = NULL, lease_expires_at = NULL
+                WHERE id = \(id) AND state = 'claimed'
+                RETURNING \(unescaped: Self.transferColumns())
+                """)
+            if let row = rows.first { transfer = try Self.decodeTransfer(row) }
+        } else {
+            // Counted but not yet delivered: once complete, no new handle may
+            // join; the delivery waits for the open ones to CLOSE.
+            try link.run("UPDATE transfer SET served = \(served), served_complete = \(complete) WHERE id = \(id) AND state = 'claimed'")
+        }
+        if var released = events.released {
+            let note = others > 0 ? "CLOSEd with \(others) other handle(s) open" : "CLOSEd before every byte was received"
+            released.detail = released.detail.isEmpty ? note : released.detail + "; " + note
+            try appendLog([released], link)
+        }
+        return transfer
+    }
+
+    public func acknowledge(
+        id: String, recipient: String, now date: Date, acknowledgment: TransferEvent, delivered: TransferEvent, deletion: TransferEvent
+    ) throws(StoreError) -> Transfer? {
+        try pool.transaction { (link) throws(StoreError) -> Transfer? in
+            guard let transfer = try lockTransfer(id, link), transfer.recipient == recipient else {
+                throw StoreError(.notFound, "you received no transfer \(id)")
+            }
+            if transfer.state == .delivered {
+                try appendLog([acknowledgment], link)
+                return nil
+            }
+            let rows = try link.query(
+                """
+                UPDATE transfer SET state = 'delivered', served_complete = true, claimed_by = NULL, claimed_node = NULL, lease_expires_at = NULL,
+                    ended_at = \(unescaped: now(date))
+                WHERE id = \(id) AND state IN ('available', 'claimed') AND expires_at > \(unescaped: now(date))
                 RETURNING \(unescaped: Self.transferColumns())
                 """)
             guard let row = rows.first else {
-                let held = try link.query(
-                    "SELECT \(unescaped: Self.transferColumns()) FROM transfer WHERE id = \(id) AND state = 'claimed' AND claimed_by = \(session)"
-                ).first.map(Self.decodeTransfer)
-                guard let held else { throw StoreError(.notClaimed, "transfer \(id) is not claimed by this session") }
-                throw StoreError(.incomplete, "transfer \(id) has \(held.served.totalBytes) of \(held.size) bytes served")
+                throw StoreError(.notFound, "transfer \(id) is \(transfer.state.rawValue), not delivered to you")
             }
-            let delivered = try Self.decodeTransfer(row)
-            try appendLog(events, link)
-            return delivered
+            try link.run("DELETE FROM claim_handle WHERE transfer_id = \(id)")
+            try appendLog([delivered, deletion, acknowledgment], link)
+            return try Self.decodeTransfer(row)
         }
     }
 
@@ -235,6 +346,7 @@ extension PostgresTransferStore {
             var expired = [Transfer]()
             for row in rows { expired.append(try Self.decodeTransfer(row)) }
             expired.sort { ($0.expiresAt, $0.id) < ($1.expiresAt, $1.id) }
+            if !expired.isEmpty { try link.run("DELETE FROM claim_handle WHERE transfer_id = ANY(\(expired.map(\.id)))") }
             var events = [TransferEvent]()
             for transfer in expired {
                 let at = transfer.endedAt ?? date
@@ -251,27 +363,62 @@ extension PostgresTransferStore {
 
     public func settleServedClaims(now date: Date, lapsedOnly: Bool) throws(StoreError) -> [Transfer] {
         try pool.transaction { (link) throws(StoreError) -> [Transfer] in
+            // Handles whose lease ran out or whose node died (with
+            // `lapsedOnly` false, at start-up, every handle) end without
+            // counting their ranges. Claims another node's sweep or session
+            // holds are skipped and settled by a later sweep.
+            let due = try link.query(
+                """
+                SELECT t.id FROM transfer t WHERE t.state = 'claimed'
+                ORDER BY t.id LIMIT \(Int64(Self.sweepBatch)) FOR UPDATE SKIP LOCKED
+                """)
+            var ids = [String]()
+            for row in due { ids.append(try Self.value(row, as: String.self)) }
+            guard !ids.isEmpty else { return [] }
+            try link.run(
+                """
+                DELETE FROM claim_handle h WHERE h.transfer_id = ANY(\(ids)) AND (NOT \(lapsedOnly) OR \(unescaped: handleLapsed("h", at: date)))
+                """)
+            // Claims left with no open handle: delivered if what was counted
+            // covers the file, else available again.
             let rows = try link.query(
                 """
-                UPDATE transfer t SET state = 'delivered', claimed_by = NULL, claimed_node = NULL, lease_expires_at = NULL, ended_at = \(unescaped: now(date))
-                WHERE t.id IN (SELECT s.id FROM transfer s WHERE s.state = 'claimed' AND s.served_complete
-                                 AND (NOT \(lapsedOnly) OR \(unescaped: lapsed("s", at: date)))
-                               ORDER BY s.id LIMIT \(Int64(Self.sweepBatch)) FOR UPDATE SKIP LOCKED)
-                  AND t.state = 'claimed' AND t.served_complete
-                RETURNING \(unescaped: Self.transferColumns("t"))
+                SELECT \(unescaped: Self.transferColumns("t")) FROM transfer t
+                WHERE t.id = ANY(\(ids)) AND NOT EXISTS (SELECT 1 FROM claim_handle h WHERE h.transfer_id = t.id)
+                ORDER BY t.id
                 """)
             var settled = [Transfer]()
-            for row in rows { settled.append(try Self.decodeTransfer(row)) }
-            settled.sort { $0.id < $1.id }
             var events = [TransferEvent]()
-            for transfer in settled {
-                let at = transfer.endedAt ?? date
+            for row in rows {
+                let transfer = try Self.decodeTransfer(row)
+                guard transfer.fullyServed else {
+                    try link.run(
+                        """
+                        UPDATE transfer SET state = 'available', claimed_by = NULL, claimed_node = NULL, lease_expires_at = NULL, served_complete = false
+                        WHERE id = \(transfer.id) AND state = 'claimed'
+                        """)
+                    events.append(
+                        TransferEvent(
+                            time: date, kind: .released, actor: "server", sourceAddress: "", transferID: transfer.id,
+                            detail: "its handles ended without CLOSE (lease lapsed or server restarted); their reads do not count"))
+                    continue
+                }
+                let ended = try link.query(
+                    """
+                    UPDATE transfer SET state = 'delivered', claimed_by = NULL, claimed_node = NULL, lease_expires_at = NULL, served_complete = true,
+                        ended_at = \(unescaped: now(date))
+                    WHERE id = \(transfer.id) AND state = 'claimed'
+                    RETURNING \(unescaped: Self.transferColumns())
+                    """)
+                guard let endedRow = ended.first else { continue }
+                let delivered = try Self.decodeTransfer(endedRow)
                 events.append(
                     TransferEvent(
-                        time: at, kind: .delivered, actor: "server", sourceAddress: "", transferID: transfer.id, size: transfer.size,
-                        ciphertextSHA256: transfer.ciphertextSHA256,
-                        detail: "every byte was served to \(transfer.recipient) but the session ended before CLOSE; settled as delivered"))
-                events.append(Self.deletion(of: transfer, at: at, reason: "delivered"))
+                        time: delivered.endedAt ?? date, kind: .delivered, actor: "server", sourceAddress: "", transferID: delivered.id,
+                        size: delivered.size, ciphertextSHA256: delivered.ciphertextSHA256,
+                        detail: "every byte was received by \(delivered.recipient) on CLOSEd handles; settled as delivered"))
+                events.append(Self.deletion(of: delivered, at: delivered.endedAt ?? date, reason: "delivered"))
+                settled.append(delivered)
             }
             try appendLog(events, link)
             return settled

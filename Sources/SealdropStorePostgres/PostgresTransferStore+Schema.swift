@@ -83,6 +83,23 @@ extension PostgresTransferStore {
                 """,
             ]
         ),
+        (
+            3, "claim-handles",
+            [
+                // One claim per recipient, shared by its open handles (one per
+                // session); a handle's ranges count towards delivery only at
+                // CLOSE. `node` ties a handle to its node's heartbeat.
+                """
+                CREATE TABLE claim_handle (
+                    transfer_id text NOT NULL REFERENCES transfer (id),
+                    holder text NOT NULL,
+                    node text NOT NULL,
+                    served text NOT NULL,
+                    lease_expires_at double precision NOT NULL,
+                    PRIMARY KEY (transfer_id, holder))
+                """
+            ]
+        ),
     ]
 
     /// The latest schema version this build knows.
