@@ -18,9 +18,12 @@ extension DropBox {
     /// Checked and recorded under one lock of this process; several
     /// `sealdropd subsystem` processes racing on the first statement of a
     /// transfer can each record one (at most one per concurrent session).
-    func recordStatementOnce(_ event: TransferEvent) throws(StoreError) -> Bool {
+    ///
+    /// `record` writes the statement (with whatever it brings about, such
+    /// as the delivery an acknowledgment completes).
+    func recordStatementOnce(_ event: TransferEvent, record: () throws(StoreError) -> Void) throws(StoreError) -> Bool {
         guard let transferID = event.transferID else {
-            try store.record(event)
+            try record()
             return true
         }
         return try statementGate.withLock { _ throws(StoreError) -> Bool in
@@ -28,7 +31,7 @@ extension DropBox {
                 guard let entry = try? LogEntry(decoding: bytes) else { continue }
                 if entry.kind == event.kind { return false }
             }
-            try store.record(event)
+            try record()
             return true
         }
     }
