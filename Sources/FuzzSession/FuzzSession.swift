@@ -25,8 +25,8 @@ import SealdropStore
 @main
 enum FuzzSession {
     static func main() {
-        // Set up before the first input, so its one-time allocations are
-        // not counted against an input.
+        // Set up before the first input, so that input's time and memory
+        // are its own.
         _ = SessionWorld.shared
         fuzzMain(checkSession)
     }
