@@ -201,7 +201,8 @@ extension SessionRules {
             guard let transfer = try view.transfer(id: id), transfer.recipient == vendor,
                 transfer.state == .delivered || TransferState.pending.contains(transfer.state)
             else {
-                throw Refusal(.failure, "acknowledgment refused: transfer \(id) was not sent to you, or it ended without reaching you", .badRequest, transferID: id)
+                throw Refusal(
+                    .failure, "acknowledgment refused: transfer \(id) was not sent to you, or it ended without reaching you", .badRequest, transferID: id)
             }
             guard ack.ciphertextSHA256 == transfer.ciphertextSHA256 else {
                 throw Refusal(.failure, "acknowledgment refused: it names another envelope than the one delivered", .badRequest, transferID: id)
