@@ -56,7 +56,7 @@ final class SessionDriver {
             } catch {
                 return storeFailure(error, refusal: "the download of transfer \(transferID) is no longer yours; open it again")
             }
-        case .finishDownload(let handle, let transferID, let deliver): return finish(handle, transferID, deliver: deliver)
+        case .finishDownload(let handle, let transferID, let closed): return finish(handle, transferID, closed: closed)
         case .startUpload(let handle): return startUpload(handle)
         case .reserve(let handle, let bytes):
             guard let upload = uploads[handle] else { return .failed(.internalError("no staging file for this handle")) }
@@ -80,10 +80,24 @@ final class SessionDriver {
             // A signed statement exists only as its log entry: if that cannot
             // be written, the client must not be told it was recorded.
             do {
-                try dropBox.recordOrFail(
-                    event(
-                        statement.kind == .acknowledgment ? .acknowledged : .declared, statement.transferID, sha256: statement.sha256,
-                        detail: statement.detail))
+                let recorded = event(
+                    statement.kind == .acknowledgment ? .acknowledged : .declared, statement.transferID, sha256: statement.sha256,
+                    detail: statement.detail)
+                let fresh = try dropBox.recordStatementOnce(recorded) { () throws(StoreError) in
+                    if statement.kind == .acknowledgment {
+                        // The recipient's signature over the envelope's hash: a delivery at once if none was counted yet.
+                        try dropBox.acknowledgeDelivery(
+                            id: statement.transferID, recipient: vendor.name.value, source: sourceAddress, acknowledgment: recorded)
+                    } else {
+                        try dropBox.recordOrFail(recorded)
+                    }
+                }
+                guard fresh else {
+                    return .failed(
+                        .refused(
+                            .failure,
+                            "transfer \(statement.transferID) already has your \(what) in the log; a signed statement is recorded once per transfer"))
+                }
             } catch {
                 dropBox.log("cannot record the \(what) of transfer \(statement.transferID): \(error)")
                 return .failed(.refused(.failure, "the drop box could not record your \(what); nothing was logged, send it again later"))
@@ -118,7 +132,7 @@ final class SessionDriver {
     }
 
     private func claim(_ handle: [UInt8], _ transferID: String) -> EffectOutcome {
-        guard dropBox.claimBudget.admit(vendor: vendor.name.value, transferID: transferID, now: Date()) else {
+        guard dropBox.claimBudget.admits(vendor: vendor.name.value, transferID: transferID, now: Date()) else {
             return .failed(
                 .refused(.failure, "transfer \(transferID) was opened \(ClaimBudget.claimsPerWindow) times in the last minute; wait a minute"))
         }
@@ -129,6 +143,8 @@ final class SessionDriver {
         } catch {
             return storeFailure(error, refusal: error.message, code: error.code == .alreadyClaimed ? .failure : .noSuchFile)
         }
+        // Counted once granted: refused opens are aggregated refusals already.
+        dropBox.claimBudget.count(vendor: vendor.name.value, transferID: transferID, now: Date())
         do {
             downloads[handle] = BlobReader(fd: try dropBox.blobs.openBlob(transfer.blob))
             return .claimed(transfer)
@@ -163,16 +179,16 @@ final class SessionDriver {
         return .bytes(data)
     }
 
-    private func finish(_ handle: [UInt8], _ transferID: String, deliver: Bool) -> EffectOutcome {
+    private func finish(_ handle: [UInt8], _ transferID: String, closed: Bool) -> EffectOutcome {
         downloads.removeValue(forKey: handle)?.close()
         do {
-            if deliver {
-                // Delivered and deleted in one transaction, then the blob unlinked.
-                _ = try dropBox.finishDelivery(id: transferID, session: sessionID, actor: vendor.name.value, source: sourceAddress)
-                return .delivered
+            guard closed else {
+                // Lost without CLOSE: nothing says the client kept what it was sent.
+                dropBox.abandonDownload(id: transferID, session: sessionID, event: event(.released, transferID))
+                return .released
             }
-            try dropBox.store.release(id: transferID, session: sessionID, event: event(.released, transferID))
-            return .released
+            let ended = try dropBox.closeDownload(id: transferID, session: sessionID, actor: vendor.name.value, source: sourceAddress)
+            return ended.state == .delivered ? .delivered : .released
         } catch {
             return storeFailure(error, refusal: error.message)
         }

@@ -65,8 +65,15 @@ extension SessionRules {
     }
 
     mutating func read(_ handle: [UInt8], _ open: OpenHandle, offset: UInt64, length: UInt32, id: UInt32, now: Date) throws -> SessionAction {
-        guard length > 0 else { throw Refusal(.failure, "a READ must ask for at least one byte", .badRequest) }
         let wanted = min(Int(length), Self.maximumReadLength)
+        switch open.content {
+        case .memoryFile, .download:
+            // OpenSSH's sftp-server answers a READ of 0 bytes with empty DATA
+            // at any offset (checked against 9.2p1): so does this server, and
+            // nothing is claimed, read or recorded for it.
+            if wanted == 0 { return .reply(.data(id: id, data: [])) }
+        default: break
+        }
         switch open.content {
         case .memoryFile(let bytes):
             // offset < count ≤ Int.max, so the conversions below cannot trap.
@@ -151,7 +158,7 @@ extension SessionRules {
             return .reply(.status(id: id, code: .ok, message: ""))
         case .download(let progress):
             wait(.finishDownload(id: id))
-            return .finishDownload(handle: handle, transferID: progress.transfer.id, deliver: progress.served.covers(progress.transfer.size))
+            return .finishDownload(handle: handle, transferID: progress.transfer.id, closed: true)
         case .statement(let draft):
             let record = try verify(draft, view: view)
             wait(.statement(id: id, kind: draft.kind))
@@ -196,8 +203,13 @@ extension SessionRules {
             guard let ack = try? JSONDecoder().decode(Acknowledgment.self, from: Data(draft.bytes)), ack.transfer == id else {
                 throw Refusal(.failure, "acknowledgment refused: it is not an acknowledgment of transfer \(id)", .badRequest, transferID: id)
             }
-            guard let transfer = try view.transfer(id: id), transfer.recipient == vendor, transfer.state == .delivered else {
-                throw Refusal(.failure, "acknowledgment refused: transfer \(id) was not delivered to you", .badRequest, transferID: id)
+            // A transfer still pending is delivered by the acknowledgment (a
+            // resume whose earlier handle was lost counted only its tail).
+            guard let transfer = try view.transfer(id: id), transfer.recipient == vendor,
+                transfer.state == .delivered || TransferState.pending.contains(transfer.state)
+            else {
+                throw Refusal(
+                    .failure, "acknowledgment refused: transfer \(id) was not sent to you, or it ended without reaching you", .badRequest, transferID: id)
             }
             guard ack.ciphertextSHA256 == transfer.ciphertextSHA256 else {
                 throw Refusal(.failure, "acknowledgment refused: it names another envelope than the one delivered", .badRequest, transferID: id)
