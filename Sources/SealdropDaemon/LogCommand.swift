@@ -15,10 +15,11 @@ struct LogCommand: ParsableCommand {
 struct LogExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write every log entry, a signed tree head and the certificates to check them (for sealdrop audit verify)."
+        abstract: "Write every log entry, a signed tree head and the certificates to check them (for sealdrop audit verify).",
+        discussion: "JSON lines (format sealdrop-log-lines-v1): a header line, then one line per entry, streamed from the store."
     )
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("The bundle to write (JSON).", valueName: "file"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("The export to write (JSON lines).", valueName: "file"))
     var output: String
 
     @OptionGroup var storage: StorageOptions
@@ -26,10 +27,7 @@ struct LogExportCommand: ParsableCommand {
     func run() throws {
         let dropBox = try DropBox(
             configuration: DropBoxConfiguration(dataDirectory: storage.data, trustDirectory: storage.trust), log: DaemonLog.line, startingUp: false)
-        let bundle = try ReceiptLog(dropBox: dropBox).export()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(bundle).write(to: URL(fileURLWithPath: output), options: .atomic)
-        print("exported \(bundle.treeHead.size) entries, tree head \(bundle.treeHead.root) to \(output)")
+        let head = try ReceiptLog(dropBox: dropBox).export(to: output)
+        print("exported \(head.size) entries, tree head \(head.root) to \(output)")
     }
 }

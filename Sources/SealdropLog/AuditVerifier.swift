@@ -99,7 +99,10 @@ public struct AuditVerifier {
             checkEarlierHeads()
         }
 
-        public mutating func add(_ bytes: [UInt8]) {
+        /// Checks the next entry; returns it decoded (nil if it is malformed,
+        /// a problem then recorded), so a report need not decode it again.
+        @discardableResult
+        public mutating func add(_ bytes: [UInt8]) -> LogEntry? {
             frontier.append(leafHash: MerkleTree.leafHash(bytes))
             let number = frontier.size
             checkEarlierHeads()
@@ -108,13 +111,13 @@ public struct AuditVerifier {
                 entry = try LogEntry(decoding: bytes)
             } catch {
                 problems.append(Problem(.entryMalformed, entry: number, "not a well-formed log entry (\(error.code.rawValue): \(error.message))"))
-                return
+                return nil
             }
             if entry.sequence != Int64(number) {
                 problems.append(
                     Problem(.sequenceGap, entry: number, "carries sequence number \(entry.sequence): entries were removed or reordered"))
             }
-            guard let id = entry.transfer else { return }
+            guard let id = entry.transfer else { return entry }
             switch entry.kind {
             case .uploadPublished: published[id] = (number, entry.expires ?? 0, entry.sha256)
             case .delivered, .expired, .revoked: ended[id] = entry.time
@@ -123,6 +126,7 @@ public struct AuditVerifier {
             case .declared: checkDeclaration(entry, id: id, number: number)
             default: break
             }
+            return entry
         }
 
         /// Heads whose size the stream has just reached: their root must be this prefix's.

@@ -27,7 +27,9 @@ extension DropBox {
                 deletion: TransferEvent(
                     time: now, kind: .deleted, actor: actor, sourceAddress: source, transferID: id, size: current?.size,
                     ciphertextSHA256: current?.ciphertextSHA256, detail: "delivered"))
+            CrashPoint.deliverCommitted.reached()
             blobs.delete(delivered.blob)
+            CrashPoint.deliverUnlinked.reached()
             log("\(actor) received transfer \(id); its blob is deleted")
             return delivered
         } catch let error where error.code == .notClaimed {
@@ -46,7 +48,9 @@ extension DropBox {
             deletion: TransferEvent(
                 time: now, kind: .deleted, actor: sender, sourceAddress: source, transferID: id, size: current?.size,
                 ciphertextSHA256: current?.ciphertextSHA256, detail: "revoked by its sender"))
+        CrashPoint.revokeCommitted.reached()
         blobs.delete(revoked.blob)
+        CrashPoint.revokeUnlinked.reached()
         log("\(sender) revoked transfer \(id)")
         return revoked
     }
@@ -89,10 +93,12 @@ extension DropBox {
             log("transfer \(transfer.id): every byte was served before its session ended; delivered and deleted")
         }
         let expired = try store.expire(now: now)
+        CrashPoint.expireCommitted.reached(when: !expired.isEmpty)
         for transfer in expired {
             blobs.delete(transfer.blob)
             log("expired and deleted transfer \(transfer.id)")
         }
+        CrashPoint.expireUnlinked.reached(when: !expired.isEmpty)
         let orphans = blobs.orphans(keeping: try store.pendingBlobs(), olderThan: startingUp ? nil : now.addingTimeInterval(-Self.orphanMinimumAge))
         var removed = [TransferEvent]()
         for orphan in orphans where blobs.remove(orphan.name) {

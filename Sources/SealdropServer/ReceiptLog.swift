@@ -1,7 +1,9 @@
 import Foundation
 import SealdropFormat
+import SealdropIO
 import SealdropKeys
 import SealdropLog
+import SealdropStore
 import SealdropTrust
 
 /// The server's receipt key (an Ed25519 key in the data directory, made on
@@ -80,16 +82,56 @@ public struct ReceiptLog: Sendable {
             leafHashes: try dropBox.store.logLeafHashes(), from: from, at: now, key: key.signingKey, certificate: certificate.pem)
     }
 
-    /// Every entry so far, a head signed now over all of them, and the
-    /// certificates to check it: what a compliance officer takes away.
-    public func export(now: Date = Date()) throws -> LogBundle {
+    /// Entries read from the store at once by `export`.
+    static let exportPage = 10_000
+
+    /// Writes every entry so far, a head signed now over all of them, and
+    /// the certificates to check it (spec §4: JSON lines) to `path`: what a
+    /// compliance officer takes away. The log is read twice, a page at a
+    /// time, never held: once to sign the head, once to write the entries
+    /// it covers (entries appended meanwhile are left for the next export).
+    /// The file appears complete or not at all. Returns the head.
+    @discardableResult
+    public func export(to path: String, now: Date = Date()) throws -> SignedTreeHead {
         let trust = try dropBox.trustStore()
         let certificate = try certificate(trust, now: now)
-        let entries = try dropBox.store.logEntries()
-        let head = SignedTreeHead.sign(entries: entries, at: now, with: key.signingKey)
+        var frontier = MerkleFrontier()
+        try forEachEntry(upTo: Int.max) { frontier.append(leafHash: MerkleTree.leafHash($0)) }
+        let head = SignedTreeHead.sign(size: frontier.size, root: frontier.root, at: now, with: key.signingKey)
         let revocations = (try? String(contentsOfFile: trust.directory + "/" + TrustStore.revocationFile, encoding: .utf8)) ?? ""
-        return LogBundle(
-            entries: entries, treeHead: head, serverCertificate: certificate.pem, caCertificate: trust.ca.pem, revocations: revocations,
+        let header = LogExport.Header(
+            treeHead: head, serverCertificate: certificate.pem, caCertificate: trust.ca.pem, revocations: revocations,
             vendorCertificates: trust.vendorCertificates().map(\.pem))
+
+        let file = try AtomicOutputFile(destination: path, mode: 0o600, overwrite: true)
+        var buffer = header.encoded()
+        buffer.append(0x0A)
+        var written = MerkleFrontier()
+        try forEachEntry(upTo: head.size) { entry in
+            written.append(leafHash: MerkleTree.leafHash(entry))
+            LogExport.appendEntryLine(entry, to: &buffer)
+            if buffer.count >= 1 << 20 {
+                try buffer.withUnsafeBytes { try file.write($0) }
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+        try buffer.withUnsafeBytes { try file.write($0) }
+        // The log is append-only: the entries written must be the ones signed.
+        guard written.size == head.size, written.root == frontier.root else {
+            throw StoreError(.database, "the receipt log changed while it was exported (its first \(head.size) entries differ between two reads)")
+        }
+        try file.commit()
+        return head
+    }
+
+    /// Each entry from the first, in order, up to `limit` entries, a page at a time.
+    private func forEachEntry(upTo limit: Int, _ body: ([UInt8]) throws -> Void) throws {
+        var offset = 0
+        while offset < limit {
+            let page = try dropBox.store.logEntries(from: offset, limit: min(Self.exportPage, limit - offset))
+            if page.isEmpty { return }
+            for entry in page { try body(entry) }
+            offset += page.count
+        }
     }
 }

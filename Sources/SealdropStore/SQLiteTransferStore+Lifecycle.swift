@@ -114,6 +114,7 @@ extension SQLiteTransferStore {
                 arguments: [now.timeIntervalSince1970, id, session])
             guard db.changesCount == 1 else { throw StoreError(.notClaimed, "transfer \(id) changed state during delivery") }
             for event in events { try Self.insert(event, db) }
+            CrashPoint.deliverInTransaction.reached()
             transfer.state = .delivered
             transfer.endedAt = now
             transfer.claimedBy = nil
@@ -143,6 +144,7 @@ extension SQLiteTransferStore {
                 throw StoreError(.notRevocable, "transfer \(id) is \(state.rawValue) and can no longer be revoked")
             }
             for event in events { try Self.insert(event, db) }
+            CrashPoint.revokeInTransaction.reached()
             return try Self.decode(try Row.fetchOne(db, sql: "SELECT * FROM transfer WHERE id = ?", arguments: [id])!)
         }
     }
@@ -172,6 +174,7 @@ extension SQLiteTransferStore {
                 try Self.insert(Self.deletion(of: transfer, at: now, reason: "expired"), db)
                 expired.append(transfer)
             }
+            CrashPoint.expireInTransaction.reached(when: !expired.isEmpty)
             return expired
         }
     }

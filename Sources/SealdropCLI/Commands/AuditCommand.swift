@@ -50,7 +50,7 @@ struct AuditVerifyCommand: ParsableCommand {
     var reaperInterval: Double = 60
 
     func run() throws {
-        let (log, _, problems) = try AuditCheck(
+        let (log, problems) = try AuditCheck(
             bundle: bundle, ca: ca, earlierHeads: (sinceHead.map { [$0] } ?? []) + witnessHeads, reaperInterval: reaperInterval
         ).run()
         if problems.isEmpty {
@@ -114,8 +114,9 @@ struct AuditReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (log, leaves, problems) = try AuditCheck(bundle: bundle, ca: ca, earlierHeads: [], reaperInterval: 60).run()
-        var facts = AuditFacts(entries: leaves)
+        var facts = AuditFacts()
+        let (log, problems) = try AuditCheck(bundle: bundle, ca: ca, earlierHeads: [], reaperInterval: 60).run { facts.add($0) }
+        facts.finish()
         let from = try Self.day(since, endOfDay: false)
         let to = try Self.day(until, endOfDay: true)
         facts.transfers = facts.transfers.filter { story in
@@ -144,17 +145,18 @@ struct AuditCheck {
     /// A transfer's file may be deleted this long after its expiry (plus clock skew).
     let reaperInterval: TimeInterval
 
-    func run() throws -> (LogBundle, [[UInt8]], [String]) {
-        let log: LogBundle
+    /// Verifies the export, streaming it: `entry` sees each well-formed
+    /// entry as it passes (the report builds its facts there).
+    func run(entry: (LogEntry) -> Void = { _ in }) throws -> (LogExport.Header, [String]) {
+        let reader: LogExportReader
         do {
-            log = try JSONDecoder().decode(LogBundle.self, from: Data(contentsOf: URL(fileURLWithPath: bundle)))
+            reader = try LogExportReader(path: bundle)
         } catch {
-            throw CLIFailure(message: "\(bundle) is not a sealdrop log bundle: \(error.localizedDescription)", status: .verification)
+            throw CLIFailure(
+                message: "\(bundle) is not a sealdrop log export: \(error.message)",
+                hint: "export the log with 'sealdropd log export -o FILE' (format \(LogExport.format))", status: .verification)
         }
-        let entries = log.entries.map { Base64.decode($0) }
-        let leaves = entries.compactMap { $0 }
-        guard leaves.count == entries.count else { throw CLIFailure(message: "an entry of \(bundle) is not valid Base64", status: .verification) }
-
+        let log = reader.header
         let store = try scratchStore(log)
         let serverKey = try verifyServer(log, store)
         var problems = [String]()
@@ -168,18 +170,26 @@ struct AuditCheck {
         }
         let verifier = AuditVerifier(
             serverKey: serverKey, vendorKeys: vendorKeys(log, store), grace: reaperInterval + CertificateVerifier.clockSkew)
-        problems += verifier.verify(entries: leaves, head: log.treeHead, earlier: earlier).map(\.description)
-        return (log, leaves, problems)
+        var run = AuditVerifier.Run(verifier: verifier, head: log.treeHead, earlier: earlier)
+        do {
+            try reader.forEachEntry { bytes in
+                if let decoded = run.add(bytes) { entry(decoded) }
+            }
+        } catch let error as LogExportError {
+            throw CLIFailure(message: "\(bundle) is not a sealdrop log export: \(error.message)", status: .verification)
+        }
+        problems += run.finish().map(\.description)
+        return (log, problems)
     }
 
     /// The server certificate must chain to the pinned CA with the server role.
-    private func verifyServer(_ log: LogBundle, _ store: TrustStore) throws -> Ed25519PublicKey {
+    private func verifyServer(_ log: LogExport.Header, _ store: TrustStore) throws -> Ed25519PublicKey {
         let certificate = try VendorCertificate(pem: log.serverCertificate, source: "the bundle's server certificate")
         return try store.verifier().verify(certificate, for: .server).key.signingKey
     }
 
     /// Each vendor certificate of the bundle that the CA vouches for, by name.
-    private func vendorKeys(_ log: LogBundle, _ store: TrustStore) -> [String: Ed25519PublicKey] {
+    private func vendorKeys(_ log: LogExport.Header, _ store: TrustStore) -> [String: Ed25519PublicKey] {
         let verifier = store.verifier()
         var keys: [String: Ed25519PublicKey] = [:]
         for pem in log.vendorCertificates {
@@ -193,7 +203,7 @@ struct AuditCheck {
     }
 
     /// A trust store of the pinned CA and the bundle's revocation list.
-    private func scratchStore(_ log: LogBundle) throws -> TrustStore {
+    private func scratchStore(_ log: LogExport.Header) throws -> TrustStore {
         let pinned = try TrustStore.checkAnchor(path: ca)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sealdrop-audit-\(getpid())-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)

@@ -32,57 +32,62 @@ struct AuditFacts {
     var rejected: [(time: Date, actor: String, reason: String)] = []
     var failedLogins: [String: Int] = [:]
 
-    /// Entries that do not decode are skipped here: `AuditVerifier` reports
-    /// each of them, and the report prints those problems beside the facts.
-    init(entries: [[UInt8]]) {
-        var byID: [String: TransferStory] = [:]
-        var order: [String] = []
-        for bytes in entries {
-            guard let entry = try? LogEntry(decoding: bytes) else { continue }
-            let time = entry.date
-            switch entry.kind {
-            case .loginRefused:
-                failedLogins[entry.source.isEmpty ? "?" : entry.source, default: 0] += Int(entry.count ?? 1)
-            case .uploadRejected:
-                rejected.append((time, entry.actor, entry.detail))
-            default:
-                break
-            }
-            guard let id = entry.transfer else { continue }
-            if byID[id] == nil {
-                byID[id] = TransferStory(id: id)
-                order.append(id)
-            }
-            switch entry.kind {
-            case .uploadPublished:
-                byID[id]!.sender = entry.actor
-                byID[id]!.recipient = entry.recipient ?? "?"
-                byID[id]!.size = entry.size
-                byID[id]!.sha256 = entry.sha256 ?? ""
-                byID[id]!.uploaded = time
-                byID[id]!.expires = entry.expires.map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
-            case .delivered:
-                byID[id]!.delivered = time
-                byID[id]!.ended = "delivered"
-            case .expired, .revoked:
-                byID[id]!.ended = entry.kind.rawValue
-            case .deleted:
-                byID[id]!.deleted = time
-            case .acknowledged:
-                byID[id]!.acknowledged = time
-            case .declared:
-                let declaration = try? JSONDecoder().decode(Declaration.self, from: Data(entry.detail.utf8))
-                byID[id]!.purpose =
-                    declaration.map { d in
-                        [
-                            d.purpose, d.reference.isEmpty ? nil : "ref. \(d.reference)", d.categories.isEmpty ? nil : d.categories.joined(separator: ", "),
-                            d.records.map { "\($0) records" },
-                        ].compactMap { $0 }.joined(separator: "; ")
-                    } ?? ""
-            default:
-                break
-            }
+    private var byID: [String: TransferStory] = [:]
+    private var order: [String] = []
+
+    init() {}
+
+    /// Takes the next entry of the log. Entries that do not decode never
+    /// come here: `AuditVerifier` reports each of them, and the report
+    /// prints those problems beside the facts.
+    mutating func add(_ entry: LogEntry) {
+        let time = entry.date
+        switch entry.kind {
+        case .loginRefused:
+            failedLogins[entry.source.isEmpty ? "?" : entry.source, default: 0] += Int(entry.count ?? 1)
+        case .uploadRejected:
+            rejected.append((time, entry.actor, entry.detail))
+        default:
+            break
         }
+        guard let id = entry.transfer else { return }
+        if byID[id] == nil {
+            byID[id] = TransferStory(id: id)
+            order.append(id)
+        }
+        switch entry.kind {
+        case .uploadPublished:
+            byID[id]!.sender = entry.actor
+            byID[id]!.recipient = entry.recipient ?? "?"
+            byID[id]!.size = entry.size
+            byID[id]!.sha256 = entry.sha256 ?? ""
+            byID[id]!.uploaded = time
+            byID[id]!.expires = entry.expires.map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
+        case .delivered:
+            byID[id]!.delivered = time
+            byID[id]!.ended = "delivered"
+        case .expired, .revoked:
+            byID[id]!.ended = entry.kind.rawValue
+        case .deleted:
+            byID[id]!.deleted = time
+        case .acknowledged:
+            byID[id]!.acknowledged = time
+        case .declared:
+            let declaration = try? JSONDecoder().decode(Declaration.self, from: Data(entry.detail.utf8))
+            byID[id]!.purpose =
+                declaration.map { d in
+                    [
+                        d.purpose, d.reference.isEmpty ? nil : "ref. \(d.reference)", d.categories.isEmpty ? nil : d.categories.joined(separator: ", "),
+                        d.records.map { "\($0) records" },
+                    ].compactMap { $0 }.joined(separator: "; ")
+                } ?? ""
+        default:
+            break
+        }
+    }
+
+    /// Called after the last entry: the transfers, in the order they appeared.
+    mutating func finish() {
         transfers = order.compactMap { byID[$0] }.filter { $0.uploaded != nil }
     }
 }
