@@ -59,9 +59,9 @@ import TestSupport
         #expect(report.status == 0, "\(report.standardError)")
         let html = String(decoding: try server.directory.read("r.html"), as: UTF8.self)
         let log = try Self.load(bundle)
-        #expect(html.contains("Verified:"))
+        #expect(html.contains("Verdict: the log is complete and unaltered"))
         #expect(html.contains("delivered"))
-        #expect(html.contains("Sent by oldvendor"))
+        #expect(html.contains("oldvendor <span class=\"arrow\">→</span> newvendor"))
         #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"), "no external assets")
         let csv = String(decoding: try server.directory.read("r.csv"), as: UTF8.self).split(separator: "\r\n")
         #expect(csv.count == 2)
@@ -81,7 +81,7 @@ import TestSupport
         let broken = try Self.edit(bundle) { $0.entries.swapAt(1, 2) }
         let failing = try server.sealdrop(["audit", "report", broken, "--ca", "ca/trust/ca.pem", "--html", "bad.html"])
         #expect(failing.status == 3)
-        #expect(String(decoding: try server.directory.read("bad.html"), as: UTF8.self).contains("Verification FAILED"))
+        #expect(String(decoding: try server.directory.read("bad.html"), as: UTF8.self).contains("Verdict: verification FAILED"))
     }
 
     @Test func everyTamperingIsNamed() throws {
@@ -104,6 +104,46 @@ import TestSupport
             #expect(result.status == 3, "\(name)")
             #expect(result.standardError.contains(expected), "\(name): \(result.standardError)")
         }
+    }
+
+    @Test func theExportIsJSONLinesAndTheOlderBundleIsStillVerified() throws {
+        let (server, bundle) = try Self.exportedBundle()
+        let text = try String(contentsOfFile: bundle, encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("{\"caCertificate\":") == true && lines.first?.contains("\"format\":\"sealdrop-log-lines-v1\"") == true)
+        let log = try Self.load(bundle)
+        #expect(lines.dropFirst().map { Array($0.utf8) } == log.entries, "each entry verbatim on its own line")
+        #expect(text.hasSuffix("\n"))
+        let mode = try FileManager.default.attributesOfItem(atPath: bundle)[.posixPermissions] as? Int
+        #expect(mode == 0o600, "the export holds vendors' names and addresses: owner only")
+
+        // The one-document bundle of before verifies the same, and its tampering is caught the same.
+        let legacy = LogBundle(
+            entries: log.entries, treeHead: log.header.treeHead, serverCertificate: log.header.serverCertificate,
+            caCertificate: log.header.caCertificate, revocations: log.header.revocations, vendorCertificates: log.header.vendorCertificates)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(legacy).write(to: URL(fileURLWithPath: server.directory.file("legacy.json")))
+        let verified = try Self.verify(server, "legacy.json")
+        #expect(verified.status == 0, "\(verified.standardError)")
+        var swapped = legacy
+        swapped.entries.swapAt(1, 2)
+        try encoder.encode(swapped).write(to: URL(fileURLWithPath: server.directory.file("legacy-swapped.json")))
+        #expect(try Self.verify(server, "legacy-swapped.json").standardError.contains("do not hash to the signed root"))
+
+        // Anything else is refused with the format it should have been.
+        _ = try server.directory.write(Array("sequence,time,kind\n1,2,3\n".utf8), to: "log.csv")
+        let refused = try Self.verify(server, "log.csv")
+        #expect(refused.status == 3)
+        #expect(
+            refused.standardError
+                == "sealdrop: error: log.csv is not a sealdrop log export: its first line is not a JSON object: not a sealdrop log export\n"
+                + "sealdrop: hint: export the log with 'sealdropd log export -o FILE' (format sealdrop-log-lines-v1)\n")
+        // A line that is not an entry is named by its number.
+        _ = try server.directory.write(Array((String(lines[0]) + "\n\"%%%\"\n").utf8), to: "bad-line.jsonl")
+        let badLine = try Self.verify(server, "bad-line.jsonl")
+        #expect(badLine.status == 3)
+        #expect(badLine.standardError.contains("line 2 (entry 1) is a string but not the Base64 of an entry"), "\(badLine.standardError)")
     }
 
     @Test func aHeadSignedByAnotherKeyAndARewrittenHistoryAreCaught() throws {
