@@ -44,10 +44,14 @@ public struct AuditVerifier {
     public struct EarlierHead: Sendable {
         public var name: String
         public var head: SignedTreeHead
+        /// Earlier receipt keys the CA certified when this head was signed
+        /// (the caller verified them): a head from before a key rotation.
+        public var previousKeys: [Ed25519PublicKey]
 
-        public init(name: String, head: SignedTreeHead) {
+        public init(name: String, head: SignedTreeHead, previousKeys: [Ed25519PublicKey] = []) {
             self.name = name
             self.head = head
+            self.previousKeys = previousKeys
         }
     }
 
@@ -94,8 +98,11 @@ public struct AuditVerifier {
                 problems.append(Problem(.headSignature, "the tree head's signature does not verify with the server's receipt key"))
             }
             for saved in earlier {
-                guard saved.head.isSigned(by: verifier.serverKey) else {
-                    problems.append(Problem(.earlierHeadSignature, "the saved head \(saved.name) is not signed by this server's receipt key"))
+                guard saved.head.isSigned(by: verifier.serverKey) || saved.previousKeys.contains(where: { saved.head.isSigned(by: $0) }) else {
+                    problems.append(
+                        Problem(
+                            .earlierHeadSignature,
+                            "the saved head \(saved.name) is signed neither by this server's receipt key nor by an earlier receipt key the CA certified"))
                     continue
                 }
                 self.earlier.append(saved)

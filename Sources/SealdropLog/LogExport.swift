@@ -30,6 +30,10 @@ public struct LogExport: Sendable {
         public var revocations: String
         /// PEM: the vendor certificates, to check signed statements against.
         public var vendorCertificates: [String]
+        /// PEM: server certificates of receipt keys used before a rotation, so
+        /// heads saved before it (`--since-head`, `--witness-head`) can be
+        /// checked. Absent when there are none.
+        public var previousServerCertificates: [String]?
 
         public init(
             treeHead: SignedTreeHead, serverCertificate: String, caCertificate: String, revocations: String, vendorCertificates: [String]

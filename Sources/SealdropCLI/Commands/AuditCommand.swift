@@ -199,7 +199,7 @@ struct AuditCheck {
                 problems.append("\(path) is not a saved tree head")
                 continue
             }
-            earlier.append(AuditVerifier.EarlierHead(name: path, head: head))
+            earlier.append(AuditVerifier.EarlierHead(name: path, head: head, previousKeys: previousKeys(log, store, at: head.time)))
         }
         let verifier = AuditVerifier(
             serverKey: server.key.signingKey, vendorKeys: vendorKeys(log, store), grace: reaperInterval + CertificateVerifier.clockSkew)
@@ -221,6 +221,17 @@ struct AuditCheck {
     private func verifyServer(_ log: LogExport.Header, _ store: TrustStore) throws -> VerifiedParty {
         let certificate = try VendorCertificate(pem: log.serverCertificate, source: "the bundle's server certificate")
         return try store.verifier().verify(certificate, for: .server)
+    }
+
+    /// Keys of the export's earlier server certificates that the CA vouched
+    /// for (server role) at `time`: a head saved before a key rotation.
+    private func previousKeys(_ log: LogExport.Header, _ store: TrustStore, at time: Date) -> [Ed25519PublicKey] {
+        let verifier = store.verifier(now: time)
+        return (log.previousServerCertificates ?? []).compactMap { pem in
+            (try? VendorCertificate(pem: pem, source: "an earlier server certificate of the export")).flatMap {
+                try? verifier.verify($0, for: .server).key.signingKey
+            }
+        }
     }
 
     /// Each vendor certificate of the bundle that the CA vouches for, by name.
