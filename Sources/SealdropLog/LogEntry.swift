@@ -189,10 +189,10 @@ public struct LogEntry: Equatable, Sendable {
         } else {
             self = try Self.decodeGeneral(bytes)
         }
-        if let transfer, Hex.decode(transfer)?.count != 16 || transfer != transfer.lowercased() {
+        if let transfer, !Self.isLowercaseHex(transfer, digits: 32) {
             throw LogEntryError(.invalidField, "the transfer id \"\(transfer)\" is not 32 lowercase hexadecimal digits")
         }
-        if let sha256, Hex.decode(sha256)?.count != 32 || sha256 != sha256.lowercased() {
+        if let sha256, !Self.isLowercaseHex(sha256, digits: 64) {
             throw LogEntryError(.invalidField, "the envelope hash is not 64 lowercase hexadecimal digits")
         }
         if sequence < 1 { throw LogEntryError(.invalidField, "the sequence number \(sequence) is not positive") }
@@ -200,6 +200,10 @@ public struct LogEntry: Equatable, Sendable {
         guard encoded() == bytes else {
             throw LogEntryError(.notCanonical, "the entry is not in canonical form (sorted keys, no spaces, the spec's escaping)")
         }
+    }
+
+    static func isLowercaseHex(_ text: String, digits: Int) -> Bool {
+        text.utf8.count == digits && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
     /// The entry if `bytes` is a flat object of known keys with string and
@@ -218,7 +222,9 @@ public struct LogEntry: Equatable, Sendable {
             while end < bytes.count, bytes[end] != 0x22, bytes[end] != 0x5C, bytes[end] >= 0x20 { end += 1 }
             if end < bytes.count, bytes[end] == 0x22 {
                 defer { index = end + 1 }
-                return String(validating: bytes[index..<end], as: UTF8.self)
+                // Invalid UTF-8 is repaired here, so the entry no longer
+                // re-encodes to its bytes: the canonical check refuses it.
+                return bytes[index..<end].withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
             }
             var out = [UInt8]()
             while index < bytes.count {

@@ -276,22 +276,18 @@ struct AuditDocument {
         }
     }
 
-    static func formatter(_ format: String) -> DateFormatter {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = format
-        return formatter
+    static func day(_ date: Date) -> String { UTCTime(date).date }
+    static func clock(_ date: Date) -> String { UTCTime(date).seconds + " UTC" }
+    static func stamp(_ date: Date) -> String {
+        let time = UTCTime(date)
+        return time.date + " " + time.seconds + " UTC"
     }
-
-    static func day(_ date: Date) -> String { formatter("yyyy-MM-dd").string(from: date) }
-    static func clock(_ date: Date) -> String { formatter("HH:mm:ss").string(from: date) + " UTC" }
-    static func stamp(_ date: Date) -> String { day(date) + " " + clock(date) }
 
     /// A date over two lines that never break inside.
     static func cell(_ date: Date?, seconds: Bool = false) -> String {
         guard let date else { return "<span class=\"muted\">—</span>" }
-        return "<span class=\"d\">\(day(date))</span> <span class=\"t\">\(formatter(seconds ? "HH:mm:ss" : "HH:mm").string(from: date))</span>"
+        let time = UTCTime(date)
+        return "<span class=\"d\">\(time.date)</span> <span class=\"t\">\(seconds ? time.seconds : time.minutes)</span>"
     }
 
     static func bytes(_ count: UInt64) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import SealdropLog
 import SealdropTrust
 
 /// The facts as tables for programs: CSV (one row per transfer) and JSON.
@@ -10,7 +11,7 @@ enum AuditRenderer {
     ]
 
     static func row(_ story: TransferStory, now: Date = Date()) -> [String] {
-        func time(_ date: Date?) -> String { date.map(CertificateVerifier.format) ?? "" }
+        func time(_ date: Date?) -> String { date.map { UTCTime($0).iso8601 } ?? "" }
         let rest = story.timeAtRest(now: now).map { String(format: "%.1f h", $0 / 3600) } ?? ""
         return [
             story.id, story.sender, story.recipient, story.declared, story.size.map(String.init) ?? "", story.sha256, time(story.uploaded),
@@ -27,7 +28,7 @@ enum AuditRenderer {
         let rows = facts.transfers.map { Dictionary(uniqueKeysWithValues: zip(columns, row($0))) }
         let object: [String: Any] = [
             "verification": verified, "transfers": rows,
-            "rejectedUploads": facts.rejected.map { ["time": CertificateVerifier.format($0.time), "vendor": $0.actor, "reason": $0.reason] },
+            "rejectedUploads": facts.rejected.map { ["time": UTCTime($0.time).iso8601, "vendor": $0.actor, "reason": $0.reason] },
             "refusals": facts.refusals.map { group in
                 [
                     "kind": group.kind.rawValue, "reason": group.reason, "count": group.count, "first": CertificateVerifier.format(group.first),
