@@ -153,11 +153,22 @@ public struct AuditVerifier {
             guard let record = transfers[key], let upload = record.published, record.ended != nil, let gone = record.deleted else { return }
             transfers[key] = nil
             settled[key] = upload.sha256
-            let limit = upload.expires + Int64(verifier.grace * 1000)
-            if gone > limit {
-                lateDeletions.append(
-                    Problem(.fileDeletedLate, entry: upload.entry, "transfer \(key) was deleted \((gone - upload.expires) / 1000) s after its expiry"))
+            if gone > deadline(upload.expires) {
+                lateDeletions.append(Problem(.fileDeletedLate, entry: upload.entry, Self.lateMessage(key.description, gone: gone, expires: upload.expires)))
             }
+        }
+
+        /// The latest a transfer expiring at `expires` may be deleted. Entries
+        /// are read, not trusted: an expiry near Int64's ends must not
+        /// overflow (it saturates), nor a grace out of range.
+        private func deadline(_ expires: Int64) -> Int64 {
+            let grace = verifier.grace.isNaN ? 0 : Int64(max(-9e18, min(9e18, verifier.grace * 1000)))
+            let (sum, overflow) = expires.addingReportingOverflow(grace)
+            return overflow ? (grace > 0 ? Int64.max : Int64.min) : sum
+        }
+
+        static func lateMessage(_ id: String, gone: Int64, expires: Int64) -> String {
+            "transfer \(id) was deleted \(Int64((Double(gone) - Double(expires)) / 1000)) s after its expiry"
         }
 
         /// Heads whose size the stream has just reached: their root must be this prefix's.
@@ -223,7 +234,7 @@ public struct AuditVerifier {
             let published = transfers.compactMap { key, record in record.published.map { (key, record, $0) } }
             for (key, record, upload) in published {
                 let id = key.description
-                let limit = upload.expires + Int64(verifier.grace * 1000)
+                let limit = deadline(upload.expires)
                 if record.ended == nil, now > limit {
                     lifecycle.append(Problem(.transferNeverEnded, entry: upload.entry, "transfer \(id) expired without being delivered, expired or revoked"))
                 }
@@ -231,8 +242,7 @@ public struct AuditVerifier {
                     lifecycle.append(Problem(.fileNeverDeleted, entry: upload.entry, "transfer \(id) ended but its file was never recorded as deleted"))
                 }
                 if let gone = record.deleted, gone > limit {
-                    lifecycle.append(
-                        Problem(.fileDeletedLate, entry: upload.entry, "transfer \(id) was deleted \((gone - upload.expires) / 1000) s after its expiry"))
+                    lifecycle.append(Problem(.fileDeletedLate, entry: upload.entry, Self.lateMessage(id, gone: gone, expires: upload.expires)))
                 }
             }
             // By transfer, in upload order (a stable sort keeps each transfer's own order).
