@@ -81,6 +81,14 @@ import TestSupport
             #expect(!kinds.contains(.revoked) && !kinds.contains(.deleted), "\(kinds)")
             #expect(restarted.entries("blobs").count == 1)
             #expect(try restarted.sftp("oldvendor", ["rm /sent/\(id!).sealdrop"]).status == 0)
+        case .deliverInTransaction:
+            // The CLOSE that would deliver rolled back: its handle counts
+            // nothing (ranges count at CLOSE), so the transfer is served again
+            // and the next CLOSE delivers it, once.
+            #expect(!kinds.contains(.delivered) && !kinds.contains(.deleted), "\(kinds)")
+            #expect(try restarted.sftp("newvendor", ["get /inbox/\(id!).sealdrop again.sealdrop"]).status == 0)
+            let after = try Self.events(restarted, id)
+            #expect(after.filter { $0 == .delivered }.count == 1 && after.filter { $0 == .deleted }.count == 1, "\(after)")
         case _ where phase == "deliver":
             // Every byte was served before the crash: delivered, whichever step it reached.
             #expect(kinds.filter { $0 == .delivered }.count == 1 && kinds.filter { $0 == .deleted }.count == 1, "\(kinds)")
