@@ -156,7 +156,7 @@ import TestSupport
 
         let parallel = try InteropClient.rclone.download(server, "newvendor", "/inbox/\(id)", to: "parallel.sealdrop", extra: ["-v"])
         #expect(parallel.status == 0, "\(parallel.standardError)")
-        #expect(parallel.standardError.contains("multi-thread copy"), "rclone took its multi-thread path: \(parallel.standardError)")
+        #expect(parallel.standardError.contains("Multi-thread Copied"), "rclone took its multi-thread path: \(parallel.standardError)")
         let same = try Subprocess.run("/usr/bin/cmp", ["parallel.sealdrop", envelope], directory: server.directory.path)
         #expect(same.status == 0, "the envelope arrived intact: \(same.output)")
         let opened = try server.sealdrop(["open", "parallel.sealdrop", "-o", "parallel.plain", "--identity", "newvendor", "--from", "oldvendor"])
