@@ -83,6 +83,6 @@ func fingerprint(_ settings: ServerSettings) -> String {
         "\(settings.maximumSessions)", "\(settings.maximumSessionsPerVendor)", "\(settings.loginTimeout)", "\(settings.idleTimeout)",
         "\(settings.failedLoginsPerMinute)", "\(settings.maximumLoginsInProgressPerSource)", "\(settings.listenBacklog)", "\(box.claimLease)",
         "\(box.trustCheckInterval)", "\(box.refusalWindow)", "\(settings.revocationCheckInterval)", "\(settings.maximumSessionLifetime)",
-        "\(settings.shutdownGrace)",
+        "\(settings.shutdownGrace)", settings.database ?? "sqlite",
     ].joined(separator: "\u{0}")
 }
