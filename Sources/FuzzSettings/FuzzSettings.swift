@@ -68,11 +68,11 @@ func checkUsable(_ settings: ServerSettings) {
     }
     let counts = [
         box.maximumPendingPerVendor, settings.maximumSessions, settings.maximumSessionsPerVendor, settings.failedLoginsPerMinute,
-        settings.loginLimits.start, settings.loginLimits.full, settings.loginLimits.perSource, Int(settings.listenBacklog),
+        settings.loginLimits.perSource, settings.loginLimits.start, settings.loginLimits.full, settings.loginLimits.rate, Int(settings.listenBacklog),
     ]
     for count in counts where count <= 0 { fatalError("a count of \(count) was accepted") }
     let logins = settings.loginLimits
-    guard logins.start <= logins.full, (1...100).contains(logins.rate), (1...32).contains(logins.ipv4Prefix), (1...128).contains(logins.ipv6Prefix) else {
+    guard logins.start <= logins.full, logins.rate <= 100, (1...32).contains(logins.ipv4Prefix), (1...128).contains(logins.ipv6Prefix) else {
         fatalError("login limits \(logins) were accepted")
     }
     guard (0...65535).contains(settings.listenPort) else { fatalError("the port \(settings.listenPort) was accepted") }
@@ -87,6 +87,6 @@ func fingerprint(_ settings: ServerSettings) -> String {
         "\(settings.maximumSessions)", "\(settings.maximumSessionsPerVendor)", "\(settings.loginTimeout)", "\(settings.idleTimeout)",
         "\(settings.failedLoginsPerMinute)", "\(settings.loginLimits)", "\(settings.listenBacklog)", "\(box.claimLease)",
         "\(box.trustCheckInterval)", "\(box.refusalWindow)", "\(settings.revocationCheckInterval)", "\(settings.maximumSessionLifetime)",
-        "\(settings.shutdownGrace)", settings.database ?? "sqlite",
+        "\(settings.shutdownGrace)",
     ].joined(separator: "\u{0}")
 }
