@@ -63,6 +63,7 @@ public struct ReceiptLog: Sendable {
         // its index: the log is neither re-read nor rehashed for a receipt.
         let hashes = try dropBox.store.logLeafHashes()
         let head = SignedTreeHead.sign(leafHashes: hashes, at: now, with: key.signingKey)
+        dropBox.keepLogHead(head)
         // Entries appended after the hashes were read are outside this head.
         let included = try dropBox.store.logEntries(transfer: transferID).filter { $0.index >= 0 && $0.index < hashes.count }.map { item in
             TransferReceipt.Entry(
@@ -76,8 +77,10 @@ public struct ReceiptLog: Sendable {
     /// head signed now over the whole log, with the proof from size N.
     func publishedHead(from: Int?, now: Date = Date()) throws -> PublishedHead {
         let certificate = try certificate(try dropBox.trustStore(), now: now)
-        return PublishedHead.make(
+        let published = PublishedHead.make(
             leafHashes: try dropBox.store.logLeafHashes(), from: from, at: now, key: key.signingKey, certificate: certificate.pem)
+        dropBox.keepLogHead(published.treeHead)
+        return published
     }
 
     /// Every entry so far, a head signed now over all of them, and the
@@ -87,6 +90,7 @@ public struct ReceiptLog: Sendable {
         let certificate = try certificate(trust, now: now)
         let entries = try dropBox.store.logEntries()
         let head = SignedTreeHead.sign(entries: entries, at: now, with: key.signingKey)
+        dropBox.keepLogHead(head)
         let revocations = (try? String(contentsOfFile: trust.directory + "/" + TrustStore.revocationFile, encoding: .utf8)) ?? ""
         return LogBundle(
             entries: entries, treeHead: head, serverCertificate: certificate.pem, caCertificate: trust.ca.pem, revocations: revocations,
