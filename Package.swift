@@ -11,6 +11,10 @@ let package = Package(
     products: [
         .executable(name: "sealdrop", targets: ["sealdrop"]),
         .executable(name: "sealdropd", targets: ["sealdropd"]),
+        // For the micro-benchmarks in Benchmarks/, a package of their own.
+        .library(
+            name: "SealdropBenchmarkable",
+            targets: ["SealdropFormat", "SealdropSFTP", "SealdropCrypto", "SealdropKeys", "SealdropIO", "SealdropEnvelope"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -19,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C libraries, each imported by exactly one Swift target.
@@ -107,6 +114,21 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The same store on PostgreSQL, for several nodes sharing metadata:
+        // its own target so the SQLite-only build never links NIO.
+        .target(
+            name: "SealdropStorePostgres",
+            dependencies: [
+                "SealdropStore", "SealdropFormat", "SealdropLog",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // The drop box: the virtual tree, the SFTP session rules, uploads,
         // downloads, expiry. Transport-free: sessions take decoded packets.
         .target(
@@ -163,7 +185,8 @@ let package = Package(
         .target(
             name: "SealdropDaemon",
             dependencies: [
-                "SealdropServer", "SealdropSSH", "SealdropTrust", "SealdropKeys", "SealdropSFTP", "SealdropFormat", "SealdropLog",
+                "SealdropServer", "SealdropSSH", "SealdropTrust", "SealdropKeys", "SealdropSFTP", "SealdropStore", "SealdropStorePostgres",
+                "SealdropFormat", "SealdropLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -184,6 +207,11 @@ let package = Package(
         .executableTarget(
             name: "log-vectors",
             dependencies: ["SealdropLog", "SealdropKeys", "SealdropCrypto", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "store-bench",
+            dependencies: ["SealdropStore", "SealdropStorePostgres"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -211,6 +239,28 @@ let package = Package(
         .executableTarget(
             name: "FuzzOpenSSH",
             dependencies: ["FuzzSupport", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "FuzzLog",
+            dependencies: ["FuzzSupport", "SealdropLog", "SealdropCrypto", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+        // FuzzSettings and FuzzTrust read internals with `@testable import`:
+        // ops/fuzz builds with -enable-testing, as a debug build does.
+        .executableTarget(
+            name: "FuzzSettings",
+            dependencies: ["FuzzSupport", "SealdropDaemon"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "FuzzTrust",
+            dependencies: [
+                "FuzzSupport", "SealdropTrust", "SealdropCrypto",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
 
@@ -242,7 +292,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SealdropStoreTests",
-            dependencies: ["SealdropStore", "TestSupport"],
+            dependencies: ["SealdropStore", "SealdropStorePostgres", "SealdropLog", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -24,8 +24,15 @@ struct LogExportCommand: ParsableCommand {
     @OptionGroup var storage: StorageOptions
 
     func run() throws {
+        var settings = ServerSettings()
+        do {
+            if let database = storage.database { try settings.setDatabase(database) }
+        } catch let error as SettingsError {
+            throw ValidationError(error.message)
+        }
         let dropBox = try DropBox(
-            configuration: DropBoxConfiguration(dataDirectory: storage.data, trustDirectory: storage.trust), log: DaemonLog.line, startingUp: false)
+            configuration: DropBoxConfiguration(dataDirectory: storage.data, trustDirectory: storage.trust), store: settings.openStore(),
+            log: DaemonLog.line, startingUp: false)
         let bundle = try ReceiptLog(dropBox: dropBox).export()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

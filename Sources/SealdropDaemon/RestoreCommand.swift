@@ -34,6 +34,9 @@ struct RestoreCommand: ParsableCommand {
 
     func run() throws {
         let settings = try options.settings()
+        guard settings.database == nil else {
+            throw ValidationError("restore works on the SQLite metadata; restore PostgreSQL with pg_restore (README, \"Backup and restore\")")
+        }
         umask(0o077)
         var restore = DropBoxRestore(configuration: settings.dropBox, log: DaemonLog.line)
         let decoder = JSONDecoder()

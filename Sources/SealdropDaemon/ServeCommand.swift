@@ -28,6 +28,12 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where to listen, HOST:PORT (overrides the file); port 0 picks a free one.", valueName: "host:port"))
     var listen: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The metadata database: sqlite (the file in the data directory) or postgres://USER@HOST:PORT/DB (overrides the file).",
+            valueName: "url"))
+    var database: String?
+
     func run() throws {
         var settings = ServerSettings()
         do {
@@ -35,14 +41,23 @@ struct ServeCommand: ParsableCommand {
             if let data { settings.dropBox.dataDirectory = data }
             if let trust { settings.dropBox.trustDirectory = trust }
             if let listen { try settings.setListen(listen) }
+            if let database { try settings.setDatabase(database) }
         } catch let error as SettingsError {
             throw ValidationError(error.message)
         }
         // Everything the server creates is its own: files 0600, folders 0700.
         umask(0o077)
+        if settings.database != nil {
+            // Nodes sharing a database must share their keys: none is made here.
+            for key in ["ssh_host_ed25519_key", ReceiptLog.keyFile] where !FileManager.default.fileExists(atPath: settings.dropBox.dataDirectory + "/" + key) {
+                throw ValidationError(
+                    "\(settings.dropBox.dataDirectory)/\(key) is missing: with a shared database every node needs the same keys, and none is made automatically"
+                )
+            }
+        }
         let dropBox: DropBox
         do {
-            dropBox = try DropBox(configuration: settings.dropBox, log: DaemonLog.line)
+            dropBox = try DropBox(configuration: settings.dropBox, store: settings.openStore(), log: DaemonLog.line)
         } catch let error as PrivateDirectoryError {
             throw ValidationError(error.description)
         }

@@ -1,5 +1,7 @@
 import Foundation
 import SealdropServer
+import SealdropStore
+import SealdropStorePostgres
 
 /// Everything `sealdropd serve` can be told, from the config file and
 /// flags. `ops/sealdropd.conf` documents each setting.
@@ -32,6 +34,9 @@ struct ServerSettings {
     /// After SIGTERM or SIGINT: how long sessions in flight may finish
     /// before they are cut (their claims are kept for a resume).
     var shutdownGrace: Double = 10
+    /// The metadata database (`database`): nil for the SQLite file in the
+    /// data directory, or a `postgres://` URL shared by several nodes.
+    var database: String?
 
     /// Applies a `key = value` file; `#` starts a comment. Unknown keys and
     /// bad values are errors naming the line.
@@ -42,6 +47,12 @@ struct ServerSettings {
         } catch {
             throw SettingsError("cannot read \(path): \(error.localizedDescription)")
         }
+        try apply(text: text, origin: path)
+    }
+
+    /// Applies the text of a `key = value` file read from `origin` (named
+    /// in errors): no I/O, so the parser is tested and fuzzed from bytes.
+    mutating func apply(text: String, origin path: String) throws {
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
             let trimmed = line.trimmingCharacters(in: .whitespaces)
@@ -80,8 +91,34 @@ struct ServerSettings {
         case "revocation-check-interval": revocationCheckInterval = try Self.duration(value, key)
         case "maximum-session-lifetime": maximumSessionLifetime = try Self.duration(value, key)
         case "shutdown-grace": shutdownGrace = try Self.duration(value, key)
+        case "database": try setDatabase(value)
         default: throw SettingsError("unknown setting \"\(key)\"")
         }
+    }
+
+    /// `sqlite` (the file in the data directory) or a `postgres://` URL, checked now.
+    mutating func setDatabase(_ value: String) throws {
+        if value == "sqlite" {
+            database = nil
+            return
+        }
+        guard PostgresSettings.isURL(value) else {
+            throw SettingsError("database must be sqlite or a URL such as postgres://sealdrop@db.example:5432/sealdrop")
+        }
+        do {
+            _ = try PostgresSettings(url: value)
+        } catch {
+            throw SettingsError(error.message)
+        }
+        database = value
+    }
+
+    /// Opens the configured metadata store: nil means the SQLite file the
+    /// drop box opens itself.
+    func openStore(nodeID: String? = nil) throws -> (any TransferStore)? {
+        guard let database else { return nil }
+        return try PostgresTransferStore(
+            settings: PostgresSettings(url: database), claimLease: dropBox.claimLease, nodeID: nodeID ?? PostgresTransferStore.defaultNodeID())
     }
 
     mutating func setListen(_ value: String) throws {

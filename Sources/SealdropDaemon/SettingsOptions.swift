@@ -14,11 +14,18 @@ struct SettingsOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The trust store (overrides the file; default ./Certificates).", valueName: "dir"))
     var trust: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The metadata database when it is not the SQLite file in the data directory: postgres://USER@HOST:PORT/DB (overrides the file).",
+            valueName: "url"))
+    var database: String?
+
     /// The settings these options describe; a bad file is a usage error naming its line.
     func settings() throws -> ServerSettings {
         var settings = ServerSettings()
         do {
             if let config { try settings.load(file: config) }
+            if let database { try settings.setDatabase(database) }
         } catch let error as SettingsError {
             throw ValidationError(error.message)
         }

@@ -30,7 +30,7 @@ struct SubsystemCommand: ParsableCommand {
         let settings = try options.settings()
         let dropBox: DropBox
         do {
-            dropBox = try DropBox(configuration: settings.dropBox, log: DaemonLog.line, startingUp: false)
+            dropBox = try DropBox(configuration: settings.dropBox, store: settings.openStore(), log: DaemonLog.line, startingUp: false)
         } catch let error as PrivateDirectoryError {
             throw ValidationError(error.description)
         }

@@ -28,7 +28,7 @@ struct SweepCommand: ParsableCommand {
         umask(0o077)
         let dropBox: DropBox
         do {
-            dropBox = try DropBox(configuration: settings.dropBox, log: DaemonLog.line, startingUp: false)
+            dropBox = try DropBox(configuration: settings.dropBox, store: settings.openStore(), log: DaemonLog.line, startingUp: false)
         } catch let error as PrivateDirectoryError {
             throw ValidationError(error.description)
         }
