@@ -161,6 +161,22 @@ import TestSupport
         #expect(entries.prefix(export.entries.count).map { Base64.encode($0) } == export.entries)
     }
 
+    /// A backup of another drop box does not continue this one's log: refused, nothing changed.
+    @Test func aBackupOfAnotherDropBoxIsRefused() throws {
+        let box = try Box()
+        let other = try Box()
+        _ = try box.send(seed: 5)
+        _ = try other.send(seed: 6)
+        let result = try other.sealdropd(["backup", "--to", box.directory.file("backup.sqlite")])
+        #expect(result.status == 0, "\(result.standardError)")
+        let before = try box.store().logEntries()
+        let refused = try box.restore()
+        #expect(refused.status == 1)
+        #expect(refused.standardError.contains("does not continue the backup's log"), "\(refused.standardError)")
+        #expect(try box.store().logEntries() == before)
+        #expect(try !FileManager.default.contentsOfDirectory(atPath: box.data).contains { $0.contains("restoring") || $0.contains("replaced") })
+    }
+
     /// A transfer untouched since the backup stays available, and one
     /// claimed since then (how much went out unknown) ends.
     @Test func decisionsForUntouchedAndClaimedTransfers() throws {
