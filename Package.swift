@@ -246,7 +246,7 @@ let package = Package(
             dependencies: ["FuzzSupport", "SealdropLog", "SealdropCrypto", "SealdropFormat"],
             swiftSettings: strictSettings
         ),
-        // FuzzSettings and FuzzTrust read internals with `@testable import`:
+        // FuzzSettings, FuzzTrust and FuzzSession read internals with `@testable import`:
         // ops/fuzz builds with -enable-testing, as a debug build does.
         .executableTarget(
             name: "FuzzSettings",
@@ -260,6 +260,14 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "FuzzSession",
+            dependencies: [
+                "FuzzSupport", "SealdropServer", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropEnvelope",
+                "SealdropFormat", "SealdropIO", "SealdropCrypto", "SealdropLayout",
             ],
             swiftSettings: strictSettings
         ),

@@ -45,6 +45,13 @@ struct ServeCommand: ParsableCommand {
         } catch let error as SettingsError {
             throw ValidationError(error.message)
         }
+        // Where it will listen is checked first: an address it cannot bind
+        // leaves no data folder or host key behind.
+        do {
+            try SSHServer.checkListen(host: settings.listenHost, port: settings.listenPort)
+        } catch {
+            throw ValidationError(error.message)
+        }
         // Everything the server creates is its own: files 0600, folders 0700.
         umask(0o077)
         if settings.database != nil {

@@ -19,9 +19,11 @@ struct ServerSettings {
     var idleTimeout: Double = 600
     /// Failed logins allowed per source address per minute before it is refused outright.
     var failedLoginsPerMinute = 10
-    /// Connections from one address still logging in (OpenSSH's MaxStartups,
-    /// per source): silent connections cannot take every session slot.
-    var maximumLoginsInProgressPerSource = 8
+    /// Connections still logging in: OpenSSH's MaxStartups (random early
+    /// drop from `start`, all refused at `full`, below `maximum-sessions` so
+    /// logged-in sessions keep slots), and a limit per source range (IPv4
+    /// /24, IPv6 /64), so a flood from one place does not touch others.
+    var loginLimits = LoginAdmission.Limits()
     /// Connections the kernel queues before they are accepted (libssh's own
     /// listener used 10, which made bursts of logins wait seconds).
     var listenBacklog: Int32 = 1024
@@ -83,7 +85,10 @@ struct ServerSettings {
         case "login-timeout": loginTimeout = try Self.duration(value, key)
         case "idle-timeout": idleTimeout = try Self.duration(value, key)
         case "failed-logins-per-minute": failedLoginsPerMinute = try Self.count(value, key)
-        case "logins-in-progress-per-source": maximumLoginsInProgressPerSource = try Self.count(value, key)
+        case "logins-in-progress-per-source": loginLimits.perSource = try Self.count(value, key)
+        case "max-startups": try setMaxStartups(value)
+        case "source-prefix-ipv4": loginLimits.ipv4Prefix = try Self.prefix(value, key, bits: 32)
+        case "source-prefix-ipv6": loginLimits.ipv6Prefix = try Self.prefix(value, key, bits: 128)
         case "listen-backlog": listenBacklog = Int32(clamping: try Self.count(value, key))
         case "claim-lease": dropBox.claimLease = try Self.duration(value, key)
         case "trust-check-interval": dropBox.trustCheckInterval = try Self.duration(value, key)
@@ -127,6 +132,23 @@ struct ServerSettings {
         }
         listenHost = String(value[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         listenPort = port
+    }
+
+    /// `start:rate:full`, as OpenSSH's MaxStartups: 1 ≤ start ≤ full, rate a percentage 1...100.
+    mutating func setMaxStartups(_ value: String) throws {
+        let parts = value.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+        guard parts.count == 3, let start = parts[0], let rate = parts[1], let full = parts[2], start >= 1, start <= full, (1...100).contains(rate)
+        else {
+            throw SettingsError("max-startups must be start:rate:full such as 10:30:32 (1 ≤ start ≤ full, rate 1 to 100 percent)")
+        }
+        loginLimits.start = start
+        loginLimits.rate = rate
+        loginLimits.full = full
+    }
+
+    static func prefix(_ text: String, _ key: String, bits: Int) throws -> Int {
+        guard let value = Int(text), (1...bits).contains(value) else { throw SettingsError("\(key) must be a prefix length from 1 to \(bits)") }
+        return value
     }
 
     static func duration(_ text: String, _ key: String) throws -> TimeInterval {

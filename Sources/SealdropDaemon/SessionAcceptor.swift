@@ -15,7 +15,7 @@ final class SessionAcceptor: @unchecked Sendable {
     let server: SSHServer
     let dropBox: DropBox
     let settings: ServerSettings
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     /// A connection being served: while logging in (`vendor` nil), then in session.
     struct Live {
@@ -29,8 +29,8 @@ final class SessionAcceptor: @unchecked Sendable {
         var sessions = 0
         var perVendor: [String: Int] = [:]
         var failures: [String: [Date]] = [:]
-        /// Connections not yet logged in, per source address.
-        var handshaking: [String: Int] = [:]
+        /// Connections not yet logged in: random early drop and per-range limits.
+        var logins: LoginAdmission
         var live: [Int: Live] = [:]
         var nextID = 0
         var stopping = false
@@ -40,6 +40,7 @@ final class SessionAcceptor: @unchecked Sendable {
         self.server = server
         self.dropBox = dropBox
         self.settings = settings
+        state = Mutex(State(logins: LoginAdmission(limits: settings.loginLimits)))
     }
 
     /// Serves until SIGTERM or SIGINT, then stops gracefully: no new
@@ -82,7 +83,8 @@ final class SessionAcceptor: @unchecked Sendable {
                 continue
             }
             let source = connection.sourceAddress
-            let admitted = state.withLock { state -> Result<Int, Refusal> in
+            let draw = Double.random(in: 0..<1)
+            let admitted = state.withLock { state -> Result<(id: Int, range: String), Refusal> in
                 if state.stopping { return .failure(Refusal("the server is stopping")) }
                 if state.sessions >= settings.maximumSessions { return .failure(Refusal("the server is full (\(settings.maximumSessions) sessions)")) }
                 if Self.overFailureLimit(&state, source, settings.failedLoginsPerMinute) {
@@ -90,24 +92,25 @@ final class SessionAcceptor: @unchecked Sendable {
                     state.failures[source, default: []].append(Date())
                     return .failure(Refusal("too many failed logins from \(source); wait a minute"))
                 }
-                if state.handshaking[source, default: 0] >= settings.maximumLoginsInProgressPerSource {
-                    return .failure(Refusal("\(settings.maximumLoginsInProgressPerSource) logins from \(source) are already in progress"))
+                let range: String
+                switch state.logins.admit(source: source, draw: draw) {
+                case .success(let admitted): range = admitted
+                case .failure(let refusal): return .failure(Refusal(refusal.reason))
                 }
-                state.handshaking[source, default: 0] += 1
                 state.sessions += 1
                 let id = state.nextID
                 state.nextID += 1
                 state.live[id] = Live(connection: connection, started: Date())
-                return .success(id)
+                return .success((id, range))
             }
             switch admitted {
             case .failure(let refusal):
                 connection.refuse(refusal.reason)
                 dropBox.recordRefusal(kind: .refusedSession, actor: "", source: source, detail: refusal.reason)
                 DaemonLog.line("refused a connection from \(source): \(refusal.reason)")
-            case .success(let id):
+            case .success(let (id, range)):
                 Thread.detachNewThread { [self] in
-                    serve(connection, id: id)
+                    serve(connection, id: id, range: range)
                     state.withLock { state in
                         state.sessions -= 1
                         state.live[id] = nil
@@ -117,7 +120,8 @@ final class SessionAcceptor: @unchecked Sendable {
         }
     }
 
-    private func serve(_ connection: SSHServerConnection, id: Int) {
+    /// `range`: the source range the connection counts in while it logs in.
+    private func serve(_ connection: SSHServerConnection, id: Int, range: String) {
         let source = connection.sourceAddress
         var vendor: VerifiedParty?
         let established: (user: String, keyBlob: [UInt8])
@@ -142,11 +146,11 @@ final class SessionAcceptor: @unchecked Sendable {
                 return vendor != nil
             }
         } catch {
-            state.withLock { $0.handshaking[source, default: 1] -= 1 }
+            state.withLock { $0.logins.finished(range) }
             DaemonLog.line("session from \(source) ended before sftp: \(error)")
             return
         }
-        state.withLock { $0.handshaking[source, default: 1] -= 1 }
+        state.withLock { $0.logins.finished(range) }
         guard let party = vendor, party.name.value == established.user else { return }
         let name = party.name.value
         let allowed = state.withLock { state -> Bool in

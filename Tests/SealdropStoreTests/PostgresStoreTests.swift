@@ -136,16 +136,17 @@ import TestSupport
         let fixture = try StoreFixture(engine)
         defer { withExtendedLifetime(fixture) {} }
         let settings = try fixture.postgresSettings(maximumConnections: 2)
-        let dying = try PostgresTransferStore(settings: settings, nodeID: "dying", heartbeatInterval: 0.2, nodeTimeout: 1.5)
-        let survivor = try PostgresTransferStore(settings: settings, nodeID: "survivor", heartbeatInterval: 0.2, nodeTimeout: 1.5)
+        let dying = try PostgresTransferStore(settings: settings, nodeID: "dying", heartbeatInterval: 0.2, nodeTimeout: 3)
+        let survivor = try PostgresTransferStore(settings: settings, nodeID: "survivor", heartbeatInterval: 0.2, nodeTimeout: 3)
         try dying.publish(Sample.transfer("aa"), event: Sample.event(.uploadPublished, "aa"))
         _ = try dying.claim(id: "aa", recipient: "newvendor", session: "s1", now: Date(), event: Sample.event(.claimed, "aa"))
         try dying.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<100]), now: Date())
-        Thread.sleep(forTimeInterval: 1.8)
+        // Longer than the node timeout: only the heartbeat keeps the handle.
+        Thread.sleep(forTimeInterval: 3.5)
         _ = try survivor.claim(id: "aa", recipient: "newvendor", session: "s2", now: Date(), event: Sample.event(.claimed, "aa"))
         #expect(try survivor.events().last?.detail.contains("joins 1 open handle") == true, "a beating node keeps its handle for the lease")
         dying.stopHeartbeat()
-        Thread.sleep(forTimeInterval: 2.0)
+        Thread.sleep(forTimeInterval: 3.5)
         let joined = try survivor.claim(id: "aa", recipient: "newvendor", session: "s3", now: Date(), event: Sample.event(.claimed, "aa"))
         #expect(joined.served.ranges.isEmpty, "the dead node's 100 bytes never count")
         #expect(try survivor.events().last?.detail.contains("1 lapsed handle(s) ended without CLOSE") == true, "its lease still ran, its node did not")
@@ -197,7 +198,7 @@ import TestSupport
         #expect(refused?.message.contains("SQLSTATE 55P03") == true, "the SQL state is kept: \(refused?.message ?? "")")
         #expect(Date().timeIntervalSince(started) < settings.callTimeout, "refused by lock_timeout, not a long wait")
         // The server ends the idle transaction; the log moves again.
-        Thread.sleep(forTimeInterval: 2.0)
+        Thread.sleep(forTimeInterval: 3.0)
         try other.record(Sample.event(.loginRefused))
         #expect(try other.events().map(\.sequence) == [1])
     }
