@@ -186,6 +186,7 @@ let package = Package(
             name: "SealdropDaemon",
             dependencies: [
                 "SealdropServer", "SealdropSSH", "SealdropTrust", "SealdropKeys", "SealdropSFTP", "SealdropStore", "SealdropStorePostgres",
+                "SealdropFormat", "SealdropLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

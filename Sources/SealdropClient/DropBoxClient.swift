@@ -31,12 +31,17 @@ public final class DropBoxClient {
 
     /// - Parameter timeout: seconds for connecting, the key exchange and
     ///   login, and then for each answer of the server.
+    ///   - login: the SSH user name when it is not the vendor's (a drop box
+    ///     behind the host's sshd, where every vendor logs in as one account
+    ///     and is told apart by its key).
     public init(
-        host: String, port: Int, pinnedHostKey: String, user: String, identity: VendorIdentity, timeout: Int = SSHClientConnection.defaultTimeout
+        host: String, port: Int, pinnedHostKey: String, user: String, identity: VendorIdentity, timeout: Int = SSHClientConnection.defaultTimeout,
+        login: String? = nil
     ) throws {
         if let problem = VendorNameRule.problem(with: user) { throw DropBoxError(.invalidName, "\"\(user)\" is not a vendor name: \(problem)") }
         let ssh = try SSHClientConnection(
-            host: host, port: port, user: user, pinnedHostKey: pinnedHostKey, privateKeyPEM: identity.openSSHPrivateKeyText(), timeout: timeout)
+            host: host, port: port, user: login ?? user, pinnedHostKey: pinnedHostKey, privateKeyPEM: identity.openSSHPrivateKeyText(),
+            timeout: timeout)
         self.ssh = ssh
         self.vendor = user
         self.identity = identity

@@ -23,7 +23,11 @@ struct SealdropdCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sealdropd",
         abstract: "The sealdrop drop box server.",
-        subcommands: [ServeCommand.self, SubsystemCommand.self, LogCommand.self],
+        version: "0.1.0",
+        subcommands: [
+            ServeCommand.self, SubsystemCommand.self, LogCommand.self, AuthorizedKeysCommand.self, SweepCommand.self, BackupCommand.self,
+            RestoreCommand.self, HostKeyCommand.self,
+        ],
         defaultSubcommand: ServeCommand.self
     )
 }

@@ -29,8 +29,9 @@ public final class SSHClientConnection: @unchecked Sendable {
     private var standardErrorBytes = 0
 
     /// - Parameters:
-    ///   - pinnedHostKey: `SHA256:...`; a different key ends the connection
-    ///     before authentication, with both fingerprints in the error.
+    ///   - pinnedHostKey: `SHA256:...`, or several comma-separated (a
+    ///     host-key rollover); any other key ends the connection before
+    ///     authentication, with the fingerprints in the error.
     ///   - privateKeyPEM: the user's unencrypted OpenSSH private key text;
     ///     wiped from libssh's copy when the key is freed.
     ///   - timeout: seconds; bounds the TCP connect, the key exchange and
@@ -64,10 +65,12 @@ public final class SSHClientConnection: @unchecked Sendable {
             throw SSHError(.connectFailed, "cannot connect to \(host):\(port): \(lastError)")
         }
         hostKeyFingerprint = try Self.serverFingerprint(session)
-        guard hostKeyFingerprint == pinnedHostKey else {
+        // Several pins (comma-separated) during a host-key rollover: any one of them.
+        let pins = pinnedHostKey.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard pins.contains(hostKeyFingerprint) else {
             throw SSHError(
                 .hostKeyMismatch,
-                "the server at \(host):\(port) presented host key \(hostKeyFingerprint), not the pinned \(pinnedHostKey)")
+                "the server at \(host):\(port) presented host key \(hostKeyFingerprint), not the pinned \(pins.joined(separator: " or "))")
         }
         var key: ssh_key?
         guard ssh_pki_import_privkey_base64(privateKeyPEM, nil, nil, nil, &key) == SSH_OK, let key else {

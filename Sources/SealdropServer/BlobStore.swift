@@ -66,6 +66,19 @@ public final class BlobStore: Sendable {
         return removed
     }
 
+    /// For a sweep while sessions of other processes may be uploading:
+    /// removes only staging files not modified since `limit`.
+    func cleanStaging(untouchedSince limit: Date) -> Int {
+        var removed = 0
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: configuration.stagingDirectory)) ?? [] {
+            var info = stat()
+            let path = configuration.stagingDirectory + "/" + name
+            guard lstat(path, &info) == 0, Double(info.st_mtim.tv_sec) < limit.timeIntervalSince1970 else { continue }
+            if unlink(path) == 0 { removed += 1 }
+        }
+        return removed
+    }
+
     /// Blob files no pending transfer names (a crash between a transfer's
     /// end and its unlink leaves one). With `olderThan`, only those whose
     /// name last changed before it: a blob being published is renamed into

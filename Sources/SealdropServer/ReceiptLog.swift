@@ -113,6 +113,7 @@ public struct ReceiptLog: Sendable {
         // its index: the log is neither re-read nor rehashed for a receipt.
         let hashes = try dropBox.store.logLeafHashes()
         let head = SignedTreeHead.sign(leafHashes: hashes, at: now, with: key.signingKey)
+        dropBox.keepLogHead(head)
         // Entries appended after the hashes were read are outside this head.
         let included = try dropBox.store.logEntries(transfer: transferID).filter { $0.index >= 0 && $0.index < hashes.count }.map { item in
             TransferReceipt.Entry(
@@ -127,9 +128,11 @@ public struct ReceiptLog: Sendable {
     func publishedHead(from: Int?, now: Date = Date()) throws -> PublishedHead {
         let trust = try dropBox.trustStore()
         let certificate = try certificate(trust, now: now)
-        return PublishedHead.make(
+        let published = PublishedHead.make(
             leafHashes: try dropBox.store.logLeafHashes(), from: from, at: now, key: key.signingKey, certificate: certificate.pem,
             previousCertificates: previousCertificates(trust))
+        dropBox.keepLogHead(published.treeHead)
+        return published
     }
 
     /// The trust store's other server certificates, newest first: those of
@@ -158,6 +161,7 @@ public struct ReceiptLog: Sendable {
         var frontier = MerkleFrontier()
         try forEachEntry(upTo: Int.max) { frontier.append(leafHash: MerkleTree.leafHash($0)) }
         let head = SignedTreeHead.sign(size: frontier.size, root: frontier.root, at: now, with: key.signingKey)
+        dropBox.keepLogHead(head)
         let revocations = (try? String(contentsOfFile: trust.directory + "/" + TrustStore.revocationFile, encoding: .utf8)) ?? ""
         var header = LogExport.Header(
             treeHead: head, serverCertificate: certificate.pem, caCertificate: trust.ca.pem, revocations: revocations,

@@ -5,7 +5,7 @@ import GRDB
 /// readers never wait for the writer, and each state change is a single
 /// conditional UPDATE whose changed-row count says who won.
 public final class SQLiteTransferStore: TransferStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     /// How long a claim holds without being renewed (`renewClaim`, or any
     /// `recordServed`): a crashed session frees its download after this.
     public let claimLease: TimeInterval

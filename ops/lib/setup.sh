@@ -6,7 +6,7 @@
 SEALDROP_PACKAGES=(pkg-config libsodium-dev libssh-dev openssh-client openssl age time)
 # Third-party SFTP clients of the interop matrix (tests only). paramiko
 # comes from pip, into a venv the tests make under .build (never system-wide).
-SEALDROP_TEST_PACKAGES=(lftp rclone curl sshfs python3 python3-venv sqlite3 postgresql chromium poppler-utils fonts-dejavu-core)
+SEALDROP_TEST_PACKAGES=(lftp rclone curl sshfs python3 python3-venv sqlite3 postgresql openssh-server chromium poppler-utils fonts-dejavu-core)
 
 say() { printf '\n==> %s\n' "$*"; }
 

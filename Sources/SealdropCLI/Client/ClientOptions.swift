@@ -12,7 +12,9 @@ struct ClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The profile to use (default: default).", valueName: "name"))
     var profile = "default"
 
-    @Option(help: ArgumentHelp("The drop box, HOST[:PORT] (default port 2222).", valueName: "host[:port]"))
+    @Option(
+        help: ArgumentHelp(
+            "The drop box, [LOGIN@]HOST[:PORT] (default port 2222; LOGIN when every vendor logs in as one account).", valueName: "host[:port]"))
     var server: String?
 
     @Option(name: .customLong("host-key"), help: ArgumentHelp("The server's pinned host key fingerprint, SHA256:...", valueName: "fingerprint"))
@@ -155,17 +157,23 @@ struct ClientProfile: Equatable {
         """
     }
 
+    /// `[LOGIN@]HOST[:PORT]`: LOGIN is the SSH account when it is not the
+    /// vendor name (behind the host's sshd every vendor logs in as one
+    /// account, `sealdrop@dropbox.example:22`, and its key says who it is).
     var hostAndPort: (host: String, port: Int) {
-        if let colon = server.lastIndex(of: ":"), let port = Int(server[server.index(after: colon)...]) {
-            return (String(server[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+        let address = server.lastIndex(of: "@").map { String(server[server.index(after: $0)...]) } ?? server
+        if let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) {
+            return (String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
         }
-        return (server, 2222)
+        return (address, 2222)
     }
+
+    var login: String? { server.lastIndex(of: "@").map { String(server[..<$0]) } }
 
     /// Connects and logs in; a wrong host key is refused before anything is sent.
     func connect(timeout: Int) throws -> DropBoxClient {
         let identity = try VendorIdentity.load(path: self.identity)
         let (host, port) = hostAndPort
-        return try DropBoxClient(host: host, port: port, pinnedHostKey: hostKey, user: name, identity: identity, timeout: timeout)
+        return try DropBoxClient(host: host, port: port, pinnedHostKey: hostKey, user: name, identity: identity, timeout: timeout, login: login)
     }
 }

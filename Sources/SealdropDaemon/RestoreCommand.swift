@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import SealdropLog
+import SealdropServer
+
+/// `sealdropd restore --from FILE`: puts a metadata backup back without
+/// making any transfer that ended since the backup available again.
+struct RestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore a metadata backup; transfers delivered, revoked or expired since then stay ended.",
+        discussion: """
+            Stop the server first. The log entries written after the backup are taken from the current \
+            database (when it still opens) and from --log exports, and appended; the largest tree head the \
+            drop box handed out (log-head.json in the data directory, or --log-head) says whether any are \
+            missing. Every pending transfer that ended, lost its file or was being downloaded since the \
+            backup is ended and its file deleted. The replaced database is kept beside the new one.
+            """
+    )
+
+    @Option(help: ArgumentHelp("The backup to restore (from sealdropd backup).", valueName: "file"))
+    var from: String
+
+    @Option(help: ArgumentHelp("A log export (sealdropd log export) newer than the backup; repeatable.", valueName: "file"))
+    var log: [String] = []
+
+    @Option(help: ArgumentHelp("A tree head a vendor or auditor kept (NAME.tree-head.json); repeatable.", valueName: "file"))
+    var logHead: [String] = []
+
+    @Flag(help: "When log entries after the backup are lost: end every pending transfer instead of refusing.")
+    var endPending = false
+
+    @OptionGroup var options: SettingsOptions
+
+    func run() throws {
+        let settings = try options.settings()
+        guard settings.database == nil else {
+            throw ValidationError("restore works on the SQLite metadata; restore PostgreSQL with pg_restore (README, \"Backup and restore\")")
+        }
+        umask(0o077)
+        var restore = DropBoxRestore(configuration: settings.dropBox, log: DaemonLog.line)
+        let decoder = JSONDecoder()
+        for path in log {
+            guard let data = FileManager.default.contents(atPath: path), let bundle = try? decoder.decode(LogBundle.self, from: data) else {
+                throw ValidationError("\(path) is not a log export (sealdropd log export)")
+            }
+            restore.logBundles.append(bundle)
+        }
+        for path in logHead {
+            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+            if let head = try? decoder.decode(SignedTreeHead.self, from: data) {
+                restore.heads.append(head)
+            } else if let published = try? decoder.decode(PublishedHead.self, from: data) {
+                restore.heads.append(published.treeHead)
+            } else {
+                throw ValidationError("\(path) is not a tree head")
+            }
+        }
+        restore.acceptLostEntries = endPending
+        let report: DropBoxRestore.Report
+        do {
+            report = try restore.run(backup: from)
+        } catch let error as RestoreError {
+            FileHandle.standardError.write(Data("sealdropd: error: \(error.description)\n".utf8))
+            throw ExitCode(1)
+        }
+        print(
+            "restored \(from): \(report.backupEntries) log entries from the backup, \(report.appendedEntries) appended after them (log size \(report.logSize))"
+        )
+        for (id, reason) in report.ended.sorted(by: { $0.key < $1.key }) { print("ended \(id): \(reason)") }
+        print("\(report.kept) transfers still available")
+        if let replaced = report.replacedDatabase { print("the replaced database is kept as \(replaced)") }
+    }
+}
