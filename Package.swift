@@ -55,6 +55,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // PROXY protocol v2 headers as values (what a TCP balancer writes
+        // before the client's bytes): no I/O, no C.
+        .target(
+            name: "SealdropProxy",
+            dependencies: ["SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+
         // libsodium behind typed Swift wrappers (the only importer of CSodium).
         // SHA-256 comes from swift-crypto: BoringSSL uses the CPU's SHA
         // extensions, about 8 times libsodium's portable code on this machine.
@@ -67,7 +75,7 @@ let package = Package(
         // libssh behind typed Swift wrappers (the only importer of CLibSSH).
         .target(
             name: "SealdropSSH",
-            dependencies: ["CLibSSH", "SealdropFormat"],
+            dependencies: ["CLibSSH", "SealdropFormat", "SealdropProxy"],
             swiftSettings: strictSettings
         ),
 
@@ -163,7 +171,7 @@ let package = Package(
         .target(
             name: "SealdropDaemon",
             dependencies: [
-                "SealdropServer", "SealdropSSH", "SealdropTrust", "SealdropKeys", "SealdropSFTP",
+                "SealdropServer", "SealdropSSH", "SealdropTrust", "SealdropKeys", "SealdropSFTP", "SealdropProxy", "SealdropStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -209,6 +217,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "FuzzProxyHeader",
+            dependencies: ["FuzzSupport", "SealdropProxy"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "FuzzOpenSSH",
             dependencies: ["FuzzSupport", "SealdropFormat"],
             swiftSettings: strictSettings
@@ -236,6 +249,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "SealdropProxyTests",
+            dependencies: ["SealdropProxy"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "SealdropSFTPTests",
             dependencies: ["SealdropSFTP", "SealdropFormat"],
             swiftSettings: strictSettings
@@ -249,7 +267,7 @@ let package = Package(
             name: "SealdropServerTests",
             dependencies: [
                 "SealdropServer", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropFormat", "SealdropEnvelope",
-                "SealdropIO", "SealdropDaemon", "SealdropLog", "SealdropLayout", "TestSupport",
+                "SealdropIO", "SealdropDaemon", "SealdropLog", "SealdropLayout", "SealdropProxy", "TestSupport",
             ],
             swiftSettings: strictSettings
         ),

@@ -36,6 +36,9 @@ struct SubsystemCommand: ParsableCommand {
         var configuration = settings.dropBox
         configuration.dataDirectory = storage.data
         configuration.trustDirectory = storage.trust
+        // Every subsystem process stages in one folder of its own, which a
+        // `serve` starting beside them never cleans (BlobStore).
+        configuration.nodeID = BlobStore.subsystemNodeID
         let dropBox: DropBox
         do {
             dropBox = try DropBox(configuration: configuration, log: DaemonLog.line, startingUp: false)
