@@ -23,9 +23,13 @@ struct LogExportCommand: ParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
+    @Option(help: ArgumentHelp("The cluster's receipt key, when the nodes are given one (their receipt-key setting).", valueName: "file"))
+    var receiptKey: String?
+
     func run() throws {
-        let dropBox = try DropBox(
-            configuration: DropBoxConfiguration(dataDirectory: storage.data, trustDirectory: storage.trust), log: DaemonLog.line, startingUp: false)
+        var configuration = DropBoxConfiguration(dataDirectory: storage.data, trustDirectory: storage.trust)
+        configuration.receiptKeyPath = receiptKey
+        let dropBox = try DropBox(configuration: configuration, log: DaemonLog.line, startingUp: false)
         let bundle = try ReceiptLog(dropBox: dropBox).export()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -26,8 +26,8 @@ public final class BlobStore: Sendable {
     public static let subsystemNodeID = "subsystem"
 
     /// - Parameter startingUp: the server itself (`serve`): takes its node
-    ///   lock exclusively, and refuses to run beside a live process with the
-    ///   same node id. Otherwise (the `sftp-subsystem` mode, side tools) the
+    ///   lock exclusively, and a named node refuses to run beside a live
+    ///   process with the same node id. Otherwise (the `sftp-subsystem` mode, side tools) the
     ///   lock is shared, and only taken when a node id is set.
     public init(configuration: DropBoxConfiguration, startingUp: Bool = true) throws {
         self.configuration = configuration
@@ -58,6 +58,14 @@ public final class BlobStore: Sendable {
         guard fd >= 0 else { throw PrivateDirectoryError("cannot create the node lock \(lockPath): \(String(cString: strerror(errno)))") }
         if flock(fd, (startingUp ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
             close(fd)
+            // The unnamed node keeps the single-node rules it always had (a
+            // restart on the same directory while the old process still
+            // winds down, a second drop box opened in one process): only a
+            // named node is refused.
+            guard configuration.nodeID != nil else {
+                lock = -1
+                return
+            }
             throw PrivateDirectoryError(
                 "another sealdropd runs as node \"\(configuration.nodeID ?? "default")\" on \(root) (it holds \(lockPath)); "
                     + "give each node sharing a blob directory its own node-id")
