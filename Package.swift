@@ -11,6 +11,10 @@ let package = Package(
     products: [
         .executable(name: "sealdrop", targets: ["sealdrop"]),
         .executable(name: "sealdropd", targets: ["sealdropd"]),
+        // For the micro-benchmarks in Benchmarks/, a package of their own.
+        .library(
+            name: "SealdropBenchmarkable",
+            targets: ["SealdropFormat", "SealdropSFTP", "SealdropCrypto", "SealdropKeys", "SealdropIO", "SealdropEnvelope"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -224,6 +228,28 @@ let package = Package(
         .executableTarget(
             name: "FuzzOpenSSH",
             dependencies: ["FuzzSupport", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "FuzzLog",
+            dependencies: ["FuzzSupport", "SealdropLog", "SealdropCrypto", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+        // FuzzSettings and FuzzTrust read internals with `@testable import`:
+        // ops/fuzz builds with -enable-testing, as a debug build does.
+        .executableTarget(
+            name: "FuzzSettings",
+            dependencies: ["FuzzSupport", "SealdropDaemon"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "FuzzTrust",
+            dependencies: [
+                "FuzzSupport", "SealdropTrust", "SealdropCrypto",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
 

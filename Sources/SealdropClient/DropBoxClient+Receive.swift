@@ -49,6 +49,20 @@ extension DropBoxClient {
         _ id: String, into folder: OutputDirectory, part: String, journal: ReceivedJournal,
         maximumSize: UInt64 = defaultMaximumDownloadSize, events: (ReceiveEvent) -> Void = { _ in }
     ) throws {
+        _ = try fetch(id, into: folder, part: part, journal: journal, maximumSize: maximumSize, events: events, teeTo: nil)
+    }
+
+    /// `download`, returning false when the drop box no longer offers the
+    /// transfer and an earlier complete download is kept in `part`. With
+    /// `teeTo`, every byte of the envelope also goes to the pipe it
+    /// returns (given the part file's length before the download): the
+    /// pipe ends after the part file is complete and synchronised, or
+    /// fails with the download's error. It is called once the part file
+    /// passed every check, before any byte is fetched.
+    func fetch(
+        _ id: String, into folder: OutputDirectory, part: String, journal: ReceivedJournal, maximumSize: UInt64,
+        events: (ReceiveEvent) -> Void, teeTo: ((UInt64) throws -> BytePipe)?
+    ) throws -> Bool {
         let id = try Self.checked(id)
         if journal.contains(id) {
             throw DropBoxError(
@@ -66,7 +80,7 @@ extension DropBoxClient {
                 existing.st_mode & 0o077 == 0
             {
                 events(.alreadyDelivered)
-                return
+                return false
             }
             throw DropBoxError(.notFound, "no transfer \(id) is waiting for you")
         }
@@ -94,14 +108,27 @@ extension DropBoxClient {
         // The same checks on what was opened, in case the file changed meanwhile.
         try checkResumable(part, in: folder, holding: have, transfer: id, size: size)
         if have > 0 { events(.resuming(at: have, of: size)) }
-        let handle = try sftp.open(VirtualPath.inboxFile(transferID: id).canonical, flags: .read)
-        var sink = file
-        var floor = ProgressFloor(bytes: UInt64(SFTPClient.blockSize), seconds: Double(timeout), from: have)
-        try sftp.download(handle, from: have, size: size, to: &sink, progress: { events(.progress($0, of: size)) }) {
-            try floor.check($0, of: "transfer \(id)")
+        let pipe = try teeTo?(have)
+        do {
+            let handle = try sftp.open(VirtualPath.inboxFile(transferID: id).canonical, flags: .read)
+            var floor = ProgressFloor(bytes: UInt64(SFTPClient.blockSize), seconds: Double(timeout), from: have)
+            let progress: (UInt64) -> Void = { events(.progress($0, of: size)) }
+            let check: (UInt64) throws -> Void = { try floor.check($0, of: "transfer \(id)") }
+            if let pipe {
+                var sink = TeeSink(file: file, pipe: pipe)
+                try sftp.download(handle, from: have, size: size, to: &sink, progress: progress, afterEachAnswer: check)
+            } else {
+                var sink = file
+                try sftp.download(handle, from: have, size: size, to: &sink, progress: progress, afterEachAnswer: check)
+            }
+            try file.synchronize()
+            try sftp.close(handle)
+        } catch {
+            pipe?.fail(error)
+            throw error
         }
-        try file.synchronize()
-        try sftp.close(handle)
+        pipe?.finish()
+        return true
     }
 
     /// A part file holding `have` bytes may be continued as transfer `id`

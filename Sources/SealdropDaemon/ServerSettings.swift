@@ -54,6 +54,12 @@ struct ServerSettings {
         } catch {
             throw SettingsError("cannot read \(path): \(error.localizedDescription)")
         }
+        try apply(text: text, origin: path)
+    }
+
+    /// Applies the text of a `key = value` file read from `origin` (named
+    /// in errors): no I/O, so the parser is tested and fuzzed from bytes.
+    mutating func apply(text: String, origin path: String) throws {
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
             let trimmed = line.trimmingCharacters(in: .whitespaces)

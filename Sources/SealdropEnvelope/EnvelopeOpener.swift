@@ -43,7 +43,34 @@ public enum EnvelopeOpener {
         recipient: VendorIdentity,
         resolveSender: (EnvelopeHeader) throws -> VendorPublicKey
     ) throws -> OpenResult {
-        let (signed, sender, description, reader) = try begin(from: &source, recipient: recipient, resolveSender: resolveSender)
+        let begun = try begin(from: &source, recipient: recipient, resolveSender: resolveSender)
+        return try body(begun, from: &source, to: &sink)
+    }
+
+    /// Opens an envelope like `open(from:to:recipient:resolveSender:)`, with
+    /// a sink made only once the file description has verified: a receiver
+    /// that names its output after the sender's file name decides there,
+    /// in the same pass.
+    public static func open<Source: ByteSource, Sink: ByteSink>(
+        from source: inout Source,
+        recipient: VendorIdentity,
+        resolveSender: (EnvelopeHeader) throws -> VendorPublicKey,
+        sink makeSink: (EnvelopeHeader, FileDescription) throws -> Sink
+    ) throws -> (OpenResult, Sink) {
+        let begun = try begin(from: &source, recipient: recipient, resolveSender: resolveSender)
+        var sink = try makeSink(begun.0.header, begun.2)
+        let result = try body(begun, from: &source, to: &sink)
+        return (result, sink)
+    }
+
+    /// The spec's reader steps after chunk 0: the data chunks, the trailer,
+    /// nothing after it.
+    static func body<Source: ByteSource, Sink: ByteSink>(
+        _ begun: (SignedEnvelopeHeader, VendorPublicKey, FileDescription, ChunkReader),
+        from source: inout Source,
+        to sink: inout Sink
+    ) throws -> OpenResult {
+        let (signed, sender, description, reader) = begun
         var stream = reader
 
         var offset: UInt64 = 0

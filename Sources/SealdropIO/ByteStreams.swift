@@ -8,6 +8,9 @@ public protocol ByteSource {
 public protocol ByteSink {
     /// Writes all of `bytes` or throws.
     mutating func write(_ bytes: UnsafeRawBufferPointer) throws
+    /// Writes all of `bytes` or throws. A sink that keeps what it is given
+    /// (a `BytePipe` behind it) takes the array as it is, without a copy.
+    mutating func write(_ bytes: [UInt8]) throws
 }
 
 extension ByteSource {

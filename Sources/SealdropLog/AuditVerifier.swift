@@ -182,8 +182,12 @@ public struct AuditVerifier {
                         "the log has \(frontier.size) entries, fewer than the \(saved.head.size) of the saved head \(saved.name): it was truncated"))
             }
             let now = head.timestamp
+            // Entries are read, not trusted: an expiry near Int64's ends must
+            // not overflow (saturate instead), nor a grace out of range.
+            let grace = verifier.grace.isNaN ? 0 : Int64(max(-9e18, min(9e18, verifier.grace * 1000)))
             for (id, upload) in published.sorted(by: { $0.value.entry < $1.value.entry }) {
-                let limit = upload.expires + Int64(verifier.grace * 1000)
+                let (sum, overflow) = upload.expires.addingReportingOverflow(grace)
+                let limit = overflow ? (grace > 0 ? Int64.max : Int64.min) : sum
                 if ended[id] == nil, now > limit {
                     result.append(Problem(.transferNeverEnded, entry: upload.entry, "transfer \(id) expired without being delivered, expired or revoked"))
                 }
@@ -191,8 +195,8 @@ public struct AuditVerifier {
                     result.append(Problem(.fileNeverDeleted, entry: upload.entry, "transfer \(id) ended but its file was never recorded as deleted"))
                 }
                 if let gone = deleted[id], gone > limit {
-                    result.append(
-                        Problem(.fileDeletedLate, entry: upload.entry, "transfer \(id) was deleted \((gone - upload.expires) / 1000) s after its expiry"))
+                    let late = Int64((Double(gone) - Double(upload.expires)) / 1000)
+                    result.append(Problem(.fileDeletedLate, entry: upload.entry, "transfer \(id) was deleted \(late) s after its expiry"))
                 }
             }
             return result

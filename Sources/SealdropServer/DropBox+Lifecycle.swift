@@ -12,27 +12,68 @@ extension DropBox {
     /// before its row is committed, and must not be taken for an orphan.
     static let orphanMinimumAge: TimeInterval = 60
 
-    /// A download's end: `claimed → delivered` with its "delivered" and
-    /// "deleted" entries in one transaction, then the blob unlinked. Needs
-    /// every byte recorded as served (`recordServed`). If the sweep already
-    /// settled it (every byte served, lease lapsed), that delivery is returned.
-    public func finishDelivery(id: String, session: String, actor: String, source: String, now: Date = Date()) throws(StoreError) -> Transfer {
+    /// A download handle's CLOSE: its served ranges counted, and if it was
+    /// the claim's last open handle, `claimed → delivered` with its
+    /// "delivered" and "deleted" entries in one transaction when the counted
+    /// ranges cover the file (then the blob unlinked), else back to available.
+    /// If the transfer was delivered meanwhile (acknowledged, or settled by
+    /// the sweep), that delivery is returned.
+    public func closeDownload(id: String, session: String, actor: String, source: String, now: Date = Date()) throws(StoreError) -> Transfer {
         do {
             let current = try store.transfer(id: id)
-            let delivered = try store.deliver(
+            let ended = try store.close(
                 id: id, session: session, now: now,
-                event: TransferEvent(
+                delivered: TransferEvent(
                     time: now, kind: .delivered, actor: actor, sourceAddress: source, transferID: id, size: current?.size,
                     ciphertextSHA256: current?.ciphertextSHA256),
                 deletion: TransferEvent(
                     time: now, kind: .deleted, actor: actor, sourceAddress: source, transferID: id, size: current?.size,
-                    ciphertextSHA256: current?.ciphertextSHA256, detail: "delivered"))
-            blobs.delete(delivered.blob)
-            log("\(actor) received transfer \(id); its blob is deleted")
-            return delivered
+                    ciphertextSHA256: current?.ciphertextSHA256, detail: "delivered"),
+                released: TransferEvent(time: now, kind: .released, actor: actor, sourceAddress: source, transferID: id))
+            if ended.state == .delivered {
+                blobs.delete(ended.blob)
+                log("\(actor) received transfer \(id); its blob is deleted")
+            }
+            return ended
         } catch let error where error.code == .notClaimed {
             if let settled = try store.transfer(id: id), settled.state == .delivered { return settled }
             throw error
+        }
+    }
+
+    /// A download handle lost without CLOSE: it ends, its ranges uncounted.
+    /// If what CLOSEd handles received already covers the file, that claim
+    /// is delivered now rather than at the next sweep.
+    public func abandonDownload(id: String, session: String, event: TransferEvent, now: Date = Date()) {
+        do {
+            try store.release(id: id, session: session, event: event)
+            for transfer in try store.settleServedClaims(now: now, lapsedOnly: true) {
+                blobs.delete(transfer.blob)
+                log("transfer \(transfer.id): every byte was received on CLOSEd handles; delivered and deleted")
+            }
+        } catch {
+            log("cannot end a download handle of transfer \(id): \(error)")
+        }
+    }
+
+    /// The recipient's verified acknowledgment, logged; a transfer not yet
+    /// delivered (a resumed download whose earlier handle was lost) is
+    /// delivered by it in the same transaction, then its blob unlinked.
+    public func acknowledgeDelivery(id: String, recipient: String, source: String, acknowledgment: TransferEvent, now: Date = Date())
+        throws(StoreError)
+    {
+        let current = try store.transfer(id: id)
+        let delivered = try store.acknowledge(
+            id: id, recipient: recipient, now: now, acknowledgment: acknowledgment,
+            delivered: TransferEvent(
+                time: now, kind: .delivered, actor: recipient, sourceAddress: source, transferID: id, size: current?.size,
+                ciphertextSHA256: current?.ciphertextSHA256, detail: "acknowledged by the recipient's signature"),
+            deletion: TransferEvent(
+                time: now, kind: .deleted, actor: recipient, sourceAddress: source, transferID: id, size: current?.size,
+                ciphertextSHA256: current?.ciphertextSHA256, detail: "delivered"))
+        if let delivered {
+            blobs.delete(delivered.blob)
+            log("\(recipient) acknowledged transfer \(id) before a delivery was counted; delivered, its blob is deleted")
         }
     }
 
@@ -91,7 +132,7 @@ extension DropBox {
         let settled = try store.settleServedClaims(now: now, lapsedOnly: !startingUp)
         for transfer in settled {
             blobs.delete(transfer.blob)
-            log("transfer \(transfer.id): every byte was served before its session ended; delivered and deleted")
+            log("transfer \(transfer.id): every byte was received on CLOSEd handles; delivered and deleted")
         }
         let expired = try store.expire(now: now)
         for transfer in expired {

@@ -39,7 +39,8 @@ struct UploadProgress: Equatable {
     }
 }
 
-/// A claimed download and which of its bytes went out (as recorded in the store).
+/// A download handle on the recipient's claim and which bytes went out on
+/// it (as recorded in the store for this handle).
 struct DownloadProgress: Equatable {
     let transfer: Transfer
     var served: ServedRanges

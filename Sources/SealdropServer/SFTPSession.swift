@@ -96,9 +96,8 @@ public final class SFTPSession {
         error.requestID.map { .status(id: $0, code: .badMessage, message: error.message) }
     }
 
-    /// Session over: unfinished uploads are discarded, downloads delivered
-    /// if every byte went out, claims released otherwise (their progress is
-    /// kept for a resume).
+    /// Session over: unfinished uploads are discarded, open download handles
+    /// end without CLOSE (what they served does not count towards delivery).
     public func end() {
         for action in rules.end() { _ = driver.perform(action) }
     }

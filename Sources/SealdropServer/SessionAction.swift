@@ -20,9 +20,10 @@ enum SessionAction: Equatable {
     case recordServed(transferID: String, range: Range<UInt64>)
     /// Extend this session's claim on the transfer (its lease), between reads.
     case renewClaim(transferID: String)
-    /// Deliver the download (`deliver`: every byte went out) or release its
-    /// claim; closes the blob either way.
-    case finishDownload(handle: [UInt8], transferID: String, deliver: Bool)
+    /// End the download's handle: `closed` (the client sent CLOSE) counts its
+    /// served ranges and may deliver; otherwise (session cut) they do not
+    /// count. Closes the blob either way.
+    case finishDownload(handle: [UInt8], transferID: String, closed: Bool)
 
     /// Reserve an upload slot for the vendor and create a staging file under `handle`.
     case startUpload(handle: [UInt8])

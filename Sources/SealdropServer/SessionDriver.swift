@@ -56,7 +56,7 @@ final class SessionDriver {
             } catch {
                 return storeFailure(error, refusal: "the download of transfer \(transferID) is no longer yours; open it again")
             }
-        case .finishDownload(let handle, let transferID, let deliver): return finish(handle, transferID, deliver: deliver)
+        case .finishDownload(let handle, let transferID, let closed): return finish(handle, transferID, closed: closed)
         case .startUpload(let handle): return startUpload(handle)
         case .reserve(let handle, let bytes):
             guard let upload = uploads[handle] else { return .failed(.internalError("no staging file for this handle")) }
@@ -80,10 +80,16 @@ final class SessionDriver {
             // A signed statement exists only as its log entry: if that cannot
             // be written, the client must not be told it was recorded.
             do {
-                try dropBox.recordOrFail(
-                    event(
-                        statement.kind == .acknowledgment ? .acknowledged : .declared, statement.transferID, sha256: statement.sha256,
-                        detail: statement.detail))
+                let recorded = event(
+                    statement.kind == .acknowledgment ? .acknowledged : .declared, statement.transferID, sha256: statement.sha256,
+                    detail: statement.detail)
+                if statement.kind == .acknowledgment {
+                    // The recipient's signature over the envelope's hash: a delivery at once if none was counted yet.
+                    try dropBox.acknowledgeDelivery(
+                        id: statement.transferID, recipient: vendor.name.value, source: sourceAddress, acknowledgment: recorded)
+                } else {
+                    try dropBox.recordOrFail(recorded)
+                }
             } catch {
                 dropBox.log("cannot record the \(what) of transfer \(statement.transferID): \(error)")
                 return .failed(.refused(.failure, "the drop box could not record your \(what); nothing was logged, send it again later"))
@@ -143,29 +149,36 @@ final class SessionDriver {
         guard let reader = downloads[handle], let start = off_t(exactly: offset), count > 0, count <= SessionRules.maximumReadLength else {
             return .failed(.internalError("a read outside what was claimed"))
         }
-        var data = [UInt8](repeating: 0, count: count)
-        var got = 0
-        while got < count {
-            let n = data.withUnsafeMutableBytes { pread(reader.fd, $0.baseAddress! + got, count - got, start + off_t(got)) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { break }
-            got += n
+        // pread fills the array directly, and only its filled part counts:
+        // zeroing it first was a whole extra pass over every byte served.
+        var failure: Int32 = 0
+        let data = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var got = 0
+            while got < count {
+                let n = pread(reader.fd, buffer.baseAddress! + got, count - got, start + off_t(got))
+                if n < 0, errno == EINTR { continue }
+                if n < 0 { failure = errno }
+                guard n > 0 else { break }
+                got += n
+            }
+            initialized = got
         }
-        guard got > 0 else { return .failed(.internalError("cannot read a stored transfer: \(String(cString: strerror(errno)))")) }
-        data.removeLast(count - got)
+        guard !data.isEmpty else {
+            return .failed(.internalError("cannot read a stored transfer: \(failure == 0 ? "it ends early" : String(cString: strerror(failure)))"))
+        }
         return .bytes(data)
     }
 
-    private func finish(_ handle: [UInt8], _ transferID: String, deliver: Bool) -> EffectOutcome {
+    private func finish(_ handle: [UInt8], _ transferID: String, closed: Bool) -> EffectOutcome {
         downloads.removeValue(forKey: handle)?.close()
         do {
-            if deliver {
-                // Delivered and deleted in one transaction, then the blob unlinked.
-                _ = try dropBox.finishDelivery(id: transferID, session: sessionID, actor: vendor.name.value, source: sourceAddress)
-                return .delivered
+            guard closed else {
+                // Lost without CLOSE: nothing says the client kept what it was sent.
+                dropBox.abandonDownload(id: transferID, session: sessionID, event: event(.released, transferID))
+                return .released
             }
-            try dropBox.store.release(id: transferID, session: sessionID, event: event(.released, transferID))
-            return .released
+            let ended = try dropBox.closeDownload(id: transferID, session: sessionID, actor: vendor.name.value, source: sourceAddress)
+            return ended.state == .delivered ? .delivered : .released
         } catch {
             return storeFailure(error, refusal: error.message)
         }

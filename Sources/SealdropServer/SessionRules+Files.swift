@@ -151,7 +151,7 @@ extension SessionRules {
             return .reply(.status(id: id, code: .ok, message: ""))
         case .download(let progress):
             wait(.finishDownload(id: id))
-            return .finishDownload(handle: handle, transferID: progress.transfer.id, deliver: progress.served.covers(progress.transfer.size))
+            return .finishDownload(handle: handle, transferID: progress.transfer.id, closed: true)
         case .statement(let draft):
             let record = try verify(draft, view: view)
             wait(.statement(id: id, kind: draft.kind))
@@ -196,8 +196,12 @@ extension SessionRules {
             guard let ack = try? JSONDecoder().decode(Acknowledgment.self, from: Data(draft.bytes)), ack.transfer == id else {
                 throw Refusal(.failure, "acknowledgment refused: it is not an acknowledgment of transfer \(id)", .badRequest, transferID: id)
             }
-            guard let transfer = try view.transfer(id: id), transfer.recipient == vendor, transfer.state == .delivered else {
-                throw Refusal(.failure, "acknowledgment refused: transfer \(id) was not delivered to you", .badRequest, transferID: id)
+            // A transfer still pending is delivered by the acknowledgment (a
+            // resume whose earlier handle was lost counted only its tail).
+            guard let transfer = try view.transfer(id: id), transfer.recipient == vendor,
+                transfer.state == .delivered || TransferState.pending.contains(transfer.state)
+            else {
+                throw Refusal(.failure, "acknowledgment refused: transfer \(id) was not sent to you, or it ended without reaching you", .badRequest, transferID: id)
             }
             guard ack.ciphertextSHA256 == transfer.ciphertextSHA256 else {
                 throw Refusal(.failure, "acknowledgment refused: it names another envelope than the one delivered", .badRequest, transferID: id)

@@ -57,7 +57,7 @@ extension SessionRules {
         }
         switch (waiting, outcome) {
         case (.openDownload(let id, let handle), .claimed(let transfer)):
-            setHandle(handle, OpenHandle(kind: .inboxFile, content: .download(DownloadProgress(transfer: transfer, served: transfer.served, renewedAt: now))))
+            setHandle(handle, OpenHandle(kind: .inboxFile, content: .download(DownloadProgress(transfer: transfer, served: ServedRanges(), renewedAt: now))))
             return .reply(.handle(id: id, handle: handle))
         case (.openDownload, .failed(.refused(let code, let message))):
             throw Refusal(code, message, .downloadRefused)

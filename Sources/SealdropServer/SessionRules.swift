@@ -91,14 +91,14 @@ struct SessionRules {
     }
 
     /// Session over: every upload is discarded and every download finished
-    /// (delivered if every byte went out, released otherwise).
+    /// without CLOSE: their served ranges do not count towards delivery.
     mutating func end() -> [SessionAction] {
         var actions = [SessionAction]()
         for (handle, open) in handles.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             switch open.content {
             case .upload: actions.append(.discardUpload(handle: handle))
             case .download(let progress):
-                actions.append(.finishDownload(handle: handle, transferID: progress.transfer.id, deliver: progress.served.covers(progress.transfer.size)))
+                actions.append(.finishDownload(handle: handle, transferID: progress.transfer.id, closed: false))
             case .listing, .memoryFile, .statement: break
             }
         }

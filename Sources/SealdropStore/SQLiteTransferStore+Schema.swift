@@ -81,6 +81,20 @@ extension SQLiteTransferStore {
             }
             try db.create(index: "event_transfer", on: "event", columns: ["transferID"])
         }
+        migrator.registerMigration("v6-claim-handles") { db in
+            // One claim per recipient, shared by its open handles (several
+            // sessions of one multi-connection client). Each handle keeps
+            // the ranges served to it; they count towards delivery only
+            // once the handle is CLOSEd (then merged into `transfer.served`).
+            // A handle lost without CLOSE is deleted with its ranges.
+            try db.create(table: "claim_handle") { table in
+                table.column("transferID", .text).notNull()
+                table.column("holder", .text).notNull()
+                table.column("served", .text).notNull()
+                table.column("leaseExpiresAt", .double).notNull()
+                table.primaryKey(["transferID", "holder"])
+            }
+        }
         return migrator
     }
 

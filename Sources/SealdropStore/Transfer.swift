@@ -26,15 +26,16 @@ public struct Transfer: Sendable, Equatable {
     public var expiresAt: Date
     /// The blob's file name under the data directory: random, never client-chosen.
     public var blob: String
-    /// The session holding the download claim, while `state == .claimed`.
+    /// The handle that last joined the download claim, while `state == .claimed`
+    /// (others of the same recipient may be open too).
     public var claimedBy: String?
-    /// Byte ranges served so far, merged; delivery needs all of `0..<size`.
+    /// Byte ranges served to handles that were CLOSEd, merged: delivery
+    /// needs all of `0..<size`. Ranges of open handles are kept per handle.
     public var served: ServedRanges
     /// When the transfer reached its final state.
     public var endedAt: Date?
-    /// While claimed: when the claim lapses unless its holder renews it.
-    /// After that another session of the recipient may take it over and
-    /// resume from `served`.
+    /// While claimed: the latest lease of its handles. A handle whose lease
+    /// ran out ends, its ranges uncounted, when the recipient opens another.
     public var leaseExpiresAt: Date?
 
     public init(
@@ -57,7 +58,7 @@ public struct Transfer: Sendable, Equatable {
         self.leaseExpiresAt = leaseExpiresAt
     }
 
-    /// True once every byte has been served at least once.
+    /// True once every byte has been served to a CLOSEd handle.
     public var fullyServed: Bool { served.covers(size) }
 }
 

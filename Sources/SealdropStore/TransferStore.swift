@@ -18,29 +18,60 @@ public protocol TransferStore: Sendable {
     /// Every transfer `vendor` sent or received, whatever its state, newest first.
     func involving(_ vendor: String) throws(StoreError) -> [Transfer]
 
-    /// Gives `session` the download claim if the transfer is addressed to
-    /// `recipient`, unexpired at `now`, not every byte of it served yet, and
-    /// either available, already this session's, or claimed by a session
-    /// whose lease ran out (taken over with its served ranges, for a resume).
-    /// The claim lasts the store's lease from `now`.
+    // Downloads. A recipient has one claim per transfer, shared by its open
+    // handles: `session` names one handle (one per session and transfer),
+    // so a multi-connection client's sessions each hold one. A handle's
+    // served ranges are its own; they count towards delivery only once it
+    // is CLOSEd (`close`). A handle lost without CLOSE (`release`, a lapsed
+    // lease, a restart) ends with its ranges uncounted, so a client that
+    // failed part-way never causes a delivery of bytes it did not keep.
+
+    /// Opens `session`'s handle on the recipient's claim if the transfer is
+    /// addressed to `recipient`, unexpired at `now`, available or claimed,
+    /// and the ranges counted so far do not cover the file. Handles of this
+    /// transfer whose lease ran out end first, their ranges uncounted. The
+    /// handle starts with no served ranges and lasts the lease from `now`;
+    /// the returned transfer's `served` holds the ranges counted so far.
     func claim(id: String, recipient: String, session: String, now: Date, event: TransferEvent) throws(StoreError) -> Transfer
-    /// Extends `session`'s claim to `now` + the lease; returns the new end.
-    /// Refused (`notClaimed`) once another session took the claim over.
+    /// Extends `session`'s handle to `now` + the lease; returns the new end.
+    /// Refused (`notClaimed`) once the handle ended (lapsed and dropped, delivered).
     func renewClaim(id: String, session: String, now: Date) throws(StoreError) -> Date
-    /// Adds served bytes to `session`'s claim and renews its lease, in one
-    /// committed transaction: called before the bytes leave, so that once
-    /// every byte went out no crash can make the transfer servable again.
-    /// Refuses (`tooScattered`) a set beyond `ServedRanges.maximumRanges`.
+    /// Adds served bytes to `session`'s handle and renews its lease, in one
+    /// committed transaction: called before the bytes leave, so the log of
+    /// what was served is never short of what went out. Refuses
+    /// (`tooScattered`) a handle's set beyond `ServedRanges.maximumRanges`.
     func recordServed(id: String, session: String, ranges: ServedRanges, now: Date) throws(StoreError)
-    /// Gives the claim back (the session ended early); served ranges are
-    /// kept for a resume. A claim whose every byte went out is kept for delivery.
+    /// Ends `session`'s handle WITHOUT counting its ranges (lost without
+    /// CLOSE: connection cut, session killed), with `event` (its detail
+    /// extended). The last handle gone, the transfer is available again,
+    /// unless what CLOSEd handles received covers it (then
+    /// `settleServedClaims` delivers it).
     func release(id: String, session: String, event: TransferEvent) throws(StoreError)
-    /// `claimed → delivered` once every byte was served; the caller then deletes the blob.
+    /// CLOSE of `session`'s handle, in one transaction: its ranges are
+    /// counted and the handle ends. If no other handle is open: delivered
+    /// (with `delivered` and `deletion`) when the counted ranges cover the
+    /// file, else available (with `released`); with handles still open it
+    /// stays claimed (with `released`), and once the counted ranges cover
+    /// the file no new handle may join. Returns the transfer as it now is;
+    /// `.delivered` means the caller unlinks the blob.
+    func close(id: String, session: String, now: Date, delivered: TransferEvent, deletion: TransferEvent, released: TransferEvent) throws(StoreError)
+        -> Transfer
+    /// A `close` that must deliver: refused (`incomplete`, nothing changed)
+    /// while another handle is open or the counted ranges do not cover the file.
     func deliver(id: String, session: String, now: Date, event: TransferEvent) throws(StoreError) -> Transfer
     /// As `deliver`, with the "deleted" entry in the same transaction; the
     /// caller unlinks the blob after the commit (a crash in between leaves an
     /// orphan, which the next sweep removes and logs).
     func deliver(id: String, session: String, now: Date, event: TransferEvent, deletion: TransferEvent) throws(StoreError) -> Transfer
+    /// The recipient's signed acknowledgment of `id` (it decrypted the
+    /// envelope): records `acknowledgment`; a transfer of `recipient` still
+    /// available or claimed (and unexpired) is delivered at once in the same
+    /// transaction (`delivered`, `deletion`), whatever was counted, and its
+    /// open handles end. Returns the transfer if this delivered it (the
+    /// caller unlinks the blob), nil if it was delivered before; refuses
+    /// (`notFound`) a transfer that ended otherwise.
+    func acknowledge(id: String, recipient: String, now: Date, acknowledgment: TransferEvent, delivered: TransferEvent, deletion: TransferEvent)
+        throws(StoreError) -> Transfer?
     /// `available → revoked`, by its sender only.
     func revoke(id: String, sender: String, now: Date, event: TransferEvent) throws(StoreError) -> Transfer
     /// As `revoke`, with the "deleted" entry in the same transaction.
@@ -49,10 +80,11 @@ public protocol TransferStore: Sendable {
     /// its "expired" and "deleted" entries in one transaction; returns them so
     /// their blobs can be unlinked.
     func expire(now: Date) throws(StoreError) -> [Transfer]
-    /// `claimed → delivered` for every claim whose served ranges cover the
-    /// whole file (the session died before CLOSE), logged as delivered and
-    /// deleted; with `lapsedOnly`, only those whose lease ran out (a live
-    /// session is about to deliver them itself). Returns them so their blobs
+    /// Ends every handle whose lease ran out (with `lapsedOnly` false, at
+    /// start-up, every handle) without counting its ranges; then each claim
+    /// left with no open handle is delivered (logged as delivered and
+    /// deleted) if its counted ranges cover the file, or made available
+    /// again (logged as released). Returns the delivered ones so their blobs
     /// can be unlinked.
     func settleServedClaims(now: Date, lapsedOnly: Bool) throws(StoreError) -> [Transfer]
 

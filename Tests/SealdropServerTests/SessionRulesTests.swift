@@ -334,7 +334,9 @@ extension SessionAction {
         _ = session.resume(.done)
         let upload = try session.openUpload(to: "oldvendor")
         let actions = session.rules.end()
-        #expect(actions.contains(.finishDownload(handle: download, transferID: RulesHarness.id, deliver: true)), "every byte went out: a delivery")
+        #expect(
+            actions.contains(.finishDownload(handle: download, transferID: RulesHarness.id, closed: false)),
+            "lost without CLOSE: every byte went out, but none counts")
         #expect(actions.contains(.discardUpload(handle: upload)))
         #expect(session.rules.handles.isEmpty)
     }

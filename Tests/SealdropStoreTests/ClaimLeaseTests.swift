@@ -5,9 +5,10 @@ import Synchronization
 import Testing
 import TestSupport
 
-/// Claims are leases: held while renewed, taken over (with their served
-/// ranges) once lapsed, never held by two sessions, never taken again once
-/// every byte went out.
+/// A recipient's claim is shared by its open handles, each a lease of its
+/// own: ranges count towards delivery only from CLOSEd handles, a handle
+/// lost or lapsed ends with its ranges uncounted, and however many handles
+/// close at once the transfer is delivered exactly once.
 @Suite struct ClaimLeaseTests {
     let directory: TemporaryDirectory
     let store: SQLiteTransferStore
@@ -57,84 +58,154 @@ import TestSupport
         #expect(try upgraded.transfer(id: "ab")?.state == .delivered)
     }
 
-    @Test func aLapsedClaimIsTakenOverWithItsServedRanges() throws {
-        try publish("aa")
-        _ = try claim("aa", "s1", at: 0)
-        try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<40]), now: now)
-        #expect(throws: StoreError(.alreadyClaimed, "")) { try claim("aa", "s2", at: 59) }
-        let taken = try claim("aa", "s2", at: 61)
-        #expect(taken.claimedBy == "s2")
-        #expect(taken.served.ranges == [0..<40], "the resume starts from what was served")
-        #expect(taken.leaseExpiresAt == now.addingTimeInterval(121))
-        // The first holder has lost it: it can neither record nor renew nor deliver.
-        #expect(throws: StoreError(.notClaimed, "")) { try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([40..<100]), now: now) }
-        #expect(throws: StoreError(.notClaimed, "")) { try store.renewClaim(id: "aa", session: "s1", now: now.addingTimeInterval(62)) }
-        #expect(try store.events().last?.detail.contains("took over a lapsed claim with 40 bytes served") == true)
+    func close(_ id: String, _ session: String, at seconds: TimeInterval = 0) throws -> Transfer {
+        let time = now.addingTimeInterval(seconds)
+        return try store.close(
+            id: id, session: session, now: time, delivered: event(.delivered, id),
+            deletion: TransferEvent(time: time, kind: .deleted, actor: "test", sourceAddress: "", transferID: id, detail: "delivered"),
+            released: event(.released, id))
     }
 
-    @Test func renewingAndServingKeepTheClaim() throws {
+    @Test func aLapsedHandleEndsUncountedWhenTheRecipientOpensAnother() throws {
+        try publish("aa")
+        _ = try claim("aa", "s1", at: 0)
+        // s1's client is given every byte, then throws them away and goes silent.
+        try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<100]), now: now)
+        let joined = try claim("aa", "s2", at: 59)
+        #expect(joined.served.ranges.isEmpty, "another handle's ranges are never handed over")
+        #expect(joined.state == .claimed)
+        let later = try claim("aa", "s3", at: 61)
+        #expect(later.served.ranges.isEmpty)
+        #expect(try store.events().last?.detail.contains("1 lapsed handle(s) ended without CLOSE; their reads do not count") == true)
+        // The lapsed handle is gone: it can neither record nor renew nor close.
+        #expect(throws: StoreError(.notClaimed, "")) { try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<1]), now: now) }
+        #expect(throws: StoreError(.notClaimed, "")) { try store.renewClaim(id: "aa", session: "s1", now: now.addingTimeInterval(62)) }
+        #expect(throws: StoreError(.notClaimed, "")) { try close("aa", "s1") }
+        // The live handles read part of it and CLOSE: nothing is delivered.
+        try store.recordServed(id: "aa", session: "s2", ranges: ServedRanges([0..<10]), now: now.addingTimeInterval(62))
+        #expect(try close("aa", "s2", at: 62).state == .claimed)
+        #expect(try close("aa", "s3", at: 62).state == .available, "s1's 100 bytes never counted")
+        #expect(try store.transfer(id: "aa")?.served.ranges == [0..<10])
+        #expect(!(try store.events().contains { $0.kind == .delivered }))
+    }
+
+    @Test func renewingAndServingKeepTheHandle() throws {
         try publish("aa")
         _ = try claim("aa", "s1", at: 0)
         #expect(try store.renewClaim(id: "aa", session: "s1", now: now.addingTimeInterval(50)) == now.addingTimeInterval(110))
-        #expect(throws: StoreError(.alreadyClaimed, "")) { try claim("aa", "s2", at: 100) }
+        _ = try claim("aa", "s2", at: 100)
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<10]), now: now.addingTimeInterval(100))
-        #expect(throws: StoreError(.alreadyClaimed, "")) { try claim("aa", "s2", at: 150) }
-        #expect(try claim("aa", "s2", at: 161).claimedBy == "s2")
+        _ = try claim("aa", "s3", at: 159)
+        try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([10..<20]), now: now.addingTimeInterval(159))
+        // s2 lapsed at 160; s1 renewed to 219.
+        _ = try claim("aa", "s4", at: 161)
+        #expect(throws: StoreError(.notClaimed, "")) { try store.renewClaim(id: "aa", session: "s2", now: now.addingTimeInterval(161)) }
+        #expect(try store.renewClaim(id: "aa", session: "s1", now: now.addingTimeInterval(161)) == now.addingTimeInterval(221))
     }
 
-    @Test func sessionsRacingForALapsedClaimNeverBothHoldIt() throws {
-        try publish("aa")
-        _ = try claim("aa", "s-old", at: 0)
-        let winners = Mutex([String]())
+    @Test func handlesClosingAtOnceDeliverExactlyOnce() throws {
+        try publish("aa", size: 100)
         let store = self.store
-        let later = now.addingTimeInterval(61)
-        DispatchQueue.concurrentPerform(iterations: 24) { index in
-            // The old holder keeps trying to record while the others race to take over.
-            if index % 6 == 0 {
-                _ = try? store.recordServed(id: "aa", session: "s-old", ranges: ServedRanges([0..<1]), now: later)
-                return
-            }
-            let session = "s\(index)"
-            let claimed = TransferEvent(time: later, kind: .claimed, actor: "t", sourceAddress: "")
-            if (try? store.claim(id: "aa", recipient: "newvendor", session: session, now: later, event: claimed)) != nil {
-                winners.withLock { $0.append(session) }
-            }
+        let now = self.now
+        let sessions = (0..<16).map { "s\($0)" }
+        for session in sessions { _ = try claim("aa", session, at: 0) }
+        let delivered = Mutex([String]())
+        DispatchQueue.concurrentPerform(iterations: sessions.count) { index in
+            let session = sessions[index]
+            // Each handle serves its sixteenth, as a multi-stream client does.
+            let start = UInt64(index) * 100 / 16
+            let end = UInt64(index + 1) * 100 / 16
+            guard (try? store.recordServed(id: "aa", session: session, ranges: ServedRanges([start..<end]), now: now)) != nil else { return }
+            let ended = try? store.close(
+                id: "aa", session: session, now: now, delivered: TransferEvent(time: now, kind: .delivered, actor: "t", sourceAddress: ""),
+                deletion: TransferEvent(time: now, kind: .deleted, actor: "t", sourceAddress: ""),
+                released: TransferEvent(time: now, kind: .released, actor: "t", sourceAddress: ""))
+            if ended?.state == .delivered { delivered.withLock { $0.append(session) } }
         }
-        let holder = try #require(try store.transfer(id: "aa")?.claimedBy)
-        let won = winners.withLock { $0 }
-        #expect(won.count <= 1, "\(won)")
-        #expect(won.isEmpty ? holder == "s-old" : won == [holder], "the row names the one winner")
+        #expect(delivered.withLock { $0.count } == 1)
+        #expect(try store.transfer(id: "aa")?.state == .delivered)
+        #expect(try store.events().filter { $0.kind == .delivered }.count == 1)
+        #expect(try store.events().filter { $0.kind == .deleted }.count == 1)
     }
 
-    @Test func aFullyServedClaimIsNeverClaimedAgainAndSettlesAsADelivery() throws {
+    @Test func aHandleCutAfterEveryByteIsNotADelivery() throws {
         try publish("aa", size: 100)
         _ = try claim("aa", "s1", at: 0)
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<100]), now: now)
         try store.release(id: "aa", session: "s1", event: event(.released, "aa"))
-        #expect(try store.transfer(id: "aa")?.state == .claimed, "every byte went out: never available again")
-        #expect(throws: StoreError(.notFound, "")) { try claim("aa", "s2", at: 3600) }
-        #expect(throws: StoreError(.notFound, "")) { try claim("aa", "s1", at: 1) }
-        // The periodic sweep leaves a live lease to its holder; start-up does not wait.
-        #expect(try store.settleServedClaims(now: now.addingTimeInterval(10), lapsedOnly: true).isEmpty)
-        let reopened = try SQLiteTransferStore(path: directory.file("metadata.sqlite"))
-        let settled = try reopened.settleServedClaims(now: now.addingTimeInterval(10), lapsedOnly: false)
-        #expect(settled.map(\.id) == ["aa"])
-        #expect(settled.first?.blob == "blob-aa")
-        #expect(try reopened.transfer(id: "aa")?.state == .delivered)
-        #expect(try reopened.pendingBlobs().isEmpty)
-        #expect(Array(try reopened.events().map(\.kind).suffix(2)) == [.delivered, .deleted])
-        #expect(throws: StoreError(.notFound, "")) { try claim("aa", "s3", at: 20) }
-        #expect(try reopened.settleServedClaims(now: now.addingTimeInterval(20), lapsedOnly: false).isEmpty, "settled once")
+        #expect(try store.transfer(id: "aa")?.state == .available)
+        #expect(try store.events().last?.detail.contains("its 100 bytes served do not count") == true)
+        #expect(try store.settleServedClaims(now: now.addingTimeInterval(1000), lapsedOnly: false).isEmpty)
+        // The recipient downloads it again, and this time CLOSEs.
+        _ = try claim("aa", "s2", at: 1)
+        try store.recordServed(id: "aa", session: "s2", ranges: ServedRanges([0..<100]), now: now)
+        #expect(try close("aa", "s2").state == .delivered)
+        #expect(try store.pendingBlobs().isEmpty)
     }
 
-    @Test func aPartialClaimIsNotSettledButWaitsForItsLease() throws {
+    @Test func closedHandlesCoveringTheFileBarNewHandlesAndSettleWhenTheRestIsLost() throws {
         try publish("aa", size: 100)
         _ = try claim("aa", "s1", at: 0)
-        try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<99]), now: now)
-        #expect(try store.settleServedClaims(now: now.addingTimeInterval(1000), lapsedOnly: false).isEmpty)
-        #expect(try claim("aa", "s2", at: 61).served.ranges == [0..<99])
-        try store.recordServed(id: "aa", session: "s2", ranges: ServedRanges([99..<100]), now: now.addingTimeInterval(62))
-        #expect(try store.settleServedClaims(now: now.addingTimeInterval(200), lapsedOnly: true).map(\.id) == ["aa"])
+        _ = try claim("aa", "s2", at: 0)
+        try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<100]), now: now)
+        #expect(try close("aa", "s1").state == .claimed, "s2 is still open")
+        #expect(try store.transfer(id: "aa")?.fullyServed == true)
+        #expect(throws: StoreError(.notFound, "")) { try claim("aa", "s3", at: 1) }
+        // s2 is lost: the CLOSEd handle's ranges still cover the file.
+        try store.release(id: "aa", session: "s2", event: event(.released, "aa"))
+        let settled = try store.settleServedClaims(now: now.addingTimeInterval(1), lapsedOnly: true)
+        #expect(settled.map(\.id) == ["aa"])
+        #expect(settled.first?.blob == "blob-aa")
+        #expect(try store.transfer(id: "aa")?.state == .delivered)
+        #expect(try store.pendingBlobs().isEmpty)
+        #expect(Array(try store.events().map(\.kind).suffix(2)) == [.delivered, .deleted])
+        #expect(try store.settleServedClaims(now: now.addingTimeInterval(20), lapsedOnly: false).isEmpty, "settled once")
+    }
+
+    @Test func openHandlesWaitForTheirLeaseAndEndUncountedAtStartUp() throws {
+        try publish("aa", size: 100)
+        try publish("bb", size: 100)
+        _ = try claim("aa", "s1", at: 0)
+        _ = try claim("bb", "s1", at: 0)
+        try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<100]), now: now)
+        try store.recordServed(id: "bb", session: "s1", ranges: ServedRanges([0..<99]), now: now)
+        #expect(try store.settleServedClaims(now: now.addingTimeInterval(10), lapsedOnly: true).isEmpty)
+        #expect(try store.transfer(id: "aa")?.state == .claimed, "a live lease is left to its holder")
+        // A restart: no handle survived, none counts.
+        let reopened = try SQLiteTransferStore(path: directory.file("metadata.sqlite"))
+        #expect(try reopened.settleServedClaims(now: now.addingTimeInterval(10), lapsedOnly: false).isEmpty)
+        #expect(try reopened.transfer(id: "aa")?.state == .available)
+        #expect(try reopened.transfer(id: "bb")?.state == .available)
+        #expect(try claim("aa", "s2", at: 20).served.ranges.isEmpty)
+    }
+
+    @Test func anAcknowledgmentDeliversAResumedTransferAtOnce() throws {
+        try publish("aa", size: 100)
+        _ = try claim("aa", "s1", at: 0)
+        try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<60]), now: now)
+        try store.release(id: "aa", session: "s1", event: event(.released, "aa"))
+        _ = try claim("aa", "s2", at: 1)
+        try store.recordServed(id: "aa", session: "s2", ranges: ServedRanges([60..<100]), now: now)
+        #expect(try close("aa", "s2").state == .available, "only the tail was counted")
+        _ = try claim("aa", "s3", at: 2)
+        let deletion = TransferEvent(time: now, kind: .deleted, actor: "test", sourceAddress: "", transferID: "aa", detail: "delivered")
+        #expect(throws: StoreError(.notFound, "")) {
+            try store.acknowledge(
+                id: "aa", recipient: "oldvendor", now: now, acknowledgment: event(.acknowledged, "aa"), delivered: event(.delivered, "aa"),
+                deletion: deletion)
+        }
+        let delivered = try store.acknowledge(
+            id: "aa", recipient: "newvendor", now: now, acknowledgment: event(.acknowledged, "aa"), delivered: event(.delivered, "aa"),
+            deletion: deletion)
+        #expect(delivered?.state == .delivered)
+        #expect(Array(try store.events().map(\.kind).suffix(3)) == [.delivered, .deleted, .acknowledged])
+        #expect(throws: StoreError(.notClaimed, "")) { try store.recordServed(id: "aa", session: "s3", ranges: ServedRanges([0..<1]), now: now) }
+        // A second acknowledgment is only logged.
+        #expect(
+            try store.acknowledge(
+                id: "aa", recipient: "newvendor", now: now, acknowledgment: event(.acknowledged, "aa"), delivered: event(.delivered, "aa"),
+                deletion: deletion) == nil)
+        #expect(try store.events().filter { $0.kind == .delivered }.count == 1)
     }
 
     @Test func scatteredReadsAreRefusedBeyondTheBound() throws {
@@ -146,10 +217,9 @@ import TestSupport
         #expect(throws: StoreError(.tooScattered, "")) {
             try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([2..<3]), now: now)
         }
-        #expect(try store.transfer(id: "aa")?.served.ranges.count == limit, "the refused write changed nothing")
         // Filling the gaps merges them: sequential progress is never refused.
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<UInt64(4 * limit)]), now: now)
-        #expect(try store.transfer(id: "aa")?.served.ranges == [0..<UInt64(4 * limit)])
+        #expect(try close("aa", "s1").state == .delivered, "the refused write changed nothing; the gaps filled in")
     }
 
     @Test func everyEndOfLifeCommitsItsDeletionWithIt() throws {

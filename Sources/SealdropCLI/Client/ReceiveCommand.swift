@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SealdropClient
+import SealdropFormat
 import SealdropIO
 import SealdropTrust
 
@@ -79,8 +80,9 @@ struct ReceiveCommand: ParsableCommand {
             let (folderPath, name) = Self.split(output)
             let folder = try OutputDirectory(path: folderPath)
             let part = "." + name + ".sealdrop-part"
-            try fetch(dropBox, id, into: folder, part: part, journal: journal)
-            try decrypt(dropBox, part, in: folder, transfer: id, trust: trust, journal: &journal, name: name, overwrite: force)
+            try receive(dropBox, id, into: folder, part: part, trust: trust, journal: &journal, overwrite: force, shownAs: folder.display(name)) { _ in
+                name
+            }
             return
         }
         let folder = try OutputDirectory(path: output)
@@ -95,10 +97,9 @@ struct ReceiveCommand: ParsableCommand {
             do {
                 // The id passed TransferID's rule, so the part file's name is plain.
                 let part = "." + entry.id + ".sealdrop-part"
-                try fetch(dropBox, entry.id, into: folder, part: part, journal: journal)
-                let description = try dropBox.describe(part: part, in: folder, transfer: entry.id, trust: trust, journal: journal)
-                let name = try DropBoxClient.suggestedName(for: description, id: entry.id, in: folder)
-                try decrypt(dropBox, part, in: folder, transfer: entry.id, trust: trust, journal: &journal, name: name, overwrite: false)
+                try receive(dropBox, entry.id, into: folder, part: part, trust: trust, journal: &journal, overwrite: false) { description in
+                    try DropBoxClient.suggestedName(for: description, id: entry.id, in: folder)
+                }
             } catch {
                 failures += 1
                 let failure = CLIFailure(libraryError: error) ?? CLIFailure(message: "\(error)", status: .failure)
@@ -108,49 +109,40 @@ struct ReceiveCommand: ParsableCommand {
         if failures > 0 { throw CLIFailure(message: "\(failures) of \(taken.count) transfers failed", status: .verification) }
     }
 
-    /// Downloads into the part file, showing progress.
-    private func fetch(_ dropBox: DropBoxClient, _ id: String, into folder: OutputDirectory, part: String, journal: ReceivedJournal) throws {
+    /// Downloads and opens in one pass, showing progress; on a verification
+    /// failure says what was kept and exits 3.
+    private func receive(
+        _ dropBox: DropBoxClient, _ id: String, into folder: OutputDirectory, part: String, trust: TrustStore,
+        journal: inout ReceivedJournal, overwrite: Bool, shownAs shown: String? = nil, name: @escaping (FileDescription) throws -> String
+    ) throws {
         var progress: Progress?
+        let received: ReceivedTransfer
         do {
-            try download(dropBox, id, into: folder, part: part, journal: journal, progress: &progress)
+            received = try dropBox.receive(
+                id, into: folder, part: part, trust: trust, journal: &journal, maximumSize: maximumSize.bytes, to: folder, overwrite: overwrite,
+                name: name
+            ) { event in
+                switch event {
+                case .resuming(let at, let size):
+                    if !quiet { Terminal.info("resuming at byte \(at) of \(size)") }
+                case .alreadyDelivered:
+                    if !quiet { Terminal.info("the drop box has delivered transfer \(id) already; opening the copy downloaded earlier") }
+                case .progress(let done, let size):
+                    progress = progress ?? Progress("receiving", total: size, quiet: quiet)
+                    progress?.update(done)
+                }
+            }
+        } catch let failure as UnverifiedTransfer {
+            progress?.finish()
+            Terminal.error("\(CLIFailure(libraryError: failure.underlying)?.message ?? "\(failure.underlying)")")
+            let target = (failure.output ?? shown).map { " to \($0)" } ?? ""
+            throw CLIFailure(
+                message: "nothing was written\(target); the downloaded ciphertext is kept in \(folder.display(part))", status: .verification)
         } catch let error as DropBoxError where error.code == .tooLarge {
             throw CLIFailure(
                 message: error.message, hint: "if you expect a transfer that large, pass a larger --max-size (now \(maximumSize))", status: .network)
         }
         progress?.finish()
-    }
-
-    private func download(
-        _ dropBox: DropBoxClient, _ id: String, into folder: OutputDirectory, part: String, journal: ReceivedJournal, progress: inout Progress?
-    ) throws {
-        try dropBox.download(id, into: folder, part: part, journal: journal, maximumSize: maximumSize.bytes) { event in
-            switch event {
-            case .resuming(let at, let size):
-                if !quiet { Terminal.info("resuming at byte \(at) of \(size)") }
-            case .alreadyDelivered:
-                if !quiet { Terminal.info("the drop box has delivered transfer \(id) already; opening the copy downloaded earlier") }
-            case .progress(let done, let size):
-                progress = progress ?? Progress("receiving", total: size, quiet: quiet)
-                progress?.update(done)
-            }
-        }
-    }
-
-    /// Verifies and decrypts; on failure says what was kept and exits 3.
-    private func decrypt(
-        _ dropBox: DropBoxClient, _ part: String, in folder: OutputDirectory, transfer id: String, trust: TrustStore,
-        journal: inout ReceivedJournal, name: String, overwrite: Bool
-    ) throws {
-        let received: ReceivedTransfer
-        do {
-            received = try dropBox.open(
-                part: part, in: folder, transfer: id, trust: trust, journal: &journal, to: folder, name: name, overwrite: overwrite)
-        } catch {
-            Terminal.error("\(CLIFailure(libraryError: error)?.message ?? "\(error)")")
-            throw CLIFailure(
-                message: "nothing was written to \(folder.display(name)); the downloaded ciphertext is kept in \(folder.display(part))",
-                status: .verification)
-        }
         if let failure = received.acknowledgmentFailure {
             Terminal.warning("the acknowledgment of transfer \(id) was not recorded: \(failure)")
         } else if !quiet {
