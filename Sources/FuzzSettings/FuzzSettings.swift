@@ -62,6 +62,7 @@ func checkUsable(_ settings: ServerSettings) {
     let durations = [
         box.defaultExpiry, box.maximumExpiry, box.reaperInterval, box.claimLease, box.trustCheckInterval, box.refusalWindow,
         settings.loginTimeout, settings.idleTimeout, settings.revocationCheckInterval, settings.maximumSessionLifetime, settings.shutdownGrace,
+        settings.proxyHeaderTimeout,
     ]
     for duration in durations where !(duration > 0 && duration <= ServerSettings.maximumDuration) {
         fatalError("a duration of \(duration) s was accepted")
@@ -83,6 +84,7 @@ func fingerprint(_ settings: ServerSettings) -> String {
         "\(settings.maximumSessions)", "\(settings.maximumSessionsPerVendor)", "\(settings.loginTimeout)", "\(settings.idleTimeout)",
         "\(settings.failedLoginsPerMinute)", "\(settings.maximumLoginsInProgressPerSource)", "\(settings.listenBacklog)", "\(box.claimLease)",
         "\(box.trustCheckInterval)", "\(box.refusalWindow)", "\(settings.revocationCheckInterval)", "\(settings.maximumSessionLifetime)",
-        "\(settings.shutdownGrace)",
+        "\(settings.shutdownGrace)", "\(settings.proxyHeaderTimeout)", (settings.proxyProtocolFrom ?? []).sorted().joined(separator: ","),
+        settings.hostKeyPath ?? "", box.receiptKeyPath ?? "", box.blobRoot ?? "", box.nodeID ?? "",
     ].joined(separator: "\u{0}")
 }
