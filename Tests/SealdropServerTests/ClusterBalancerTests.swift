@@ -65,3 +65,53 @@ import TestSupport
         #expect(try events(cluster).filter { $0.kind == .uploadPublished }.count == 6)
     }
 }
+
+extension ClusterBalancerTests {
+    /// The node whose process has `blob` open (the one serving it).
+    static func nodeServing(_ cluster: ClusterFixture, blob: String) -> ServerFixture? {
+        cluster.nodes.first { node in
+            let fds = "/proc/\(node.process.processIdentifier)/fd"
+            return ((try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? []).contains { fd in
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: fds + "/" + fd))?.hasSuffix(blob) == true
+            }
+        }
+    }
+
+    /// `sealdrop receive` through the balancer; the node serving it is
+    /// killed (SIGKILL); the same command, run again, resumes through
+    /// another node once the claim's lease lapses, and the transfer is
+    /// delivered once.
+    @Test func aDownloadWhoseNodeIsKilledResumesThroughAnotherAndIsDeliveredOnce() throws {
+        let cluster = try ClusterFixture(extraSettings: ["claim-lease = 2s"])
+        let first = cluster.nodes[0]
+        var environment = try ClientIntegrationTests.profiles(first)
+        environment["SEALDROP_SERVER"] = "127.0.0.1:\(cluster.balancerPort)"
+        let plaintext = Fixtures.bytes(64 * 1024 * 1024, seed: 41)
+        _ = try cluster.directory.write(plaintext, to: "big")
+        let sent = try ClientIntegrationTests.run(first, environment, ["send", "big", "--to", "newvendor", "--profile", "oldvendor", "--quiet"])
+        #expect(sent.status == 0, "\(sent.standardError)")
+        let store = try SQLiteTransferStore(path: cluster.directory.file("data/metadata.sqlite"))
+        let transfer = try #require(try store.inbox(recipient: "newvendor").first)
+
+        let (process, partial) = try ClientIntegrationTests.startReceive(first, environment, transfer.id, output: "big.out", waiting: 60)
+        let serving = try #require(Self.nodeServing(cluster, blob: transfer.blob), "one node has the blob open")
+        let killedAt = Date()
+        serving.crash()
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0, "the receive fails when its node dies")
+        #expect(partial > 0 && partial < UInt64(plaintext.count), "killed mid-download (at \(partial) bytes)")
+
+        Thread.sleep(forTimeInterval: max(0, 2.5 - Date().timeIntervalSince(killedAt)))
+        let resumed = try ClientIntegrationTests.run(first, environment, ["receive", transfer.id, "-o", "big.out", "--profile", "newvendor"])
+        #expect(resumed.status == 0, "\(resumed.standardError)")
+        #expect(resumed.standardError.contains("resuming at byte"), "\(resumed.standardError)")
+        #expect(try cluster.directory.read("big.out") == plaintext)
+        let again = try ClientIntegrationTests.run(first, environment, ["receive", transfer.id, "-o", "again.out", "--profile", "newvendor"])
+        #expect(again.status != 0, "nothing more can be had")
+        #expect(try store.transfer(id: transfer.id)?.state == .delivered)
+        cluster.stop()
+        let events = try events(cluster).filter { $0.transferID == transfer.id }
+        #expect(events.filter { $0.kind == .delivered }.count == 1, "delivered once")
+        #expect(!FileManager.default.fileExists(atPath: cluster.directory.file("shared-blobs/blobs/" + transfer.blob)), "and its blob deleted")
+    }
+}
