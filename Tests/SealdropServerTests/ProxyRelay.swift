@@ -81,6 +81,7 @@ final class ProxyRelay: @unchecked Sendable {
         (listener, port) = try LoopbackSocket.connectableListener()
         let listener = listener
         Thread.detachNewThread {
+            Self.leaveChildSignalsToOthers()
             while true {
                 var peer = sockaddr_in()
                 var peerLength = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -107,8 +108,21 @@ final class ProxyRelay: @unchecked Sendable {
     }
 
     /// Copies `from` → `to` on its own thread; at end of stream, half-closes `to`.
+    /// Foundation learns that a child process exited from SIGCHLD; these
+    /// long-lived threads block it, so it always reaches a thread the
+    /// runtime expects (a caution: tests here were seen waiting on children
+    /// that had exited, and signals taken by stray threads are one way that
+    /// happens on Linux).
+    static func leaveChildSignalsToOthers() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGCHLD)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
     private static func pump(from: Int32, to: Int32) {
         Thread.detachNewThread {
+            leaveChildSignalsToOthers()
             var buffer = [UInt8](repeating: 0, count: 65536)
             while true {
                 let count = recv(from, &buffer, buffer.count, 0)
