@@ -23,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C libraries, each imported by exactly one Swift target.
@@ -119,6 +122,21 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The same store on PostgreSQL, for several nodes sharing metadata:
+        // its own target so the SQLite-only build never links NIO.
+        .target(
+            name: "SealdropStorePostgres",
+            dependencies: [
+                "SealdropStore", "SealdropFormat", "SealdropLog",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // The drop box: the virtual tree, the SFTP session rules, uploads,
         // downloads, expiry. Transport-free: sessions take decoded packets.
         .target(
@@ -175,7 +193,7 @@ let package = Package(
         .target(
             name: "SealdropDaemon",
             dependencies: [
-                "SealdropServer", "SealdropSSH", "SealdropTrust", "SealdropKeys", "SealdropSFTP", "SealdropProxy", "SealdropStore",
+                "SealdropServer", "SealdropSSH", "SealdropTrust", "SealdropKeys", "SealdropSFTP", "SealdropProxy", "SealdropStore", "SealdropStorePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -196,6 +214,11 @@ let package = Package(
         .executableTarget(
             name: "log-vectors",
             dependencies: ["SealdropLog", "SealdropKeys", "SealdropCrypto", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "store-bench",
+            dependencies: ["SealdropStore", "SealdropStorePostgres"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -235,7 +258,7 @@ let package = Package(
             dependencies: ["FuzzSupport", "SealdropLog", "SealdropCrypto", "SealdropFormat"],
             swiftSettings: strictSettings
         ),
-        // FuzzSettings and FuzzTrust read internals with `@testable import`:
+        // FuzzSettings, FuzzTrust and FuzzSession read internals with `@testable import`:
         // ops/fuzz builds with -enable-testing, as a debug build does.
         .executableTarget(
             name: "FuzzSettings",
@@ -249,6 +272,14 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "FuzzSession",
+            dependencies: [
+                "FuzzSupport", "SealdropServer", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropEnvelope",
+                "SealdropFormat", "SealdropIO", "SealdropCrypto", "SealdropLayout",
             ],
             swiftSettings: strictSettings
         ),
@@ -286,7 +317,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SealdropStoreTests",
-            dependencies: ["SealdropStore", "TestSupport"],
+            dependencies: ["SealdropStore", "SealdropStorePostgres", "SealdropLog", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -62,16 +62,19 @@ func checkUsable(_ settings: ServerSettings) {
     let durations = [
         box.defaultExpiry, box.maximumExpiry, box.reaperInterval, box.claimLease, box.trustCheckInterval, box.refusalWindow,
         settings.loginTimeout, settings.idleTimeout, settings.revocationCheckInterval, settings.maximumSessionLifetime, settings.shutdownGrace,
-        settings.proxyHeaderTimeout,
     ]
     for duration in durations where !(duration > 0 && duration <= ServerSettings.maximumDuration) {
         fatalError("a duration of \(duration) s was accepted")
     }
     let counts = [
         box.maximumPendingPerVendor, settings.maximumSessions, settings.maximumSessionsPerVendor, settings.failedLoginsPerMinute,
-        settings.maximumLoginsInProgressPerSource, Int(settings.listenBacklog),
+        settings.loginLimits.perSource, settings.loginLimits.start, settings.loginLimits.full, settings.loginLimits.rate, Int(settings.listenBacklog),
     ]
     for count in counts where count <= 0 { fatalError("a count of \(count) was accepted") }
+    let logins = settings.loginLimits
+    guard logins.start <= logins.full, logins.rate <= 100, (1...32).contains(logins.ipv4Prefix), (1...128).contains(logins.ipv6Prefix) else {
+        fatalError("login limits \(logins) were accepted")
+    }
     guard (0...65535).contains(settings.listenPort) else { fatalError("the port \(settings.listenPort) was accepted") }
 }
 
@@ -82,9 +85,8 @@ func fingerprint(_ settings: ServerSettings) -> String {
         settings.listenHost, "\(settings.listenPort)", box.dataDirectory, box.trustDirectory, "\(box.defaultExpiry)", "\(box.maximumExpiry)",
         "\(box.maximumFileSize)", "\(box.maximumStoredBytesPerVendor)", "\(box.maximumPendingPerVendor)", "\(box.reaperInterval)",
         "\(settings.maximumSessions)", "\(settings.maximumSessionsPerVendor)", "\(settings.loginTimeout)", "\(settings.idleTimeout)",
-        "\(settings.failedLoginsPerMinute)", "\(settings.maximumLoginsInProgressPerSource)", "\(settings.listenBacklog)", "\(box.claimLease)",
+        "\(settings.failedLoginsPerMinute)", "\(settings.loginLimits)", "\(settings.listenBacklog)", "\(box.claimLease)",
         "\(box.trustCheckInterval)", "\(box.refusalWindow)", "\(settings.revocationCheckInterval)", "\(settings.maximumSessionLifetime)",
-        "\(settings.shutdownGrace)", "\(settings.proxyHeaderTimeout)", (settings.proxyProtocolFrom ?? []).sorted().joined(separator: ","),
-        settings.hostKeyPath ?? "", box.receiptKeyPath ?? "", box.blobRoot ?? "", box.nodeID ?? "",
+        "\(settings.shutdownGrace)",
     ].joined(separator: "\u{0}")
 }

@@ -27,9 +27,15 @@ struct LogExportCommand: ParsableCommand {
     var receiptKey: String?
 
     func run() throws {
+        var settings = ServerSettings()
+        do {
+            if let database = storage.database { try settings.setDatabase(database) }
+        } catch let error as SettingsError {
+            throw ValidationError(error.message)
+        }
         var configuration = DropBoxConfiguration(dataDirectory: storage.data, trustDirectory: storage.trust)
         configuration.receiptKeyPath = receiptKey
-        let dropBox = try DropBox(configuration: configuration, log: DaemonLog.line, startingUp: false)
+        let dropBox = try DropBox(configuration: configuration, store: settings.openStore(), log: DaemonLog.line, startingUp: false)
         let bundle = try ReceiptLog(dropBox: dropBox).export()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

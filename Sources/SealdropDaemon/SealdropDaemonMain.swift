@@ -35,6 +35,11 @@ struct StorageOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("The trust store: CA, vendor certificates, revocations.", valueName: "dir"))
     var trust = "Certificates"
+
+    @Option(
+        help: ArgumentHelp(
+            "The metadata database when it is not the SQLite file in the data directory: postgres://USER@HOST:PORT/DB.", valueName: "url"))
+    var database: String?
 }
 
 /// Logs through swift-log to standard error, one line per event; never key

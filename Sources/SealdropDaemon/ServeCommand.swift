@@ -29,6 +29,12 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where to listen, HOST:PORT (overrides the file); port 0 picks a free one.", valueName: "host:port"))
     var listen: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The metadata database: sqlite (the file in the data directory) or postgres://USER@HOST:PORT/DB (overrides the file).",
+            valueName: "url"))
+    var database: String?
+
     func run() throws {
         var settings = ServerSettings()
         do {
@@ -36,6 +42,7 @@ struct ServeCommand: ParsableCommand {
             if let data { settings.dropBox.dataDirectory = data }
             if let trust { settings.dropBox.trustDirectory = trust }
             if let listen { try settings.setListen(listen) }
+            if let database { try settings.setDatabase(database) }
             // A named node is one of several: its keys are the cluster's files.
             if settings.dropBox.nodeID != nil { try settings.requireClusterKeys() }
             if let path = settings.dropBox.receiptKeyPath, !FileManager.default.fileExists(atPath: path) {
@@ -45,17 +52,35 @@ struct ServeCommand: ParsableCommand {
         } catch let error as SettingsError {
             throw ValidationError(error.message)
         }
+        // Where it will listen is checked first: an address it cannot bind
+        // leaves no data folder or host key behind.
+        do {
+            try SSHServer.checkListen(host: settings.listenHost, port: settings.listenPort)
+        } catch {
+            throw ValidationError(error.message)
+        }
         // Everything the server creates is its own: files 0600, folders 0700.
         umask(0o077)
+        if settings.database != nil {
+            // Nodes sharing a database must share their keys: none is made
+            // here. Each comes from its setting, or else from the data directory.
+            for (setting, given, key) in [
+                ("host-key", settings.hostKeyPath, "ssh_host_ed25519_key"), ("receipt-key", settings.dropBox.receiptKeyPath, ReceiptLog.keyFile),
+            ] where given == nil && !FileManager.default.fileExists(atPath: settings.dropBox.dataDirectory + "/" + key) {
+                throw ValidationError(
+                    "\(setting) is not set and \(settings.dropBox.dataDirectory)/\(key) is missing: with a shared database every node needs the same keys, and none is made automatically"
+                )
+            }
+        }
         let dropBox: DropBox
         do {
-            dropBox = try DropBox(configuration: settings.dropBox, log: DaemonLog.line)
+            dropBox = try DropBox(configuration: settings.dropBox, store: settings.openStore(nodeID: settings.dropBox.nodeID), log: DaemonLog.line)
         } catch let error as PrivateDirectoryError {
             throw ValidationError(error.description)
         }
         let hostKey = try settings.hostKeyPath.map(HostKey.load) ?? HostKey.loadOrCreate(in: settings.dropBox.dataDirectory)
         let receipts = ReceiptLog(dropBox: dropBox)
-        if settings.hostKeyPath != nil || settings.dropBox.receiptKeyPath != nil {
+        if settings.database != nil || settings.hostKeyPath != nil || settings.dropBox.receiptKeyPath != nil {
             try checkClusterKeys(dropBox, ClusterKeys(hostKey: hostKey.fingerprint, receiptKey: receipts.key.fingerprint.description))
         }
         let server = try SSHServer(

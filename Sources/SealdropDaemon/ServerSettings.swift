@@ -1,6 +1,8 @@
 import Foundation
 import SealdropProxy
 import SealdropServer
+import SealdropStore
+import SealdropStorePostgres
 
 /// Everything `sealdropd serve` can be told, from the config file and
 /// flags. `ops/sealdropd.conf` documents each setting.
@@ -18,9 +20,11 @@ struct ServerSettings {
     var idleTimeout: Double = 600
     /// Failed logins allowed per source address per minute before it is refused outright.
     var failedLoginsPerMinute = 10
-    /// Connections from one address still logging in (OpenSSH's MaxStartups,
-    /// per source): silent connections cannot take every session slot.
-    var maximumLoginsInProgressPerSource = 8
+    /// Connections still logging in: OpenSSH's MaxStartups (random early
+    /// drop from `start`, all refused at `full`, below `maximum-sessions` so
+    /// logged-in sessions keep slots), and a limit per source range (IPv4
+    /// /24, IPv6 /64), so a flood from one place does not touch others.
+    var loginLimits = LoginAdmission.Limits()
     /// Connections the kernel queues before they are accepted (libssh's own
     /// listener used 10, which made bursts of logins wait seconds).
     var listenBacklog: Int32 = 1024
@@ -44,6 +48,9 @@ struct ServerSettings {
     /// The SSH host key file (`host-key`), the same on every node of a
     /// cluster; nil: `ssh_host_ed25519_key` in the data directory, made on first start.
     var hostKeyPath: String?
+    /// The metadata database (`database`): nil for the SQLite file in the
+    /// data directory, or a `postgres://` URL shared by several nodes.
+    var database: String?
 
     /// Applies a `key = value` file; `#` starts a comment. Unknown keys and
     /// bad values are errors naming the line.
@@ -90,7 +97,10 @@ struct ServerSettings {
         case "login-timeout": loginTimeout = try Self.duration(value, key)
         case "idle-timeout": idleTimeout = try Self.duration(value, key)
         case "failed-logins-per-minute": failedLoginsPerMinute = try Self.count(value, key)
-        case "logins-in-progress-per-source": maximumLoginsInProgressPerSource = try Self.count(value, key)
+        case "logins-in-progress-per-source": loginLimits.perSource = try Self.count(value, key)
+        case "max-startups": try setMaxStartups(value)
+        case "source-prefix-ipv4": loginLimits.ipv4Prefix = try Self.prefix(value, key, bits: 32)
+        case "source-prefix-ipv6": loginLimits.ipv6Prefix = try Self.prefix(value, key, bits: 128)
         case "listen-backlog": listenBacklog = Int32(clamping: try Self.count(value, key))
         case "claim-lease": dropBox.claimLease = try Self.duration(value, key)
         case "trust-check-interval": dropBox.trustCheckInterval = try Self.duration(value, key)
@@ -104,8 +114,34 @@ struct ServerSettings {
         case "receipt-key": dropBox.receiptKeyPath = value
         case "blob-directory": dropBox.blobRoot = value
         case "node-id": dropBox.nodeID = try Self.nodeID(value, key)
+        case "database": try setDatabase(value)
         default: throw SettingsError("unknown setting \"\(key)\"")
         }
+    }
+
+    /// `sqlite` (the file in the data directory) or a `postgres://` URL, checked now.
+    mutating func setDatabase(_ value: String) throws {
+        if value == "sqlite" {
+            database = nil
+            return
+        }
+        guard PostgresSettings.isURL(value) else {
+            throw SettingsError("database must be sqlite or a URL such as postgres://sealdrop@db.example:5432/sealdrop")
+        }
+        do {
+            _ = try PostgresSettings(url: value)
+        } catch {
+            throw SettingsError(error.message)
+        }
+        database = value
+    }
+
+    /// Opens the configured metadata store: nil means the SQLite file the
+    /// drop box opens itself.
+    func openStore(nodeID: String? = nil) throws -> (any TransferStore)? {
+        guard let database else { return nil }
+        return try PostgresTransferStore(
+            settings: PostgresSettings(url: database), claimLease: dropBox.claimLease, nodeID: nodeID ?? PostgresTransferStore.defaultNodeID())
     }
 
     mutating func setListen(_ value: String) throws {
@@ -114,6 +150,23 @@ struct ServerSettings {
         }
         listenHost = String(value[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         listenPort = port
+    }
+
+    /// `start:rate:full`, as OpenSSH's MaxStartups: 1 ≤ start ≤ full, rate a percentage 1...100.
+    mutating func setMaxStartups(_ value: String) throws {
+        let parts = value.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+        guard parts.count == 3, let start = parts[0], let rate = parts[1], let full = parts[2], start >= 1, start <= full, (1...100).contains(rate)
+        else {
+            throw SettingsError("max-startups must be start:rate:full such as 10:30:32 (1 ≤ start ≤ full, rate 1 to 100 percent)")
+        }
+        loginLimits.start = start
+        loginLimits.rate = rate
+        loginLimits.full = full
+    }
+
+    static func prefix(_ text: String, _ key: String, bits: Int) throws -> Int {
+        guard let value = Int(text), (1...bits).contains(value) else { throw SettingsError("\(key) must be a prefix length from 1 to \(bits)") }
+        return value
     }
 
     static func duration(_ text: String, _ key: String) throws -> TimeInterval {

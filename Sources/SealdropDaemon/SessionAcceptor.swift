@@ -16,7 +16,7 @@ final class SessionAcceptor: @unchecked Sendable {
     let server: SSHServer
     let dropBox: DropBox
     let settings: ServerSettings
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     /// A connection being served: while logging in (`vendor` nil), then in session.
     struct Live {
@@ -30,8 +30,8 @@ final class SessionAcceptor: @unchecked Sendable {
         var sessions = 0
         var perVendor: [String: Int] = [:]
         var failures: [String: [Date]] = [:]
-        /// Connections not yet logged in, per source address.
-        var handshaking: [String: Int] = [:]
+        /// Connections not yet logged in: random early drop and per-range limits.
+        var logins: LoginAdmission
         var live: [Int: Live] = [:]
         var nextID = 0
         var stopping = false
@@ -41,6 +41,7 @@ final class SessionAcceptor: @unchecked Sendable {
         self.server = server
         self.dropBox = dropBox
         self.settings = settings
+        state = Mutex(State(logins: LoginAdmission(limits: settings.loginLimits)))
     }
 
     /// Serves until SIGTERM or SIGINT, then stops gracefully: no new
@@ -147,27 +148,30 @@ final class SessionAcceptor: @unchecked Sendable {
             }
             source = header.clientAddress ?? source
         }
-        let allowed = state.withLock { state -> Refusal? in
+        let draw = Double.random(in: 0..<1)
+        let allowed = state.withLock { state -> Result<String, Refusal> in
             if Self.overFailureLimit(&state, source, settings.failedLoginsPerMinute) {
                 // Counted too: a source that keeps knocking stays refused.
                 state.failures[source, default: []].append(Date())
-                return Refusal("too many failed logins from \(source); wait a minute")
+                return .failure(Refusal("too many failed logins from \(source); wait a minute"))
             }
-            if state.handshaking[source, default: 0] >= settings.maximumLoginsInProgressPerSource {
-                return Refusal("\(settings.maximumLoginsInProgressPerSource) logins from \(source) are already in progress")
+            switch state.logins.admit(source: source, draw: draw) {
+            case .success(let range): return .success(range)
+            case .failure(let refusal): return .failure(Refusal(refusal.reason))
             }
-            state.handshaking[source, default: 0] += 1
-            return nil
         }
-        if let allowed {
-            refuse(socket, source: source, allowed.reason)
+        let range: String
+        switch allowed {
+        case .failure(let refusal):
+            refuse(socket, source: source, refusal.reason)
             return
+        case .success(let admitted): range = admitted
         }
         let connection: SSHServerConnection
         do {
             connection = try server.handOver(socket, sourceAddress: source)
         } catch {
-            state.withLock { $0.handshaking[source, default: 1] -= 1 }
+            state.withLock { $0.logins.finished(range) }
             DaemonLog.line("cannot serve a connection from \(source): \(error)")
             return
         }
@@ -177,7 +181,7 @@ final class SessionAcceptor: @unchecked Sendable {
         }
         // Stopped while the header was read: the shutdown pass may have missed it.
         if stopping { connection.interrupt() }
-        serve(connection, id: id)
+        serve(connection, id: id, range: range)
     }
 
     /// Refuses before SSH starts, with one line the client can show; recorded (aggregated per source).
@@ -187,7 +191,8 @@ final class SessionAcceptor: @unchecked Sendable {
         DaemonLog.line("refused a connection from \(source): \(reason)")
     }
 
-    private func serve(_ connection: SSHServerConnection, id: Int) {
+    /// `range`: the source range the connection counts in while it logs in.
+    private func serve(_ connection: SSHServerConnection, id: Int, range: String) {
         let source = connection.sourceAddress
         var vendor: VerifiedParty?
         let established: (user: String, keyBlob: [UInt8])
@@ -212,11 +217,11 @@ final class SessionAcceptor: @unchecked Sendable {
                 return vendor != nil
             }
         } catch {
-            state.withLock { $0.handshaking[source, default: 1] -= 1 }
+            state.withLock { $0.logins.finished(range) }
             DaemonLog.line("session from \(source) ended before sftp: \(error)")
             return
         }
-        state.withLock { $0.handshaking[source, default: 1] -= 1 }
+        state.withLock { $0.logins.finished(range) }
         guard let party = vendor, party.name.value == established.user else { return }
         let name = party.name.value
         let allowed = state.withLock { state -> Bool in

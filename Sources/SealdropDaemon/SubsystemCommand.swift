@@ -26,12 +26,11 @@ struct SubsystemCommand: ParsableCommand {
         // The same limits and lease as `serve`: several processes share one
         // store, and the rules (one download at a time, leases) hold across them.
         var settings = ServerSettings()
-        if let config {
-            do {
-                try settings.load(file: config)
-            } catch let error as SettingsError {
-                throw ValidationError(error.message)
-            }
+        do {
+            if let config { try settings.load(file: config) }
+            if let database = storage.database { try settings.setDatabase(database) }
+        } catch let error as SettingsError {
+            throw ValidationError(error.message)
         }
         var configuration = settings.dropBox
         configuration.dataDirectory = storage.data
@@ -41,7 +40,7 @@ struct SubsystemCommand: ParsableCommand {
         configuration.nodeID = BlobStore.subsystemNodeID
         let dropBox: DropBox
         do {
-            dropBox = try DropBox(configuration: configuration, log: DaemonLog.line, startingUp: false)
+            dropBox = try DropBox(configuration: configuration, store: settings.openStore(), log: DaemonLog.line, startingUp: false)
         } catch let error as PrivateDirectoryError {
             throw ValidationError(error.description)
         }

@@ -112,6 +112,14 @@ public final class SSHServer: @unchecked Sendable {
 
     public var isStopped: Bool { stopped.load(ordering: .sequentiallyConsistent) }
 
+    /// Throws the error `init` would throw for `host`:`port` (an address
+    /// not on this machine, a port in use or not allowed), binding and
+    /// closing a socket: lets a server check where it will listen before it
+    /// creates anything on disk.
+    public static func checkListen(host: String, port: Int) throws(SSHError) {
+        close(try listen(host: host, port: port, backlog: 1))
+    }
+
     /// A socket bound to `host`:`port` and listening with `backlog`.
     private static func listen(host: String, port: Int, backlog: Int32) throws(SSHError) -> Int32 {
         var hints = addrinfo()

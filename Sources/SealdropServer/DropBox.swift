@@ -31,14 +31,19 @@ public final class DropBox: Sendable {
     /// periodic sweep: that process may be about to commit them. Other
     /// claims are always left to their leases. A side tool reading the
     /// same directory while the server runs passes false.
-    public init(configuration: DropBoxConfiguration, log: @escaping @Sendable (String) -> Void = { _ in }, startingUp: Bool = true) throws {
+    /// `store` is the metadata store when it is not the SQLite file in the
+    /// data directory (a PostgreSQL store shared by several nodes).
+    public init(
+        configuration: DropBoxConfiguration, store: (any TransferStore)? = nil, log: @escaping @Sendable (String) -> Void = { _ in },
+        startingUp: Bool = true
+    ) throws {
         self.configuration = configuration
         self.log = log
         trust = Mutex(TrustCache())
         refusals = Mutex(RefusalBuffer())
         if startingUp { try PrivateDirectory.secure(configuration.dataDirectory, alsoOwn: configuration.trustFolderInsideData, log: log) }
         blobs = try BlobStore(configuration: configuration, startingUp: startingUp)
-        store = try SQLiteTransferStore(path: configuration.databasePath, claimLease: configuration.claimLease)
+        self.store = try store ?? SQLiteTransferStore(path: configuration.databasePath, claimLease: configuration.claimLease)
         if let path = configuration.receiptKeyPath {
             // A cluster's key, given to every node: never made here.
             receiptKey = try VendorIdentity.load(path: path, passphrase: .none)
@@ -71,11 +76,23 @@ public final class DropBox: Sendable {
                 return store
             }
             cache.store = nil
-            let store = try TrustStore.load(
-                directory: configuration.trustDirectory, now: now, floorFile: configuration.dataDirectory + "/revocation-list-number")
+            let store = try loadTrust(now: now)
             cache = TrustCache(store: store, stamp: stamp, checkedAt: now, loadedAt: now, loads: cache.loads + 1)
             return store
         }
+    }
+
+    /// The trust files with the revocation-number floor: in the data
+    /// directory, or in the shared database when nodes share one (so no
+    /// node accepts a list older than one another node has seen).
+    private func loadTrust(now: Date) throws -> TrustStore {
+        guard let shared = store as? any SharedNodeState else {
+            return try TrustStore.load(
+                directory: configuration.trustDirectory, now: now, floorFile: configuration.dataDirectory + "/revocation-list-number")
+        }
+        let loaded = try TrustStore.load(directory: configuration.trustDirectory, now: now, revocationFloor: try shared.revocationFloor())
+        if let number = loaded.revocations?.number { try shared.raiseRevocationFloor(to: number) }
+        return loaded
     }
 
     /// Makes the next `currentTrust` look at the files at once (after the

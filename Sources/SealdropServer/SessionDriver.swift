@@ -83,12 +83,20 @@ final class SessionDriver {
                 let recorded = event(
                     statement.kind == .acknowledgment ? .acknowledged : .declared, statement.transferID, sha256: statement.sha256,
                     detail: statement.detail)
-                if statement.kind == .acknowledgment {
-                    // The recipient's signature over the envelope's hash: a delivery at once if none was counted yet.
-                    try dropBox.acknowledgeDelivery(
-                        id: statement.transferID, recipient: vendor.name.value, source: sourceAddress, acknowledgment: recorded)
-                } else {
-                    try dropBox.recordOrFail(recorded)
+                let fresh = try dropBox.recordStatementOnce(recorded) { () throws(StoreError) in
+                    if statement.kind == .acknowledgment {
+                        // The recipient's signature over the envelope's hash: a delivery at once if none was counted yet.
+                        try dropBox.acknowledgeDelivery(
+                            id: statement.transferID, recipient: vendor.name.value, source: sourceAddress, acknowledgment: recorded)
+                    } else {
+                        try dropBox.recordOrFail(recorded)
+                    }
+                }
+                guard fresh else {
+                    return .failed(
+                        .refused(
+                            .failure,
+                            "transfer \(statement.transferID) already has your \(what) in the log; a signed statement is recorded once per transfer"))
                 }
             } catch {
                 dropBox.log("cannot record the \(what) of transfer \(statement.transferID): \(error)")
@@ -124,7 +132,7 @@ final class SessionDriver {
     }
 
     private func claim(_ handle: [UInt8], _ transferID: String) -> EffectOutcome {
-        guard dropBox.claimBudget.admit(vendor: vendor.name.value, transferID: transferID, now: Date()) else {
+        guard dropBox.claimBudget.admits(vendor: vendor.name.value, transferID: transferID, now: Date()) else {
             return .failed(
                 .refused(.failure, "transfer \(transferID) was opened \(ClaimBudget.claimsPerWindow) times in the last minute; wait a minute"))
         }
@@ -135,6 +143,8 @@ final class SessionDriver {
         } catch {
             return storeFailure(error, refusal: error.message, code: error.code == .alreadyClaimed ? .failure : .noSuchFile)
         }
+        // Counted once granted: refused opens are aggregated refusals already.
+        dropBox.claimBudget.count(vendor: vendor.name.value, transferID: transferID, now: Date())
         do {
             downloads[handle] = BlobReader(fd: try dropBox.blobs.openBlob(transfer.blob))
             return .claimed(transfer)

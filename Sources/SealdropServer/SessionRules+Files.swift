@@ -65,8 +65,15 @@ extension SessionRules {
     }
 
     mutating func read(_ handle: [UInt8], _ open: OpenHandle, offset: UInt64, length: UInt32, id: UInt32, now: Date) throws -> SessionAction {
-        guard length > 0 else { throw Refusal(.failure, "a READ must ask for at least one byte", .badRequest) }
         let wanted = min(Int(length), Self.maximumReadLength)
+        switch open.content {
+        case .memoryFile, .download:
+            // OpenSSH's sftp-server answers a READ of 0 bytes with empty DATA
+            // at any offset (checked against 9.2p1): so does this server, and
+            // nothing is claimed, read or recorded for it.
+            if wanted == 0 { return .reply(.data(id: id, data: [])) }
+        default: break
+        }
         switch open.content {
         case .memoryFile(let bytes):
             // offset < count ≤ Int.max, so the conversions below cannot trap.
@@ -201,7 +208,8 @@ extension SessionRules {
             guard let transfer = try view.transfer(id: id), transfer.recipient == vendor,
                 transfer.state == .delivered || TransferState.pending.contains(transfer.state)
             else {
-                throw Refusal(.failure, "acknowledgment refused: transfer \(id) was not sent to you, or it ended without reaching you", .badRequest, transferID: id)
+                throw Refusal(
+                    .failure, "acknowledgment refused: transfer \(id) was not sent to you, or it ended without reaching you", .badRequest, transferID: id)
             }
             guard ack.ciphertextSHA256 == transfer.ciphertextSHA256 else {
                 throw Refusal(.failure, "acknowledgment refused: it names another envelope than the one delivered", .badRequest, transferID: id)

@@ -109,7 +109,14 @@ extension SessionRules {
             return failUpload(handle, id: id, Self.outOfSpace)
 
         case (.validate(let id, let handle, _), .validated(let upload)):
-            if let existing = try view.transfer(id: upload.transferID) { return duplicate(handle, id: id, upload, existing) }
+            let existing: Transfer?
+            do {
+                existing = try view.transfer(id: upload.transferID)
+            } catch {
+                // The handle is closed: nothing can publish these bytes now.
+                return discard(handle, then: .refuse(serverFailure(id, "cannot look up transfer \(upload.transferID): \(error)")))
+            }
+            if let existing { return duplicate(handle, id: id, upload, existing) }
             wait(.publish(id: id, handle: handle, upload: upload))
             return .publishUpload(handle: handle, upload: upload)
         case (.validate(let id, let handle, let size), .failed(.rejected(let reason))):
@@ -122,8 +129,8 @@ extension SessionRules {
             uploadPublished(handle: handle, size: upload.size)
             return .reply(.status(id: id, code: .ok, message: "published transfer \(upload.transferID)"))
         case (.publish(let id, let handle, let upload), .duplicate):
-            guard let existing = try view.transfer(id: upload.transferID) else {
-                throw Refusal(.failure, Self.serverFailure, .serverError).with(reason: "a duplicate transfer that cannot be read")
+            guard let existing = try? view.transfer(id: upload.transferID) else {
+                return discard(handle, then: .refuse(serverFailure(id, "a duplicate of transfer \(upload.transferID) that cannot be read")))
             }
             return duplicate(handle, id: id, upload, existing)
         case (.publish(let id, let handle, let upload), .failed(.rejected(let reason))):
@@ -150,6 +157,11 @@ extension SessionRules {
     }
 
     static let serverFailure = "the server could not complete the request"
+
+    /// A server failure for request `id`, its cause kept for the log.
+    func serverFailure(_ id: UInt32, _ reason: String) -> SessionRefusal {
+        SessionRefusal(id: id, code: .failure, message: Self.serverFailure, record: RefusalRecord(kind: .serverError, transferID: nil, reason: reason))
+    }
 
     /// The upload can no longer be published: its staged bytes go at once,
     /// and its handle stays only to answer later WRITEs and the CLOSE.

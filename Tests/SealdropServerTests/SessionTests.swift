@@ -209,7 +209,7 @@ final class DropBoxWorld: @unchecked Sendable {
         return handle
     }
 
-    @Test func readingEverythingThenVanishingIsADelivery() throws {
+    @Test func readingEverythingThenVanishingIsNoDelivery() throws {
         let world = try DropBoxWorld()
         let envelope = try world.envelope(100_000)
         #expect(Self.isOK(world.upload(envelope, as: try world.session("oldvendor"))))
@@ -223,8 +223,16 @@ final class DropBoxWorld: @unchecked Sendable {
             #expect(offset == UInt64(envelope.count))
             session.end()  // no CLOSE: the connection dropped
         }
-        #expect(world.blobs().isEmpty, "delivered and deleted anyway")
-        #expect(world.inboxIDs(try world.session("newvendor")).isEmpty)
+        #expect(world.blobs().count == 1, "nothing says the client kept those bytes")
+        let again = try world.session("newvendor")
+        #expect(world.inboxIDs(again).count == 1, "the recipient may download it again")
+        let handle = try openDownload(world, again)
+        var offset: UInt64 = 0
+        while case .data(_, let data) = again.handle(.read(id: 3, handle: handle, offset: offset, length: 65_536)).first {
+            offset += UInt64(data.count)
+        }
+        #expect(again.handle(.close(id: 4, handle: handle)).first == .status(id: 4, code: .ok, message: "delivered"))
+        #expect(world.blobs().isEmpty)
     }
 
     @Test func expiryIsCheckedOnEveryRead() throws {

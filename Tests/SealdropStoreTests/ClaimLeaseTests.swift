@@ -9,17 +9,12 @@ import TestSupport
 /// own: ranges count towards delivery only from CLOSEd handles, a handle
 /// lost or lapsed ends with its ranges uncounted, and however many handles
 /// close at once the transfer is delivered exactly once.
+///
+/// Run on every engine (SQLite, PostgreSQL); the last tests are SQLite's own.
 @Suite struct ClaimLeaseTests {
-    let directory: TemporaryDirectory
-    let store: SQLiteTransferStore
-    let now = Date(timeIntervalSince1970: 1_800_000_000)
+    let now = Sample.now
 
-    init() throws {
-        directory = try TemporaryDirectory()
-        store = try SQLiteTransferStore(path: directory.file("metadata.sqlite"), claimLease: 60)
-    }
-
-    func publish(_ id: String, size: UInt64 = 100) throws {
+    func publish(_ id: String, size: UInt64 = 100, _ store: any TransferStore) throws {
         try store.publish(
             Transfer(
                 id: id, sender: "oldvendor", recipient: "newvendor", size: size, ciphertextSHA256: String(repeating: "ab", count: 32),
@@ -31,14 +26,17 @@ import TestSupport
         TransferEvent(time: now, kind: kind, actor: "test", sourceAddress: "127.0.0.1", transferID: id)
     }
 
-    func claim(_ id: String, _ session: String, at seconds: TimeInterval) throws -> Transfer {
+    func claim(_ id: String, _ session: String, at seconds: TimeInterval, _ store: any TransferStore) throws -> Transfer {
         try store.claim(id: id, recipient: "newvendor", session: session, now: now.addingTimeInterval(seconds), event: event(.claimed, id))
     }
 
     @Test func aTransferFullyServedBeforeLeasesIsSettledNotServedAgain() throws {
         // A database from before leases: a pending transfer whose every byte
         // was served, released back to available by the old rules.
-        try publish("ab")
+        let fixture = try StoreFixture(.sqlite)
+        defer { withExtendedLifetime(fixture) {} }
+        let directory = fixture.directory
+        try publish("ab", fixture.store)
         let served = try SQLiteTransferStore.encode(ServedRanges([0..<100]))
         let database = directory.file("metadata.sqlite")
         let downgraded = try Subprocess.run(
@@ -58,7 +56,7 @@ import TestSupport
         #expect(try upgraded.transfer(id: "ab")?.state == .delivered)
     }
 
-    func close(_ id: String, _ session: String, at seconds: TimeInterval = 0) throws -> Transfer {
+    func close(_ id: String, _ session: String, at seconds: TimeInterval = 0, _ store: any TransferStore) throws -> Transfer {
         let time = now.addingTimeInterval(seconds)
         return try store.close(
             id: id, session: session, now: time, delivered: event(.delivered, id),
@@ -66,49 +64,57 @@ import TestSupport
             released: event(.released, id))
     }
 
-    @Test func aLapsedHandleEndsUncountedWhenTheRecipientOpensAnother() throws {
-        try publish("aa")
-        _ = try claim("aa", "s1", at: 0)
+    @Test(arguments: StoreEngine.all) func aLapsedHandleEndsUncountedWhenTheRecipientOpensAnother(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try publish("aa", store)
+        _ = try claim("aa", "s1", at: 0, store)
         // s1's client is given every byte, then throws them away and goes silent.
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<100]), now: now)
-        let joined = try claim("aa", "s2", at: 59)
+        let joined = try claim("aa", "s2", at: 59, store)
         #expect(joined.served.ranges.isEmpty, "another handle's ranges are never handed over")
         #expect(joined.state == .claimed)
-        let later = try claim("aa", "s3", at: 61)
+        let later = try claim("aa", "s3", at: 61, store)
         #expect(later.served.ranges.isEmpty)
         #expect(try store.events().last?.detail.contains("1 lapsed handle(s) ended without CLOSE; their reads do not count") == true)
         // The lapsed handle is gone: it can neither record nor renew nor close.
         #expect(throws: StoreError(.notClaimed, "")) { try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<1]), now: now) }
         #expect(throws: StoreError(.notClaimed, "")) { try store.renewClaim(id: "aa", session: "s1", now: now.addingTimeInterval(62)) }
-        #expect(throws: StoreError(.notClaimed, "")) { try close("aa", "s1") }
+        #expect(throws: StoreError(.notClaimed, "")) { try close("aa", "s1", store) }
         // The live handles read part of it and CLOSE: nothing is delivered.
         try store.recordServed(id: "aa", session: "s2", ranges: ServedRanges([0..<10]), now: now.addingTimeInterval(62))
-        #expect(try close("aa", "s2", at: 62).state == .claimed)
-        #expect(try close("aa", "s3", at: 62).state == .available, "s1's 100 bytes never counted")
+        #expect(try close("aa", "s2", at: 62, store).state == .claimed)
+        #expect(try close("aa", "s3", at: 62, store).state == .available, "s1's 100 bytes never counted")
         #expect(try store.transfer(id: "aa")?.served.ranges == [0..<10])
         #expect(!(try store.events().contains { $0.kind == .delivered }))
     }
 
-    @Test func renewingAndServingKeepTheHandle() throws {
-        try publish("aa")
-        _ = try claim("aa", "s1", at: 0)
+    @Test(arguments: StoreEngine.all) func renewingAndServingKeepTheHandle(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try publish("aa", store)
+        _ = try claim("aa", "s1", at: 0, store)
         #expect(try store.renewClaim(id: "aa", session: "s1", now: now.addingTimeInterval(50)) == now.addingTimeInterval(110))
-        _ = try claim("aa", "s2", at: 100)
+        _ = try claim("aa", "s2", at: 100, store)
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<10]), now: now.addingTimeInterval(100))
-        _ = try claim("aa", "s3", at: 159)
+        _ = try claim("aa", "s3", at: 159, store)
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([10..<20]), now: now.addingTimeInterval(159))
         // s2 lapsed at 160; s1 renewed to 219.
-        _ = try claim("aa", "s4", at: 161)
+        _ = try claim("aa", "s4", at: 161, store)
         #expect(throws: StoreError(.notClaimed, "")) { try store.renewClaim(id: "aa", session: "s2", now: now.addingTimeInterval(161)) }
         #expect(try store.renewClaim(id: "aa", session: "s1", now: now.addingTimeInterval(161)) == now.addingTimeInterval(221))
     }
 
-    @Test func handlesClosingAtOnceDeliverExactlyOnce() throws {
-        try publish("aa", size: 100)
-        let store = self.store
+    @Test(arguments: StoreEngine.all) func handlesClosingAtOnceDeliverExactlyOnce(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try publish("aa", size: 100, store)
         let now = self.now
         let sessions = (0..<16).map { "s\($0)" }
-        for session in sessions { _ = try claim("aa", session, at: 0) }
+        for session in sessions { _ = try claim("aa", session, at: 0, store) }
         let delivered = Mutex([String]())
         DispatchQueue.concurrentPerform(iterations: sessions.count) { index in
             let session = sessions[index]
@@ -128,29 +134,35 @@ import TestSupport
         #expect(try store.events().filter { $0.kind == .deleted }.count == 1)
     }
 
-    @Test func aHandleCutAfterEveryByteIsNotADelivery() throws {
-        try publish("aa", size: 100)
-        _ = try claim("aa", "s1", at: 0)
+    @Test(arguments: StoreEngine.all) func aHandleCutAfterEveryByteIsNotADelivery(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try publish("aa", size: 100, store)
+        _ = try claim("aa", "s1", at: 0, store)
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<100]), now: now)
         try store.release(id: "aa", session: "s1", event: event(.released, "aa"))
         #expect(try store.transfer(id: "aa")?.state == .available)
         #expect(try store.events().last?.detail.contains("its 100 bytes served do not count") == true)
         #expect(try store.settleServedClaims(now: now.addingTimeInterval(1000), lapsedOnly: false).isEmpty)
         // The recipient downloads it again, and this time CLOSEs.
-        _ = try claim("aa", "s2", at: 1)
+        _ = try claim("aa", "s2", at: 1, store)
         try store.recordServed(id: "aa", session: "s2", ranges: ServedRanges([0..<100]), now: now)
-        #expect(try close("aa", "s2").state == .delivered)
+        #expect(try close("aa", "s2", store).state == .delivered)
         #expect(try store.pendingBlobs().isEmpty)
     }
 
-    @Test func closedHandlesCoveringTheFileBarNewHandlesAndSettleWhenTheRestIsLost() throws {
-        try publish("aa", size: 100)
-        _ = try claim("aa", "s1", at: 0)
-        _ = try claim("aa", "s2", at: 0)
+    @Test(arguments: StoreEngine.all) func closedHandlesCoveringTheFileBarNewHandlesAndSettleWhenTheRestIsLost(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try publish("aa", size: 100, store)
+        _ = try claim("aa", "s1", at: 0, store)
+        _ = try claim("aa", "s2", at: 0, store)
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<100]), now: now)
-        #expect(try close("aa", "s1").state == .claimed, "s2 is still open")
+        #expect(try close("aa", "s1", store).state == .claimed, "s2 is still open")
         #expect(try store.transfer(id: "aa")?.fullyServed == true)
-        #expect(throws: StoreError(.notFound, "")) { try claim("aa", "s3", at: 1) }
+        #expect(throws: StoreError(.notFound, "")) { try claim("aa", "s3", at: 1, store) }
         // s2 is lost: the CLOSEd handle's ranges still cover the file.
         try store.release(id: "aa", session: "s2", event: event(.released, "aa"))
         let settled = try store.settleServedClaims(now: now.addingTimeInterval(1), lapsedOnly: true)
@@ -162,32 +174,38 @@ import TestSupport
         #expect(try store.settleServedClaims(now: now.addingTimeInterval(20), lapsedOnly: false).isEmpty, "settled once")
     }
 
-    @Test func openHandlesWaitForTheirLeaseAndEndUncountedAtStartUp() throws {
-        try publish("aa", size: 100)
-        try publish("bb", size: 100)
-        _ = try claim("aa", "s1", at: 0)
-        _ = try claim("bb", "s1", at: 0)
+    @Test(arguments: StoreEngine.all) func openHandlesWaitForTheirLeaseAndEndUncountedAtStartUp(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try publish("aa", size: 100, store)
+        try publish("bb", size: 100, store)
+        _ = try claim("aa", "s1", at: 0, store)
+        _ = try claim("bb", "s1", at: 0, store)
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<100]), now: now)
         try store.recordServed(id: "bb", session: "s1", ranges: ServedRanges([0..<99]), now: now)
         #expect(try store.settleServedClaims(now: now.addingTimeInterval(10), lapsedOnly: true).isEmpty)
         #expect(try store.transfer(id: "aa")?.state == .claimed, "a live lease is left to its holder")
         // A restart: no handle survived, none counts.
-        let reopened = try SQLiteTransferStore(path: directory.file("metadata.sqlite"))
+        let reopened = try fixture.reopen()
         #expect(try reopened.settleServedClaims(now: now.addingTimeInterval(10), lapsedOnly: false).isEmpty)
         #expect(try reopened.transfer(id: "aa")?.state == .available)
         #expect(try reopened.transfer(id: "bb")?.state == .available)
-        #expect(try claim("aa", "s2", at: 20).served.ranges.isEmpty)
+        #expect(try claim("aa", "s2", at: 20, store).served.ranges.isEmpty)
     }
 
-    @Test func anAcknowledgmentDeliversAResumedTransferAtOnce() throws {
-        try publish("aa", size: 100)
-        _ = try claim("aa", "s1", at: 0)
+    @Test(arguments: StoreEngine.all) func anAcknowledgmentDeliversAResumedTransferAtOnce(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try publish("aa", size: 100, store)
+        _ = try claim("aa", "s1", at: 0, store)
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<60]), now: now)
         try store.release(id: "aa", session: "s1", event: event(.released, "aa"))
-        _ = try claim("aa", "s2", at: 1)
+        _ = try claim("aa", "s2", at: 1, store)
         try store.recordServed(id: "aa", session: "s2", ranges: ServedRanges([60..<100]), now: now)
-        #expect(try close("aa", "s2").state == .available, "only the tail was counted")
-        _ = try claim("aa", "s3", at: 2)
+        #expect(try close("aa", "s2", store).state == .available, "only the tail was counted")
+        _ = try claim("aa", "s3", at: 2, store)
         let deletion = TransferEvent(time: now, kind: .deleted, actor: "test", sourceAddress: "", transferID: "aa", detail: "delivered")
         #expect(throws: StoreError(.notFound, "")) {
             try store.acknowledge(
@@ -208,10 +226,13 @@ import TestSupport
         #expect(try store.events().filter { $0.kind == .delivered }.count == 1)
     }
 
-    @Test func scatteredReadsAreRefusedBeyondTheBound() throws {
+    @Test(arguments: StoreEngine.all) func scatteredReadsAreRefusedBeyondTheBound(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
         let limit = ServedRanges.maximumRanges
-        try publish("aa", size: UInt64(4 * limit))
-        _ = try claim("aa", "s1", at: 0)
+        try publish("aa", size: UInt64(4 * limit), store)
+        _ = try claim("aa", "s1", at: 0, store)
         let spread = ServedRanges((0..<UInt64(limit)).map { ($0 * 4)..<($0 * 4 + 1) })
         try store.recordServed(id: "aa", session: "s1", ranges: spread, now: now)
         #expect(throws: StoreError(.tooScattered, "")) {
@@ -219,13 +240,16 @@ import TestSupport
         }
         // Filling the gaps merges them: sequential progress is never refused.
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<UInt64(4 * limit)]), now: now)
-        #expect(try close("aa", "s1").state == .delivered, "the refused write changed nothing; the gaps filled in")
+        #expect(try close("aa", "s1", store).state == .delivered, "the refused write changed nothing; the gaps filled in")
     }
 
-    @Test func everyEndOfLifeCommitsItsDeletionWithIt() throws {
-        try publish("aa", size: 10)
-        try publish("bb")
-        _ = try claim("aa", "s1", at: 0)
+    @Test(arguments: StoreEngine.all) func everyEndOfLifeCommitsItsDeletionWithIt(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try publish("aa", size: 10, store)
+        try publish("bb", store)
+        _ = try claim("aa", "s1", at: 0, store)
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<10]), now: now)
         let deletion = TransferEvent(time: now, kind: .deleted, actor: "test", sourceAddress: "", transferID: "aa", detail: "delivered")
         #expect(try store.deliver(id: "aa", session: "s1", now: now, event: event(.delivered, "aa"), deletion: deletion).state == .delivered)
@@ -255,10 +279,13 @@ import TestSupport
     }
 
     /// Figures, not assertions: `SEALDROP_MEASURE=1 swift test --filter recordServedCost`.
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["SEALDROP_MEASURE"] != nil))
-    func recordServedCost() throws {
-        try publish("aa", size: 1 << 40)
-        _ = try claim("aa", "s1", at: 0)
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["SEALDROP_MEASURE"] != nil), arguments: StoreEngine.all)
+    func recordServedCost(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try publish("aa", size: 1 << 40, store)
+        _ = try claim("aa", "s1", at: 0, store)
         let count = 5000
         let start = DispatchTime.now().uptimeNanoseconds
         for index in 0..<count {
@@ -266,6 +293,6 @@ import TestSupport
             try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([offset..<(offset + 131_072)]), now: now)
         }
         let micros = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000 / Double(count)
-        print("recordServed: \(String(format: "%.1f", micros)) µs per call (\(count) sequential 128 KiB reads, WAL, synchronous = NORMAL)")
+        print("recordServed on \(engine): \(String(format: "%.1f", micros)) µs per call (\(count) sequential 128 KiB reads)")
     }
 }

@@ -1,0 +1,38 @@
+import Foundation
+import SealdropLog
+import SealdropStore
+import Synchronization
+
+/// Held while a statement is looked for and recorded, so two sessions of
+/// this process cannot both record the first one.
+private let statementGate = Mutex(())
+
+extension DropBox {
+    /// Records a signed statement (acknowledgment or declaration) unless
+    /// the log already holds one of its kind for its transfer: each would
+    /// otherwise be a log entry, and a vendor could upload the same one in
+    /// a loop. False when one is there already. One per kind and transfer
+    /// is all a receipt needs: an acknowledgment comes from the recipient,
+    /// a declaration from the sender, once each.
+    ///
+    /// Checked and recorded under one lock of this process; several
+    /// `sealdropd subsystem` processes racing on the first statement of a
+    /// transfer can each record one (at most one per concurrent session).
+    ///
+    /// `record` writes the statement (with whatever it brings about, such
+    /// as the delivery an acknowledgment completes).
+    func recordStatementOnce(_ event: TransferEvent, record: () throws(StoreError) -> Void) throws(StoreError) -> Bool {
+        guard let transferID = event.transferID else {
+            try record()
+            return true
+        }
+        return try statementGate.withLock { _ throws(StoreError) -> Bool in
+            for (_, bytes) in try store.logEntries(transfer: transferID) {
+                guard let entry = try? LogEntry(decoding: bytes) else { continue }
+                if entry.kind == event.kind { return false }
+            }
+            try record()
+            return true
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `sealdrop receive` into a folder on a small tmpfs: it fails clearly,
+/// leaves nothing under the output name, and completes once space is freed.
+@Suite struct ReceiveDiskFullTests {
+    /// A tmpfs of `megabytes` MiB at `path` (made here); unmounted by the caller.
+    static func mount(_ path: String, megabytes: Int) throws {
+        #expect(mkdir(path, 0o700) == 0 || errno == EEXIST)
+        let mounted = try Subprocess.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(megabytes)m,mode=0700", "tmpfs", path])
+        guard mounted.status == 0 else { throw FixtureError.setup("cannot mount a tmpfs: \(mounted.standardError)") }
+    }
+
+    static func resize(_ path: String, megabytes: Int) throws {
+        let remounted = try Subprocess.run("/bin/mount", ["-o", "remount,size=\(megabytes)m", path])
+        guard remounted.status == 0 else { throw FixtureError.setup("cannot resize the tmpfs: \(remounted.standardError)") }
+    }
+
+    static func names(_ path: String) -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() }
+
+    @Test(.enabled(if: DiskFullTests.canMount, "mounting a tmpfs needs root (CAP_SYS_ADMIN); run the tests as root"))
+    func aFolderTooSmallForTheDownloadIsRefusedBeforeAnyByteAndWorksOnceFreed() throws {
+        let server = try ServerFixture()
+        let environment = try ClientIntegrationTests.profiles(server)
+        let plaintext = Fixtures.bytes(6 << 20, seed: 31)
+        _ = try server.directory.write(plaintext, to: "big")
+        #expect(try ClientIntegrationTests.run(server, environment, ["send", "big", "--to", "newvendor", "--profile", "oldvendor"]).status == 0)
+        let id = try #require(try ClientIntegrationTests.inboxIDs(server, environment).first)
+        let folder = server.directory.file("small")
+        try Self.mount(folder, megabytes: 4)
+        defer { _ = try? Subprocess.run("/bin/umount", ["-l", folder]) }
+
+        let full = try ClientIntegrationTests.run(server, environment, ["receive", id, "-o", "small/big.out", "--profile", "newvendor"])
+        #expect(full.status != 0)
+        #expect(full.standardError.contains("bytes free; nothing was downloaded"), "\(full.standardError)")
+        #expect(Self.names(folder).isEmpty, "nothing left in the folder: \(Self.names(folder))")
+        #expect(try ClientIntegrationTests.inboxIDs(server, environment) == [id], "still waiting")
+
+        try Self.resize(folder, megabytes: 32)
+        let received = try ClientIntegrationTests.run(server, environment, ["receive", id, "-o", "small/big.out", "--profile", "newvendor"])
+        #expect(received.status == 0, "\(received.standardError)")
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: folder + "/big.out"))) == plaintext)
+        #expect(Self.names(folder) == ["big.out"])
+    }
+
+    @Test(.enabled(if: DiskFullTests.canMount, "mounting a tmpfs needs root (CAP_SYS_ADMIN); run the tests as root"))
+    func aDiskThatFillsWhileDecryptingKeepsTheCiphertextAndFinishesOnceFreed() throws {
+        let server = try ServerFixture()
+        let environment = try ClientIntegrationTests.profiles(server)
+        let plaintext = Fixtures.bytes(6 << 20, seed: 32)
+        _ = try server.directory.write(plaintext, to: "big")
+        #expect(try ClientIntegrationTests.run(server, environment, ["send", "big", "--to", "newvendor", "--profile", "oldvendor"]).status == 0)
+        let id = try #require(try ClientIntegrationTests.inboxIDs(server, environment).first)
+        // Room for the ciphertext (6 MiB and a little), not for the plaintext beside it.
+        let folder = server.directory.file("small")
+        try Self.mount(folder, megabytes: 9)
+        defer { _ = try? Subprocess.run("/bin/umount", ["-l", folder]) }
+
+        let full = try ClientIntegrationTests.run(server, environment, ["receive", id, "-o", "small/big.out", "--profile", "newvendor"])
+        #expect(full.status != 0)
+        print("receive into a full disk: \(full.standardError.split(separator: "\n").last ?? "")")
+        #expect(full.standardError.lowercased().contains("space"), "says the disk is full: \(full.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/big.out"), "nothing under the output name: \(Self.names(folder))")
+        #expect(Self.names(folder) == [".big.out.sealdrop-part"], "only the ciphertext is kept: \(Self.names(folder))")
+
+        try Self.resize(folder, megabytes: 32)
+        let received = try ClientIntegrationTests.run(server, environment, ["receive", id, "-o", "small/big.out", "--profile", "newvendor"])
+        #expect(received.status == 0, "\(received.standardError)")
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: folder + "/big.out"))) == plaintext)
+        #expect(Self.names(folder) == ["big.out"])
+    }
+}
