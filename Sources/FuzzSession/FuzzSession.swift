@@ -92,12 +92,7 @@ func checkReplies(_ replies: [SFTPMessage], to request: SFTPMessage, world: Sess
         switch reply {
         case .data(_, let data):
             if contains(data, secretID) { fatalError("a DATA reply holds the secret transfer's id") }
-            if data.count >= SessionWorld.windowLength {
-                for start in 0...(data.count - SessionWorld.windowLength)
-                where world.secretWindows.contains(Array(data[start..<start + SessionWorld.windowLength])) {
-                    fatalError("a DATA reply holds the secret transfer's ciphertext")
-                }
-            }
+            if holdsSecretWindow(data, world) { fatalError("a DATA reply holds the secret transfer's ciphertext") }
             for marker in forbiddenMarkers where contains(data, marker) {
                 fatalError("a DATA reply holds a file outside the vendor's view (\(String(decoding: marker, as: UTF8.self)))")
             }
@@ -108,6 +103,18 @@ func checkReplies(_ replies: [SFTPMessage], to request: SFTPMessage, world: Sess
         default: break
         }
     }
+}
+
+/// Whether `data` holds 32 consecutive bytes of the secret's ciphertext:
+/// an 8-byte prefix lookup at each offset, then a comparison on a hit.
+func holdsSecretWindow(_ data: [UInt8], _ world: SessionWorld) -> Bool {
+    let length = SessionWorld.windowLength
+    guard data.count >= length else { return false }
+    for start in 0...(data.count - length) {
+        guard let offsets = world.secretWindows[prefix(data, at: start)] else { continue }
+        for offset in offsets where data[start..<start + length].elementsEqual(world.secretBody[offset..<offset + length]) { return true }
+    }
+    return false
 }
 
 /// What only files outside the virtual tree hold: the SQLite database and

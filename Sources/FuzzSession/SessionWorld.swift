@@ -23,9 +23,11 @@ final class SessionWorld {
     let dropBox: DropBox
     let trust: TrustStore
     let vendor: VerifiedParty
-    /// The secret transfer's id and 32-byte windows of its ciphertext past the header.
+    /// The secret transfer's id, its ciphertext past the header, and where
+    /// each 8-byte prefix of a 32-byte window of it starts (for a fast scan).
     let secretID: String
-    let secretWindows: Set<[UInt8]>
+    let secretBody: [UInt8]
+    let secretWindows: [UInt64: [Int]]
     /// Envelopes from `oldvendor` that validate, and their SHA-256: nothing
     /// else may ever be published as sent by it.
     let validUploads: [[UInt8]]
@@ -59,8 +61,10 @@ final class SessionWorld {
 
             let secret = try Self.seal(keys: keys, trust: trust, from: "stranger", to: "newvendor", size: 70_000)
             secretID = try Self.upload(secret, dropBox: dropBox, as: try trust.party(named: try VendorName("stranger"), for: .sender), to: "newvendor")
-            var windows = Set<[UInt8]>()
-            for start in stride(from: 1024, to: secret.count - 1024, by: 1) { windows.insert(Array(secret[start..<start + Self.windowLength])) }
+            let body = Array(secret[1024..<(secret.count - 1024)])
+            var windows = [UInt64: [Int]]()
+            for start in 0...(body.count - Self.windowLength) { windows[prefix(body, at: start), default: []].append(start) }
+            secretBody = body
             secretWindows = windows
             let uploads = try (0..<48).map { index in
                 try Self.seal(keys: keys, trust: trust, from: "oldvendor", to: index % 3 == 0 ? "stranger" : "newvendor", size: 100 + index * 1500)
@@ -132,4 +136,11 @@ nonisolated(unsafe) var worldDirectory: UnsafeMutablePointer<CChar>?
 func removeWorld() {
     guard let worldDirectory else { return }
     try? FileManager.default.removeItem(atPath: String(cString: worldDirectory))
+}
+
+/// The 8 bytes at `start` as one number, to index windows without copying.
+func prefix(_ bytes: [UInt8], at start: Int) -> UInt64 {
+    var value: UInt64 = 0
+    for index in start..<start + 8 { value = value << 8 | UInt64(bytes[index]) }
+    return value
 }
