@@ -1,4 +1,5 @@
 import Foundation
+import SealdropCrypto
 import SealdropIO
 import SealdropLayout
 import SealdropLog
@@ -10,6 +11,9 @@ public struct WitnessedHead: Sendable {
     public let head: SignedTreeHead
     /// The size of the head seen before, if any.
     public let previousSize: Int?
+    /// The head seen before was signed by an earlier certified receipt key:
+    /// the operator rotated it, and the new head extends the old one.
+    public let keyChanged: Bool
 }
 
 extension DropBoxClient {
@@ -58,15 +62,29 @@ extension DropBoxClient {
         } catch {
             throw DropBoxError(.badReceipt, "the tree head's certificate does not verify against the pinned CA: \(UntrustedText.fromServer("\(error)"))")
         }
-        let kept: SignedTreeHead
+        // Earlier receipt keys, each certified by the pinned CA for the server
+        // role when the saved head was signed: only needed after a rotation.
+        var previousKeys = [Ed25519PublicKey]()
+        if let saved, !saved.isSigned(by: server.key.signingKey) {
+            let then = trust.verifier(now: saved.time)
+            for pem in (published.previousCertificates ?? []).prefix(PublishedHead.maximumPreviousCertificates) {
+                if let certificate = try? VendorCertificate(pem: pem, source: "an earlier receipt-key certificate"),
+                    let party = try? then.verify(certificate, for: .server)
+                {
+                    previousKeys.append(party.key.signingKey)
+                }
+            }
+        }
+        let outcome: HeadWitness.Outcome
         do {
-            kept = try HeadWitness.check(saved: saved, published: published, serverKey: server.key.signingKey)
+            outcome = try HeadWitness.witness(saved: saved, published: published, serverKey: server.key.signingKey, previousKeys: previousKeys)
         } catch {
             switch error.code {
             case .badSignature: throw DropBoxError(.badReceipt, error.message)
             case .fork: throw DropBoxError(.forkedLog, error.message + "; the saved head is kept in \(file)")
             }
         }
+        let kept = outcome.head
         if kept != saved {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -78,7 +96,7 @@ extension DropBoxClient {
                 throw DropBoxError(.localState, "cannot save the tree head in \(file): \(error)")
             }
         }
-        return WitnessedHead(head: kept, previousSize: saved?.size)
+        return WitnessedHead(head: kept, previousSize: saved?.size, keyChanged: outcome.keyChanged)
     }
 
     /// The head saved in `file`, nil if there is none; a garbled file is an

@@ -8,17 +8,18 @@ struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
         abstract: "The signed receipt log.",
-        subcommands: [LogExportCommand.self]
+        subcommands: [LogExportCommand.self, LogRotateKeyCommand.self]
     )
 }
 
 struct LogExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write every log entry, a signed tree head and the certificates to check them (for sealdrop audit verify)."
+        abstract: "Write every log entry, a signed tree head and the certificates to check them (for sealdrop audit verify).",
+        discussion: "JSON lines (format sealdrop-log-lines-v1): a header line, then one line per entry, streamed from the store."
     )
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("The bundle to write (JSON).", valueName: "file"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("The export to write (JSON lines).", valueName: "file"))
     var output: String
 
     @OptionGroup var storage: StorageOptions
@@ -36,10 +37,32 @@ struct LogExportCommand: ParsableCommand {
         var configuration = DropBoxConfiguration(dataDirectory: storage.data, trustDirectory: storage.trust)
         configuration.receiptKeyPath = receiptKey
         let dropBox = try DropBox(configuration: configuration, store: settings.openStore(), log: DaemonLog.line, startingUp: false)
-        let bundle = try ReceiptLog(dropBox: dropBox).export()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(bundle).write(to: URL(fileURLWithPath: output), options: .atomic)
-        print("exported \(bundle.treeHead.size) entries, tree head \(bundle.treeHead.root) to \(output)")
+        let head = try ReceiptLog(dropBox: dropBox).export(to: output)
+        print("exported \(head.size) entries, tree head \(head.root) to \(output)")
+    }
+}
+
+struct LogRotateKeyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate-key",
+        abstract: "Replace the receipt key, in two steps, without a moment uncertified.",
+        discussion: """
+            First run: makes the next key (DATA/receipt_ed25519_key.next) and prints the command that certifies it. \
+            Second run, once its server certificate is in the trust store: makes it the receipt key. Restart sealdropd \
+            then. Keep the old certificate in the trust store: vendors and auditors check heads signed before with it.
+            """
+    )
+
+    @OptionGroup var storage: StorageOptions
+
+    func run() throws {
+        switch try ReceiptLog.rotateKey(dataDirectory: storage.data, trustDirectory: storage.trust) {
+        case .madeNextKey(let fingerprint, let publicKey):
+            print("made the next receipt key \(fingerprint) (\(publicKey))")
+            print("certify it: sealdrop ca issue --ca-dir CA-DIR --name NEW-NAME --role server --pubkey \(publicKey)")
+            print("copy CA-DIR/trust/server/NEW-NAME.pem to \(storage.trust)/server/, then run 'sealdropd log rotate-key' again")
+        case .rotated(let fingerprint):
+            print("the receipt key is now \(fingerprint); restart sealdropd to sign with it")
+        }
     }
 }

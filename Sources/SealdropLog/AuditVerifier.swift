@@ -44,10 +44,14 @@ public struct AuditVerifier {
     public struct EarlierHead: Sendable {
         public var name: String
         public var head: SignedTreeHead
+        /// Earlier receipt keys the CA certified when this head was signed
+        /// (the caller verified them): a head from before a key rotation.
+        public var previousKeys: [Ed25519PublicKey]
 
-        public init(name: String, head: SignedTreeHead) {
+        public init(name: String, head: SignedTreeHead, previousKeys: [Ed25519PublicKey] = []) {
             self.name = name
             self.head = head
+            self.previousKeys = previousKeys
         }
     }
 
@@ -78,9 +82,13 @@ public struct AuditVerifier {
         var earlier: [EarlierHead]
         var frontier = MerkleFrontier()
         var problems = [Problem]()
-        var published: [String: (entry: Int, expires: Int64, sha256: String?)] = [:]
-        var ended: [String: Int64] = [:]
-        var deleted: [String: Int64] = [:]
+        /// One small record per transfer, keyed by its id as two words: a
+        /// log of a million entries keeps no string per transfer.
+        var transfers: [TransferKey: TransferRecord] = [:]
+        /// Transfers settled (see `settle`): their envelope hash.
+        var settled: [TransferKey: HashKey?] = [:]
+        /// Problems of settled transfers, in the order of their upload.
+        var lateDeletions: [Problem] = []
 
         public init(verifier: AuditVerifier, head: SignedTreeHead, earlier: [EarlierHead]) {
             self.verifier = verifier
@@ -90,8 +98,11 @@ public struct AuditVerifier {
                 problems.append(Problem(.headSignature, "the tree head's signature does not verify with the server's receipt key"))
             }
             for saved in earlier {
-                guard saved.head.isSigned(by: verifier.serverKey) else {
-                    problems.append(Problem(.earlierHeadSignature, "the saved head \(saved.name) is not signed by this server's receipt key"))
+                guard saved.head.isSigned(by: verifier.serverKey) || saved.previousKeys.contains(where: { saved.head.isSigned(by: $0) }) else {
+                    problems.append(
+                        Problem(
+                            .earlierHeadSignature,
+                            "the saved head \(saved.name) is signed neither by this server's receipt key nor by an earlier receipt key the CA certified"))
                     continue
                 }
                 self.earlier.append(saved)
@@ -99,7 +110,10 @@ public struct AuditVerifier {
             checkEarlierHeads()
         }
 
-        public mutating func add(_ bytes: [UInt8]) {
+        /// Checks the next entry; returns it decoded (nil if it is malformed,
+        /// a problem then recorded), so a report need not decode it again.
+        @discardableResult
+        public mutating func add(_ bytes: [UInt8]) -> LogEntry? {
             frontier.append(leafHash: MerkleTree.leafHash(bytes))
             let number = frontier.size
             checkEarlierHeads()
@@ -108,21 +122,53 @@ public struct AuditVerifier {
                 entry = try LogEntry(decoding: bytes)
             } catch {
                 problems.append(Problem(.entryMalformed, entry: number, "not a well-formed log entry (\(error.code.rawValue): \(error.message))"))
-                return
+                return nil
             }
             if entry.sequence != Int64(number) {
                 problems.append(
                     Problem(.sequenceGap, entry: number, "carries sequence number \(entry.sequence): entries were removed or reordered"))
             }
-            guard let id = entry.transfer else { return }
+            guard let id = entry.transfer, let key = TransferKey(id) else { return entry }
             switch entry.kind {
-            case .uploadPublished: published[id] = (number, entry.expires ?? 0, entry.sha256)
-            case .delivered, .expired, .revoked: ended[id] = entry.time
-            case .deleted: deleted[id] = entry.time
+            case .uploadPublished:
+                transfers[key, default: TransferRecord()].published = (number, entry.expires ?? 0, entry.sha256.flatMap(HashKey.init))
+            case .delivered, .expired, .revoked:
+                transfers[key, default: TransferRecord()].ended = entry.time
+                settle(key)
+            case .deleted:
+                transfers[key, default: TransferRecord()].deleted = entry.time
+                settle(key)
             case .acknowledged: checkAcknowledgment(entry, id: id, number: number)
             case .declared: checkDeclaration(entry, id: id, number: number)
             default: break
             }
+            return entry
+        }
+
+        /// A transfer published, ended and deleted has nothing left to wait
+        /// for: its one possible problem (deleted late) is noted now, and only
+        /// its envelope hash is kept, for an acknowledgment still to come. A
+        /// log of finished transfers keeps 48 bytes for each.
+        private mutating func settle(_ key: TransferKey) {
+            guard let record = transfers[key], let upload = record.published, record.ended != nil, let gone = record.deleted else { return }
+            transfers[key] = nil
+            settled[key] = upload.sha256
+            if gone > deadline(upload.expires) {
+                lateDeletions.append(Problem(.fileDeletedLate, entry: upload.entry, Self.lateMessage(key.description, gone: gone, expires: upload.expires)))
+            }
+        }
+
+        /// The latest a transfer expiring at `expires` may be deleted. Entries
+        /// are read, not trusted: an expiry near Int64's ends must not
+        /// overflow (it saturates), nor a grace out of range.
+        private func deadline(_ expires: Int64) -> Int64 {
+            let grace = verifier.grace.isNaN ? 0 : Int64(max(-9e18, min(9e18, verifier.grace * 1000)))
+            let (sum, overflow) = expires.addingReportingOverflow(grace)
+            return overflow ? (grace > 0 ? Int64.max : Int64.min) : sum
+        }
+
+        static func lateMessage(_ id: String, gone: Int64, expires: Int64) -> String {
+            "transfer \(id) was deleted \(Int64((Double(gone) - Double(expires)) / 1000)) s after its expiry"
         }
 
         /// Heads whose size the stream has just reached: their root must be this prefix's.
@@ -151,7 +197,9 @@ public struct AuditVerifier {
                     Problem(.statementNotSigned, entry: number, "the acknowledgment of transfer \(id) is not signed by \(entry.actor)'s certificate"))
                 return
             }
-            if ack.transfer != id || published[id].map({ $0.sha256 != ack.ciphertextSHA256 }) ?? true {
+            let transferKey = TransferKey(id)
+            let published: HashKey?? = transferKey.flatMap { transfers[$0]?.published.map(\.sha256) ?? settled[$0] }
+            if ack.transfer != id || published.map({ $0 == nil || $0 != HashKey(ack.ciphertextSHA256) }) ?? true {
                 problems.append(
                     Problem(.statementOtherEnvelope, entry: number, "the acknowledgment of transfer \(id) names another envelope than the one published"))
             }
@@ -182,24 +230,78 @@ public struct AuditVerifier {
                         "the log has \(frontier.size) entries, fewer than the \(saved.head.size) of the saved head \(saved.name): it was truncated"))
             }
             let now = head.timestamp
-            // Entries are read, not trusted: an expiry near Int64's ends must
-            // not overflow (saturate instead), nor a grace out of range.
-            let grace = verifier.grace.isNaN ? 0 : Int64(max(-9e18, min(9e18, verifier.grace * 1000)))
-            for (id, upload) in published.sorted(by: { $0.value.entry < $1.value.entry }) {
-                let (sum, overflow) = upload.expires.addingReportingOverflow(grace)
-                let limit = overflow ? (grace > 0 ? Int64.max : Int64.min) : sum
-                if ended[id] == nil, now > limit {
-                    result.append(Problem(.transferNeverEnded, entry: upload.entry, "transfer \(id) expired without being delivered, expired or revoked"))
+            var lifecycle = lateDeletions
+            let published = transfers.compactMap { key, record in record.published.map { (key, record, $0) } }
+            for (key, record, upload) in published {
+                let id = key.description
+                let limit = deadline(upload.expires)
+                if record.ended == nil, now > limit {
+                    lifecycle.append(Problem(.transferNeverEnded, entry: upload.entry, "transfer \(id) expired without being delivered, expired or revoked"))
                 }
-                if ended[id] != nil, deleted[id] == nil {
-                    result.append(Problem(.fileNeverDeleted, entry: upload.entry, "transfer \(id) ended but its file was never recorded as deleted"))
+                if record.ended != nil, record.deleted == nil {
+                    lifecycle.append(Problem(.fileNeverDeleted, entry: upload.entry, "transfer \(id) ended but its file was never recorded as deleted"))
                 }
-                if let gone = deleted[id], gone > limit {
-                    let late = Int64((Double(gone) - Double(upload.expires)) / 1000)
-                    result.append(Problem(.fileDeletedLate, entry: upload.entry, "transfer \(id) was deleted \(late) s after its expiry"))
+                if let gone = record.deleted, gone > limit {
+                    lifecycle.append(Problem(.fileDeletedLate, entry: upload.entry, Self.lateMessage(id, gone: gone, expires: upload.expires)))
                 }
             }
+            // By transfer, in upload order (a stable sort keeps each transfer's own order).
+            result += lifecycle.enumerated().sorted { ($0.element.entry ?? 0, $0.offset) < ($1.element.entry ?? 0, $1.offset) }.map(\.element)
             return result
         }
+    }
+}
+
+/// What the audit keeps of one transfer.
+struct TransferRecord {
+    var published: (entry: Int, expires: Int64, sha256: HashKey?)?
+    var ended: Int64?
+    var deleted: Int64?
+}
+
+/// A transfer id (32 lowercase hex digits, as `LogEntry` guarantees) as two words.
+struct TransferKey: Hashable, CustomStringConvertible {
+    let high: UInt64
+    let low: UInt64
+
+    init?(_ hex: String) {
+        guard hex.utf8.count == 32, let high = UInt64(hex.prefix(16), radix: 16), let low = UInt64(hex.suffix(16), radix: 16) else { return nil }
+        self.high = high
+        self.low = low
+    }
+
+    var description: String { Self.hex(high) + Self.hex(low) }
+
+    static func hex(_ word: UInt64) -> String {
+        let digits = String(word, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
+
+/// A SHA-256 (64 hex digits, either case) as four words.
+struct HashKey: Hashable {
+    let words: (UInt64, UInt64, UInt64, UInt64)
+
+    init?(_ hex: String) {
+        guard hex.utf8.count == 64 else { return nil }
+        var parts = [UInt64]()
+        var rest = Substring(hex)
+        while !rest.isEmpty {
+            guard let word = UInt64(rest.prefix(16), radix: 16) else { return nil }
+            parts.append(word)
+            rest = rest.dropFirst(16)
+        }
+        words = (parts[0], parts[1], parts[2], parts[3])
+    }
+
+    static func == (lhs: HashKey, rhs: HashKey) -> Bool {
+        lhs.words.0 == rhs.words.0 && lhs.words.1 == rhs.words.1 && lhs.words.2 == rhs.words.2 && lhs.words.3 == rhs.words.3
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+        hasher.combine(words.2)
+        hasher.combine(words.3)
     }
 }

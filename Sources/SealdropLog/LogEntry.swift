@@ -107,7 +107,9 @@ public struct LogEntry: Equatable, Sendable {
         fields.append(("source", .string(source)))
         fields.append(("time", .integer(String(time))))
         if let transfer { fields.append(("transfer", .string(transfer))) }
-        var out: [UInt8] = [UInt8(ascii: "{")]
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        out.append(UInt8(ascii: "{"))
         for (index, (key, value)) in fields.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             Self.appendString(key, to: &out)
@@ -131,6 +133,12 @@ public struct LogEntry: Equatable, Sendable {
     /// other control characters, everything else as UTF-8.
     static func appendString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Text with nothing to escape (nearly all) is copied whole.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x2F }) {
+            out += text.utf8
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out += [0x5C, 0x22]
@@ -181,10 +189,10 @@ public struct LogEntry: Equatable, Sendable {
         } else {
             self = try Self.decodeGeneral(bytes)
         }
-        if let transfer, Hex.decode(transfer)?.count != 16 || transfer != transfer.lowercased() {
+        if let transfer, !Self.isLowercaseHex(transfer, digits: 32) {
             throw LogEntryError(.invalidField, "the transfer id \"\(transfer)\" is not 32 lowercase hexadecimal digits")
         }
-        if let sha256, Hex.decode(sha256)?.count != 32 || sha256 != sha256.lowercased() {
+        if let sha256, !Self.isLowercaseHex(sha256, digits: 64) {
             throw LogEntryError(.invalidField, "the envelope hash is not 64 lowercase hexadecimal digits")
         }
         if sequence < 1 { throw LogEntryError(.invalidField, "the sequence number \(sequence) is not positive") }
@@ -192,6 +200,10 @@ public struct LogEntry: Equatable, Sendable {
         guard encoded() == bytes else {
             throw LogEntryError(.notCanonical, "the entry is not in canonical form (sorted keys, no spaces, the spec's escaping)")
         }
+    }
+
+    static func isLowercaseHex(_ text: String, digits: Int) -> Bool {
+        text.utf8.count == digits && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
     /// The entry if `bytes` is a flat object of known keys with string and
@@ -205,6 +217,15 @@ public struct LogEntry: Equatable, Sendable {
         }
         func string() -> String? {
             guard take(0x22) else { return nil }
+            // Most strings hold nothing escaped: one pass finds their end.
+            var end = index
+            while end < bytes.count, bytes[end] != 0x22, bytes[end] != 0x5C, bytes[end] >= 0x20 { end += 1 }
+            if end < bytes.count, bytes[end] == 0x22 {
+                defer { index = end + 1 }
+                // Invalid UTF-8 is repaired here, so the entry no longer
+                // re-encodes to its bytes: the canonical check refuses it.
+                return bytes[index..<end].withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
+            }
             var out = [UInt8]()
             while index < bytes.count {
                 let byte = bytes[index]
@@ -243,44 +264,65 @@ public struct LogEntry: Equatable, Sendable {
             return index > start ? String(decoding: bytes[start..<index], as: UTF8.self) : nil
         }
         guard take(UInt8(ascii: "{")) else { return nil }
-        var strings: [String: String] = [:]
-        var integers: [String: String] = [:]
-        repeat {
-            guard let key = string(), take(UInt8(ascii: ":")) else { return nil }
-            if index < bytes.count, bytes[index] == 0x22 {
-                guard let value = string() else { return nil }
-                strings[key] = value
-            } else {
-                guard let value = integer() else { return nil }
-                integers[key] = value
-            }
-        } while take(UInt8(ascii: ","))
-        guard take(UInt8(ascii: "}")), index == bytes.count else { return nil }
-        let stringKeys: Set<String> = ["actor", "detail", "kind", "recipient", "sha256", "source", "transfer"]
-        guard Set(strings.keys).isSubset(of: stringKeys), Set(integers.keys).isSubset(of: fieldNames.subtracting(stringKeys)),
-            let kind = strings["kind"].flatMap(Kind.init(rawValue:)), let sequence = integers["sequence"].flatMap({ Int64($0) }),
-            let time = integers["time"].flatMap({ Int64($0) }), let actor = strings["actor"], let source = strings["source"],
-            let detail = strings["detail"]
-        else { return nil }
-        var size: UInt64?
-        var expires: Int64?
+        // Keys must come in the canonical (sorted) order, each at most once:
+        // no dictionary is needed, and a log of a million entries is
+        // scanned without hashing a key.
+        var rank = -1
+        var actor: String?
+        var detail: String?
+        var kind: Kind?
+        var recipient: String?
+        var sha256: String?
+        var source: String?
+        var transfer: String?
         var count: Int64?
-        if let text = integers["size"] {
-            guard let value = UInt64(text) else { return nil }
-            size = value
-        }
-        if let text = integers["expires"] {
-            guard let value = Int64(text) else { return nil }
-            expires = value
-        }
-        if let text = integers["count"] {
-            guard let value = Int64(text) else { return nil }
-            count = value
-        }
+        var expires: Int64?
+        var sequence: Int64?
+        var size: UInt64?
+        var time: Int64?
+        repeat {
+            guard let key = string(), take(UInt8(ascii: ":")), let next = Self.keyOrder.firstIndex(of: key), next > rank else { return nil }
+            rank = next
+            switch key {
+            case "actor": actor = string()
+            case "detail": detail = string()
+            case "kind": kind = string().flatMap(Kind.init(rawValue:))
+            case "recipient": recipient = string()
+            case "sha256": sha256 = string()
+            case "source": source = string()
+            case "transfer": transfer = string()
+            case "count": count = integer().flatMap { Int64($0) }
+            case "expires": expires = integer().flatMap { Int64($0) }
+            case "sequence": sequence = integer().flatMap { Int64($0) }
+            case "size": size = integer().flatMap { UInt64($0) }
+            default: time = integer().flatMap { Int64($0) }
+            }
+            // A value of the wrong type, or out of range, is left to the general path.
+            let parsed: Bool
+            switch key {
+            case "actor": parsed = actor != nil
+            case "detail": parsed = detail != nil
+            case "kind": parsed = kind != nil
+            case "recipient": parsed = recipient != nil
+            case "sha256": parsed = sha256 != nil
+            case "source": parsed = source != nil
+            case "transfer": parsed = transfer != nil
+            case "count": parsed = count != nil
+            case "expires": parsed = expires != nil
+            case "sequence": parsed = sequence != nil
+            case "size": parsed = size != nil
+            default: parsed = time != nil
+            }
+            guard parsed else { return nil }
+        } while take(UInt8(ascii: ","))
+        guard take(UInt8(ascii: "}")), index == bytes.count, let kind, let sequence, let time, let actor, let source, let detail else { return nil }
         return LogEntry(
-            sequence: sequence, time: time, kind: kind, actor: actor, source: source, transfer: strings["transfer"], recipient: strings["recipient"],
-            size: size, sha256: strings["sha256"], expires: expires, count: count, detail: detail)
+            sequence: sequence, time: time, kind: kind, actor: actor, source: source, transfer: transfer, recipient: recipient, size: size,
+            sha256: sha256, expires: expires, count: count, detail: detail)
     }
+
+    /// Every key, in the order `encoded()` writes them.
+    static let keyOrder = ["actor", "count", "detail", "expires", "kind", "recipient", "sequence", "sha256", "size", "source", "time", "transfer"]
 
     /// Any JSON: classifies what is wrong with an entry the scan did not take.
     static func decodeGeneral(_ bytes: [UInt8]) throws(LogEntryError) -> LogEntry {

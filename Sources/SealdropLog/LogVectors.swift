@@ -99,6 +99,7 @@ public enum LogVectors {
         func json<T: Encodable>(_ value: T) -> [UInt8] { Array(try! encoder.encode(value)) + [0x0A] }
         return [
             ("entries.json", json(entryCases())), ("tree.json", json(tree())), ("heads.json", json(heads())), ("audit.json", json(audit())),
+            ("export.jsonl", sampleExport().encoded()), ("export.json", json(exportCases())),
         ]
     }
 
@@ -321,6 +322,64 @@ public enum LogVectors {
         ).encoded()
         add("file-deleted-late", late, head: head(late, at: epoch + 3_600_000 + 700_000), [.fileDeletedLate])
         return Audit(publicKey: Hex.encode(key().publicKey.bytes), grace: 120, cases: cases)
+    }
+}
+
+extension LogVectors {
+    // MARK: the export
+
+    public struct ExportCase: Codable, Equatable {
+        public var name: String
+        /// Base64 of the whole file.
+        public var file: String
+        /// "ok" or the `LogExportError` code.
+        public var expect: String
+        /// When "ok": how many entries the file holds, and the hex root of
+        /// the tree over them (which need not be the header's).
+        public var entries: Int?
+        public var root: String?
+    }
+
+    /// The sample log as `sealdropd log export` writes it, with placeholder
+    /// certificates (the format carries them; `audit` checks them).
+    public static func sampleExport() -> LogExport {
+        let log = sampleLog()
+        let header = LogExport.Header(
+            treeHead: head(log, at: epoch + 10_000), serverCertificate: "(server certificate PEM)", caCertificate: "(CA certificate PEM)",
+            revocations: "", vendorCertificates: [])
+        return LogExport(header: header, entries: log)
+    }
+
+    /// Files read well or refused with their code: the framing of spec §4.
+    public static func exportCases() -> [ExportCase] {
+        let sample = sampleExport()
+        var cases = [ExportCase]()
+        func add(_ name: String, _ file: [UInt8], _ expect: String, entries: [[UInt8]]? = nil) {
+            let root = entries.map { Hex.encode(MerkleTree.root($0.map(MerkleTree.leafHash)[...])) }
+            cases.append(ExportCase(name: name, file: Base64.encode(file), expect: expect, entries: entries?.count, root: root))
+        }
+        let file = sample.encoded()
+        add("ok", file, "ok", entries: sample.entries)
+        add("no-final-line-feed", Array(file.dropLast()), "ok", entries: sample.entries)
+        add("header-only", sample.header.encoded() + [0x0A], "ok", entries: [])
+        // Bytes that cannot stand on a line travel as a JSON string of their Base64.
+        var awkward = sample
+        awkward.entries[6] = Array("{\"line\nfeed\"}".utf8)
+        awkward.entries.append(Array("\"quoted\"".utf8))
+        add("entries-as-base64-strings", awkward.encoded(), "ok", entries: awkward.entries)
+        // A carriage return is part of the entry: the root changes, the audit says so.
+        let crlf = Array(String(decoding: file, as: UTF8.self).replacingOccurrences(of: "\n", with: "\r\n").utf8)
+        add("crlf-line-ends", crlf, "ok", entries: sample.entries.map { $0 + [0x0D] })
+        let header = sample.header.encoded()
+        add("bad-base64-line", header + Array("\n\"not base64!\"\n".utf8), "bad-line")
+        add("unterminated-string-line", header + Array("\n\"QUJD\n".utf8), "bad-line")
+        add("empty", [], "not-an-export")
+        add("not-json", Array("sequence,time,kind\n".utf8), "not-an-export")
+        add("header-missing-head", Array("{\"format\":\"sealdrop-log-lines-v1\"}\n".utf8), "not-an-export")
+        add(
+            "unknown-format", Array(String(decoding: header, as: UTF8.self).replacingOccurrences(of: "lines-v1", with: "lines-v9").utf8) + [0x0A],
+            "unknown-format")
+        return cases
     }
 }
 

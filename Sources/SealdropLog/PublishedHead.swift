@@ -16,26 +16,41 @@ public struct PublishedHead: Codable, Sendable, Equatable {
     public var consistency: [String]?
     /// PEM: the server certificate (role server) holding the receipt key.
     public var serverCertificate: String
+    /// PEM: the drop box's other server certificates, those of receipt keys
+    /// it used before a rotation, so a vendor whose saved head one of them
+    /// signed can check it (absent when there are none; older clients
+    /// ignore it).
+    public var previousCertificates: [String]?
 
-    public init(treeHead: SignedTreeHead, from: Int? = nil, consistency: [String]? = nil, serverCertificate: String) {
+    public init(
+        treeHead: SignedTreeHead, from: Int? = nil, consistency: [String]? = nil, serverCertificate: String, previousCertificates: [String]? = nil
+    ) {
         self.treeHead = treeHead
         self.from = from
         self.consistency = consistency
         self.serverCertificate = serverCertificate
+        self.previousCertificates = previousCertificates
     }
 
     /// The published file for `hashes` (every leaf hash so far), signed now.
-    public static func make(leafHashes hashes: [MerkleTree.Hash], from: Int?, at now: Date, key: Ed25519PrivateKey, certificate: String) -> PublishedHead {
+    public static func make(
+        leafHashes hashes: [MerkleTree.Hash], from: Int?, at now: Date, key: Ed25519PrivateKey, certificate: String, previousCertificates: [String] = []
+    ) -> PublishedHead {
         let head = SignedTreeHead.sign(leafHashes: hashes, at: now, with: key)
         var proof: [String]?
         if let from, from > 0, from <= hashes.count {
             proof = MerkleTree.consistencyProof(oldSize: from, hashes[...]).map { Hex.encode($0) }
         }
-        return PublishedHead(treeHead: head, from: from, consistency: proof, serverCertificate: certificate)
+        return PublishedHead(
+            treeHead: head, from: from, consistency: proof, serverCertificate: certificate,
+            previousCertificates: previousCertificates.isEmpty ? nil : previousCertificates)
     }
 
-    /// The most a published head may hold: a certificate and 64 hashes.
+    /// The most a published head may hold: certificates and 64 hashes.
     public static let maximumSize = 64 << 10
+    /// How many earlier receipt-key certificates a head carries at most
+    /// (the newest first), so it stays far below `maximumSize`.
+    public static let maximumPreviousCertificates = 16
 }
 
 /// A vendor's client as a witness of the log (spec §7): the head the
@@ -44,14 +59,35 @@ public enum HeadWitness {
     /// Checks `published` against `saved` with the certified receipt key;
     /// returns the head to keep (the newer of the two).
     public static func check(saved: SignedTreeHead?, published: PublishedHead, serverKey: Ed25519PublicKey) throws(WitnessError) -> SignedTreeHead {
+        try witness(saved: saved, published: published, serverKey: serverKey).head
+    }
+
+    /// What a witness check decided: the head to keep, and whether the
+    /// receipt key changed since the saved head (a rotation).
+    public struct Outcome: Sendable, Equatable {
+        public let head: SignedTreeHead
+        public let keyChanged: Bool
+    }
+
+    /// `check`, across a rotation of the receipt key: a saved head signed
+    /// not by `serverKey` but by one of `previousKeys` (keys of earlier
+    /// server certificates, which the caller verified against the CA) is
+    /// still a head this vendor saw, and the new one must extend it like
+    /// any other. A saved head signed by neither is a fork.
+    public static func witness(
+        saved: SignedTreeHead?, published: PublishedHead, serverKey: Ed25519PublicKey, previousKeys: [Ed25519PublicKey] = []
+    ) throws(WitnessError) -> Outcome {
         let new = published.treeHead
         guard new.isSigned(by: serverKey) else {
             throw WitnessError(.badSignature, "the drop box's tree head \(describe(new)) is not signed by its certified receipt key")
         }
-        guard let saved, saved.size > 0 else { return new }
-        guard saved.isSigned(by: serverKey) else {
+        guard let saved, saved.size > 0 else { return Outcome(head: new, keyChanged: false) }
+        let keyChanged = !saved.isSigned(by: serverKey)
+        if keyChanged, !previousKeys.contains(where: { saved.isSigned(by: $0) }) {
             throw WitnessError(
-                .fork, "the tree head this profile saved, \(describe(saved)), is not signed by the drop box's current receipt key (\(describe(new)))")
+                .fork,
+                "the tree head this profile saved, \(describe(saved)), is signed neither by the drop box's current receipt key (\(describe(new))) nor by an earlier receipt key the CA certified"
+            )
         }
         func fork(_ why: String) -> WitnessError {
             WitnessError(
@@ -62,7 +98,7 @@ public enum HeadWitness {
         if new.size < saved.size { throw fork("the log is shorter than before") }
         if new.size == saved.size {
             guard new.root == saved.root else { throw fork("same size, another root") }
-            return new.timestamp >= saved.timestamp ? new : saved
+            return Outcome(head: new.timestamp >= saved.timestamp || keyChanged ? new : saved, keyChanged: keyChanged)
         }
         guard published.from == saved.size, let proof = published.consistency, let oldRoot = Hex.decode(saved.root), let newRoot = Hex.decode(new.root)
         else { throw fork("no consistency proof from size \(saved.size) was given") }
@@ -70,7 +106,7 @@ public enum HeadWitness {
         guard hashes.count == proof.count,
             MerkleTree.verifyConsistency(oldSize: saved.size, oldRoot: oldRoot, newSize: new.size, newRoot: newRoot, proof: hashes)
         else { throw fork("the consistency proof does not verify") }
-        return new
+        return Outcome(head: new, keyChanged: keyChanged)
     }
 
     public static func describe(_ head: SignedTreeHead) -> String {

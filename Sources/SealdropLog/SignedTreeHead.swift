@@ -40,10 +40,14 @@ public struct SignedTreeHead: Codable, Equatable, Sendable {
 
     /// A head over entries whose leaf hashes are already known (the store keeps them).
     public static func sign(leafHashes: [MerkleTree.Hash], at time: Date, with key: Ed25519PrivateKey) -> SignedTreeHead {
-        let root = MerkleTree.root(leafHashes[...])
+        sign(size: leafHashes.count, root: MerkleTree.root(leafHashes[...]), at: time, with: key)
+    }
+
+    /// A head over a tree whose root is known (a `MerkleFrontier` streamed over the log).
+    public static func sign(size: Int, root: MerkleTree.Hash, at time: Date, with key: Ed25519PrivateKey) -> SignedTreeHead {
         let timestamp = Int64((time.timeIntervalSince1970 * 1000).rounded())
-        let signature = key.signature(for: signingMessage(size: leafHashes.count, root: root, timestamp: timestamp))
-        return SignedTreeHead(size: leafHashes.count, root: Hex.encode(root), timestamp: timestamp, signature: Hex.encode(signature))
+        let signature = key.signature(for: signingMessage(size: size, root: root, timestamp: timestamp))
+        return SignedTreeHead(size: size, root: Hex.encode(root), timestamp: timestamp, signature: Hex.encode(signature))
     }
 
     public func isSigned(by key: Ed25519PublicKey) -> Bool {
@@ -56,9 +60,10 @@ public struct SignedTreeHead: Codable, Equatable, Sendable {
     public var time: Date { Date(timeIntervalSince1970: TimeInterval(timestamp) / 1000) }
 }
 
-/// What `sealdropd log export` writes and `sealdrop audit verify` reads:
-/// the entries, a signed head over all of them, and the certificates
-/// needed to check it offline.
+/// The one-document export written before `LogExport` (format
+/// `sealdrop-log-v1`): still read by `LogExportReader`, no longer written.
+/// It had to be decoded whole, so a log of a million entries took most of
+/// a minute and a GiB of memory to verify.
 public struct LogBundle: Codable, Sendable {
     public var format = "sealdrop-log-v1"
     /// Base64 of each entry's exact bytes, in order.

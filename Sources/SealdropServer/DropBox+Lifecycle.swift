@@ -31,7 +31,9 @@ extension DropBox {
                     ciphertextSHA256: current?.ciphertextSHA256, detail: "delivered"),
                 released: TransferEvent(time: now, kind: .released, actor: actor, sourceAddress: source, transferID: id))
             if ended.state == .delivered {
+                CrashPoint.deliverCommitted.reached()
                 blobs.delete(ended.blob)
+                CrashPoint.deliverUnlinked.reached()
                 log("\(actor) received transfer \(id); its blob is deleted")
             }
             return ended
@@ -87,7 +89,9 @@ extension DropBox {
             deletion: TransferEvent(
                 time: now, kind: .deleted, actor: sender, sourceAddress: source, transferID: id, size: current?.size,
                 ciphertextSHA256: current?.ciphertextSHA256, detail: "revoked by its sender"))
+        CrashPoint.revokeCommitted.reached()
         blobs.delete(revoked.blob)
+        CrashPoint.revokeUnlinked.reached()
         log("\(sender) revoked transfer \(id)")
         return revoked
     }
@@ -135,10 +139,12 @@ extension DropBox {
             log("transfer \(transfer.id): every byte was received on CLOSEd handles; delivered and deleted")
         }
         let expired = try store.expire(now: now)
+        CrashPoint.expireCommitted.reached(when: !expired.isEmpty)
         for transfer in expired {
             blobs.delete(transfer.blob)
             log("expired and deleted transfer \(transfer.id)")
         }
+        CrashPoint.expireUnlinked.reached(when: !expired.isEmpty)
         let orphans = blobs.orphans(keeping: try store.pendingBlobs(), olderThan: startingUp ? nil : now.addingTimeInterval(-Self.orphanMinimumAge))
         var removed = [TransferEvent]()
         for orphan in orphans where blobs.remove(orphan.name) {

@@ -72,7 +72,9 @@ final class SessionDriver {
         case .validateUpload(let handle, let recipient, let size): return validate(handle, recipient: recipient, size: size)
         case .publishUpload(let handle, let upload): return publish(handle, upload)
         case .discardUpload(let handle):
+            CrashPoint.rejectStaged.reached()
             uploads.removeValue(forKey: handle)?.discard()
+            CrashPoint.rejectDiscarded.reached()
             return .done
         case .revoke(let transferID): return revoke(transferID)
         case .recordStatement(let statement):

@@ -163,6 +163,7 @@ extension SQLiteTransferStore {
                 arguments: [served, now.timeIntervalSince1970, id])
             try insert(events.delivered, db)
             if let deletion = events.deletion { try insert(deletion, db) }
+            CrashPoint.deliverInTransaction.reached()
             transfer.state = .delivered
             transfer.endedAt = now
             transfer.claimedBy = nil
@@ -251,6 +252,7 @@ extension SQLiteTransferStore {
                 throw StoreError(.notRevocable, "transfer \(id) is \(state.rawValue) and can no longer be revoked")
             }
             for event in events { try Self.insert(event, db) }
+            CrashPoint.revokeInTransaction.reached()
             return try Self.decode(try Row.fetchOne(db, sql: "SELECT * FROM transfer WHERE id = ?", arguments: [id])!)
         }
     }
@@ -281,6 +283,7 @@ extension SQLiteTransferStore {
                 try Self.insert(Self.deletion(of: transfer, at: now, reason: "expired"), db)
                 expired.append(transfer)
             }
+            CrashPoint.expireInTransaction.reached(when: !expired.isEmpty)
             return expired
         }
     }

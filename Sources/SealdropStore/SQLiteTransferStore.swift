@@ -124,6 +124,14 @@ public final class SQLiteTransferStore: TransferStore {
         }
     }
 
+    public func logEntries(from offset: Int, limit: Int) throws(StoreError) -> [[UInt8]] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT entry FROM event WHERE sequence > ? ORDER BY sequence LIMIT ?", arguments: [offset, limit]).map {
+                [UInt8]($0["entry"] as Data? ?? Data())
+            }
+        }
+    }
+
     public func logLeafHashes() throws(StoreError) -> [[UInt8]] {
         try read { db in
             let rows = try Row.fetchCursor(db, sql: "SELECT leaf FROM event ORDER BY sequence")

@@ -112,9 +112,21 @@ public protocol TransferStore: Sendable {
     /// One transfer's entries and their positions in the log (from 0), by
     /// an indexed lookup rather than a scan of the whole log.
     func logEntries(transfer id: String) throws(StoreError) -> [(index: Int, entry: [UInt8])]
+    /// At most `limit` entries from position `offset` (from 0), in log order:
+    /// one page of the log, so an export streams it in bounded memory. The
+    /// log is append-only with sequence numbers 1, 2, 3…, so a page is
+    /// `sequence > offset ORDER BY sequence LIMIT limit`. The default reads
+    /// the whole log and slices it: a store should answer with that query.
+    func logEntries(from offset: Int, limit: Int) throws(StoreError) -> [[UInt8]]
 }
 
 extension TransferStore {
+    public func logEntries(from offset: Int, limit: Int) throws(StoreError) -> [[UInt8]] {
+        let all = try logEntries()
+        guard offset < all.count, limit > 0 else { return [] }
+        return Array(all[max(offset, 0)..<min(all.count, max(offset, 0) + limit)])
+    }
+
     /// `recordServed` at the current time (the form sessions called before leases).
     public func recordServed(id: String, session: String, ranges: ServedRanges) throws(StoreError) {
         try recordServed(id: id, session: session, ranges: ranges, now: Date())

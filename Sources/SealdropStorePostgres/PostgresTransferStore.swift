@@ -178,6 +178,11 @@ public final class PostgresTransferStore: TransferStore {
         try bytes("SELECT entry FROM event ORDER BY sequence")
     }
 
+    /// One page of the log for a streamed export (`TransferStore`'s paged form).
+    public func logEntries(from offset: Int, limit: Int) throws(StoreError) -> [[UInt8]] {
+        try bytes("SELECT entry FROM event WHERE sequence > \(Int64(offset)) ORDER BY sequence LIMIT \(Int64(limit))")
+    }
+
     public func logLeafHashes() throws(StoreError) -> [[UInt8]] {
         try bytes("SELECT leaf FROM event ORDER BY sequence")
     }

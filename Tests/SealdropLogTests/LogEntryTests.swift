@@ -25,6 +25,16 @@ import Testing
         }
     }
 
+    @Test func invalidUTF8InAStringIsRefusedNeverRepaired() {
+        let valid = LogEntry(sequence: 1, time: 0, kind: .loginRefused, actor: "ab", source: "192.0.2.1").encoded()
+        for bad: [UInt8] in [[0xFF], [0xC3], [0xED, 0xA0, 0x80], [0xC0, 0xAF]] {
+            var bytes = valid
+            let at = bytes.firstIndex(of: UInt8(ascii: "b"))!
+            bytes.replaceSubrange(at...at, with: bad)
+            #expect(throws: LogEntryError.self) { try LogEntry(decoding: bytes) }
+        }
+    }
+
     @Test func unknownKindIsAnErrorNeverAnotherKind() {
         let bytes = Array(#"{"actor":"a","detail":"","kind":"teleported","sequence":1,"source":"","time":0}"#.utf8)
         #expect(throws: LogEntryError(.unknownKind, "")) { try LogEntry(decoding: bytes) }

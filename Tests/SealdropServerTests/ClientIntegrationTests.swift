@@ -202,8 +202,8 @@ import TestSupport
 
         // A server that swaps in an acknowledgment signed by another vendor (and re-signs its log) is caught.
         let receiptKey = try VendorIdentity.load(path: server.data + "/receipt_ed25519_key", passphrase: .none)
-        var bundle = try JSONDecoder().decode(LogBundle.self, from: Data(contentsOf: URL(fileURLWithPath: server.directory.file("log.json"))))
-        var entries = bundle.entries.compactMap { Base64.decode($0) }
+        var bundle = try LogExport(bytes: [UInt8](Data(contentsOf: URL(fileURLWithPath: server.directory.file("log.json")))))
+        var entries = bundle.entries
         let ackIndex = try #require(entries.firstIndex { String(decoding: $0, as: UTF8.self).contains("\"kind\":\"acknowledged\"") })
         var fields = try #require(try JSONSerialization.jsonObject(with: Data(entries[ackIndex])) as? [String: Any])
         let original = try JSONDecoder().decode(Acknowledgment.self, from: Data((fields["detail"] as? String ?? "").utf8))
@@ -212,9 +212,9 @@ import TestSupport
             at: Date(), with: stranger.signingKey)
         fields["detail"] = String(decoding: try JSONEncoder().encode(swapped), as: UTF8.self)
         entries[ackIndex] = [UInt8](try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]))
-        bundle.entries = entries.map { Base64.encode($0) }
-        bundle.treeHead = SignedTreeHead.sign(entries: entries, at: Date(), with: receiptKey.signingKey)
-        try JSONEncoder().encode(bundle).write(to: URL(fileURLWithPath: server.directory.file("swapped.json")))
+        bundle.entries = entries
+        bundle.header.treeHead = SignedTreeHead.sign(entries: entries, at: Date(), with: receiptKey.signingKey)
+        try Data(bundle.encoded()).write(to: URL(fileURLWithPath: server.directory.file("swapped.json")))
         let caught = try server.sealdrop(["audit", "verify", "swapped.json", "--ca", "ca/trust/ca.pem"])
         #expect(caught.status == 3)
         #expect(caught.standardError.contains("not signed by newvendor's certificate"), "\(caught.standardError)")

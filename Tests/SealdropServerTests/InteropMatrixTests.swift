@@ -1,4 +1,5 @@
 import Foundation
+import SealdropLog
 import SealdropStore
 import Testing
 import TestSupport
@@ -128,10 +129,8 @@ import TestSupport
         let exported = try Subprocess.run(
             Fixtures.sealdropd, ["log", "export", "-o", "log.json", "--data", server.data, "--trust", server.trust], directory: server.directory.path)
         guard exported.status == 0 else { throw FixtureError.setup(exported.standardError) }
-        let bundle = try JSONSerialization.jsonObject(with: Data(try server.directory.read("log.json"))) as? [String: Any]
-        return (bundle?["entries"] as? [String] ?? []).compactMap { entry in
-            guard let bytes = Data(base64Encoded: entry), let fields = try? JSONSerialization.jsonObject(with: bytes) as? [String: Any] else { return nil }
-            return fields["kind"] as? String
+        return try LogExport(bytes: try server.directory.read("log.json")).entries.compactMap { bytes in
+            (try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])?["kind"] as? String
         }
     }
 }

@@ -18,7 +18,10 @@ final class ServerFixture: @unchecked Sendable {
     ///   - settings: extra `key = value` lines for a settings file.
     ///   - reusing: the directory of an earlier fixture, to restart on its data.
     ///   - listen: the address to listen on.
-    init(settings: [String] = [], reusing earlier: TemporaryDirectory? = nil, listen: String = "127.0.0.1:0") throws {
+    ///   - environment: variables added to the server's environment.
+    init(
+        settings: [String] = [], reusing earlier: TemporaryDirectory? = nil, listen: String = "127.0.0.1:0", environment: [String: String] = [:]
+    ) throws {
         if let earlier {
             directory = earlier
         } else {
@@ -31,6 +34,7 @@ final class ServerFixture: @unchecked Sendable {
         if !settings.isEmpty {
             process.arguments! += ["--config", try directory.write(Array((settings.joined(separator: "\n") + "\n").utf8), to: "sealdropd.conf")]
         }
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let output = Pipe()
         errors = Pipe()
         process.standardOutput = output

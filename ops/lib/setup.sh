@@ -7,7 +7,7 @@ SEALDROP_PACKAGES=(pkg-config libsodium-dev libssh-dev openssh-client openssl ag
 # Third-party SFTP clients of the interop matrix and HAProxy for the balancer
 # tests (tests only). paramiko
 # comes from pip, into a venv the tests make under .build (never system-wide).
-SEALDROP_TEST_PACKAGES=(lftp rclone curl sshfs python3 python3-venv sqlite3 postgresql haproxy)
+SEALDROP_TEST_PACKAGES=(lftp rclone curl sshfs python3 python3-venv sqlite3 postgresql chromium poppler-utils fonts-dejavu-core haproxy)
 
 say() { printf '\n==> %s\n' "$*"; }
 

@@ -67,6 +67,11 @@ struct ClientOptions: ParsableArguments {
         if let witnessed = try dropBox.witnessTreeHead(trust: trust, file: treeHeadFile) {
             let before = witnessed.previousSize.map { "extends the \($0) seen before" } ?? "first seen"
             Terminal.info("receipt log: \(witnessed.head.size) entries, signed head \(witnessed.head.root.prefix(16))… (\(before))")
+            if witnessed.keyChanged {
+                Terminal.warning(
+                    "the drop box's receipt key changed: the new head is signed by another key the CA certified for the server role, and extends the head seen before"
+                )
+            }
         } else {
             Terminal.warning("the drop box publishes no signed tree head yet (its receipt key is not certified): this profile cannot witness its log")
         }

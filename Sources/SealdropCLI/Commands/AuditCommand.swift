@@ -50,9 +50,10 @@ struct AuditVerifyCommand: ParsableCommand {
     var reaperInterval: Double = 60
 
     func run() throws {
-        let (log, _, problems) = try AuditCheck(
+        let outcome = try AuditCheck(
             bundle: bundle, ca: ca, earlierHeads: (sinceHead.map { [$0] } ?? []) + witnessHeads, reaperInterval: reaperInterval
         ).run()
+        let (log, problems) = (outcome.header, outcome.problems)
         if problems.isEmpty {
             if let saveHead {
                 let encoder = JSONEncoder()
@@ -71,8 +72,11 @@ struct AuditVerifyCommand: ParsableCommand {
 struct AuditReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Verify a log bundle, then write a report: a self-contained HTML page, CSV or JSON.",
-        discussion: "The verification result heads the report; problems are listed, not hidden. Exit status 3 if there are any."
+        abstract: "Verify a log bundle, then write a report: a self-contained HTML document, a PDF of it, CSV or JSON.",
+        discussion: """
+            The verification result heads the report; problems are listed first, not hidden. Exit status 3 if there are any. \
+            --pdf prints the HTML document with headless Chromium (Debian's 'chromium' package).
+            """
     )
 
     @Argument(help: ArgumentHelp("The bundle from 'sealdropd log export'.", valueName: "bundle"))
@@ -83,6 +87,9 @@ struct AuditReportCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Write an HTML page here.", valueName: "file"))
     var html: String?
+
+    @Option(help: ArgumentHelp("Print the HTML document to PDF here (A4 landscape; needs chromium).", valueName: "file"))
+    var pdf: String?
 
     @Option(help: ArgumentHelp("Write CSV here.", valueName: "file"))
     var csv: String?
@@ -110,26 +117,43 @@ struct AuditReportCommand: ParsableCommand {
     }
 
     func validate() throws {
-        guard html != nil || csv != nil || json != nil else { throw ValidationError("name at least one of --html, --csv, --json") }
+        guard html != nil || pdf != nil || csv != nil || json != nil else { throw ValidationError("name at least one of --html, --pdf, --csv, --json") }
     }
 
     func run() throws {
-        let (log, leaves, problems) = try AuditCheck(bundle: bundle, ca: ca, earlierHeads: [], reaperInterval: 60).run()
-        var facts = AuditFacts(entries: leaves)
         let from = try Self.day(since, endOfDay: false)
         let to = try Self.day(until, endOfDay: true)
+        // Fail before the (long) verification if printing cannot work.
+        let printer = try pdf.map { _ in try PDFPrinter.find() }
+        var facts = AuditFacts()
+        let outcome = try AuditCheck(bundle: bundle, ca: ca, earlierHeads: [], reaperInterval: 60).run { facts.add($1, number: $0) }
+        facts.finish()
         facts.transfers = facts.transfers.filter { story in
             let uploaded = story.uploaded ?? .distantPast
             return (from.map { uploaded >= $0 } ?? true) && (to.map { uploaded < $0 } ?? true)
                 && (vendor.map { story.sender == $0 || story.recipient == $0 } ?? true)
         }
+        facts.refusals = facts.refusals.filter { group in
+            (from.map { group.last >= $0 } ?? true) && (to.map { group.first < $0 } ?? true) && (vendor.map { group.vendors.contains($0) } ?? true)
+        }
+        let problems = outcome.problems
+        let log = outcome.header
         let verified = "\(log.treeHead.size) entries under a tree head signed \(CertificateVerifier.format(log.treeHead.time))"
-        if let html { try AuditRenderer.html(facts, verified: verified, problems: problems).write(toFile: html, atomically: true, encoding: .utf8) }
+        let scope = ReportScope(
+            since: since, until: until, vendor: vendor, bundle: (bundle as NSString).lastPathComponent, generated: Date())
+        let document = AuditDocument(facts: facts, outcome: outcome, scope: scope)
+        if let html { try document.html().write(toFile: html, atomically: true, encoding: .utf8) }
+        if let pdf, let printer {
+            var printed = document
+            printed.expanded = true
+            try printer.print(html: printed.html(), to: pdf)
+        }
         if let csv { try AuditRenderer.csv(facts).write(toFile: csv, atomically: true, encoding: .utf8) }
         if let json {
             try AuditRenderer.json(facts, verified: problems.isEmpty ? verified : "FAILED").write(toFile: json, atomically: true, encoding: .utf8)
         }
-        print("report: \(facts.transfers.count) transfers, \(facts.rejected.count) rejected uploads, \(problems.count) problems")
+        let refused = facts.refusals.reduce(Int64(0)) { $0 + $1.count }
+        print("report: \(facts.transfers.count) transfers, \(refused) refusals, \(problems.count) problems")
         if !problems.isEmpty { throw CLIFailure(message: "\(problems.count) problems found in \(bundle)", status: .verification) }
     }
 }
@@ -144,19 +168,30 @@ struct AuditCheck {
     /// A transfer's file may be deleted this long after its expiry (plus clock skew).
     let reaperInterval: TimeInterval
 
-    func run() throws -> (LogBundle, [[UInt8]], [String]) {
-        let log: LogBundle
-        do {
-            log = try JSONDecoder().decode(LogBundle.self, from: Data(contentsOf: URL(fileURLWithPath: bundle)))
-        } catch {
-            throw CLIFailure(message: "\(bundle) is not a sealdrop log bundle: \(error.localizedDescription)", status: .verification)
-        }
-        let entries = log.entries.map { Base64.decode($0) }
-        let leaves = entries.compactMap { $0 }
-        guard leaves.count == entries.count else { throw CLIFailure(message: "an entry of \(bundle) is not valid Base64", status: .verification) }
+    /// What was verified, for the report's opening lines.
+    struct Outcome {
+        var header: LogExport.Header
+        var problems: [String]
+        /// The receipt key's certificate, verified for the server role.
+        var server: VerifiedParty
+        var ca: VendorCertificate
+    }
 
+    /// Verifies the export, streaming it: `entry` sees each well-formed
+    /// entry as it passes, with its number in the log from 1 (the report
+    /// builds its facts there).
+    func run(entry: (Int, LogEntry) -> Void = { _, _ in }) throws -> Outcome {
+        let reader: LogExportReader
+        do {
+            reader = try LogExportReader(path: bundle)
+        } catch {
+            throw CLIFailure(
+                message: "\(bundle) is not a sealdrop log export: \(error.message)",
+                hint: "export the log with 'sealdropd log export -o FILE' (format \(LogExport.format))", status: .verification)
+        }
+        let log = reader.header
         let store = try scratchStore(log)
-        let serverKey = try verifyServer(log, store)
+        let server = try verifyServer(log, store)
         var problems = [String]()
         var earlier = [AuditVerifier.EarlierHead]()
         for path in earlierHeads {
@@ -164,22 +199,43 @@ struct AuditCheck {
                 problems.append("\(path) is not a saved tree head")
                 continue
             }
-            earlier.append(AuditVerifier.EarlierHead(name: path, head: head))
+            earlier.append(AuditVerifier.EarlierHead(name: path, head: head, previousKeys: previousKeys(log, store, at: head.time)))
         }
         let verifier = AuditVerifier(
-            serverKey: serverKey, vendorKeys: vendorKeys(log, store), grace: reaperInterval + CertificateVerifier.clockSkew)
-        problems += verifier.verify(entries: leaves, head: log.treeHead, earlier: earlier).map(\.description)
-        return (log, leaves, problems)
+            serverKey: server.key.signingKey, vendorKeys: vendorKeys(log, store), grace: reaperInterval + CertificateVerifier.clockSkew)
+        var run = AuditVerifier.Run(verifier: verifier, head: log.treeHead, earlier: earlier)
+        var number = 0
+        do {
+            try reader.forEachEntry { bytes in
+                number += 1
+                if let decoded = run.add(bytes) { entry(number, decoded) }
+            }
+        } catch let error as LogExportError {
+            throw CLIFailure(message: "\(bundle) is not a sealdrop log export: \(error.message)", status: .verification)
+        }
+        problems += run.finish().map(\.description)
+        return Outcome(header: log, problems: problems, server: server, ca: store.ca)
     }
 
     /// The server certificate must chain to the pinned CA with the server role.
-    private func verifyServer(_ log: LogBundle, _ store: TrustStore) throws -> Ed25519PublicKey {
+    private func verifyServer(_ log: LogExport.Header, _ store: TrustStore) throws -> VerifiedParty {
         let certificate = try VendorCertificate(pem: log.serverCertificate, source: "the bundle's server certificate")
-        return try store.verifier().verify(certificate, for: .server).key.signingKey
+        return try store.verifier().verify(certificate, for: .server)
+    }
+
+    /// Keys of the export's earlier server certificates that the CA vouched
+    /// for (server role) at `time`: a head saved before a key rotation.
+    private func previousKeys(_ log: LogExport.Header, _ store: TrustStore, at time: Date) -> [Ed25519PublicKey] {
+        let verifier = store.verifier(now: time)
+        return (log.previousServerCertificates ?? []).compactMap { pem in
+            (try? VendorCertificate(pem: pem, source: "an earlier server certificate of the export")).flatMap {
+                try? verifier.verify($0, for: .server).key.signingKey
+            }
+        }
     }
 
     /// Each vendor certificate of the bundle that the CA vouches for, by name.
-    private func vendorKeys(_ log: LogBundle, _ store: TrustStore) -> [String: Ed25519PublicKey] {
+    private func vendorKeys(_ log: LogExport.Header, _ store: TrustStore) -> [String: Ed25519PublicKey] {
         let verifier = store.verifier()
         var keys: [String: Ed25519PublicKey] = [:]
         for pem in log.vendorCertificates {
@@ -193,7 +249,7 @@ struct AuditCheck {
     }
 
     /// A trust store of the pinned CA and the bundle's revocation list.
-    private func scratchStore(_ log: LogBundle) throws -> TrustStore {
+    private func scratchStore(_ log: LogExport.Header) throws -> TrustStore {
         let pinned = try TrustStore.checkAnchor(path: ca)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sealdrop-audit-\(getpid())-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
