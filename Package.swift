@@ -62,6 +62,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // PROXY protocol v2 headers as values (what a TCP balancer writes
+        // before the client's bytes): no I/O, no C.
+        .target(
+            name: "SealdropProxy",
+            dependencies: ["SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+
         // libsodium behind typed Swift wrappers (the only importer of CSodium).
         // SHA-256 comes from swift-crypto: BoringSSL uses the CPU's SHA
         // extensions, about 8 times libsodium's portable code on this machine.
@@ -74,7 +82,7 @@ let package = Package(
         // libssh behind typed Swift wrappers (the only importer of CLibSSH).
         .target(
             name: "SealdropSSH",
-            dependencies: ["CLibSSH", "SealdropFormat"],
+            dependencies: ["CLibSSH", "SealdropFormat", "SealdropProxy"],
             swiftSettings: strictSettings
         ),
 
@@ -185,7 +193,7 @@ let package = Package(
         .target(
             name: "SealdropDaemon",
             dependencies: [
-                "SealdropServer", "SealdropSSH", "SealdropTrust", "SealdropKeys", "SealdropSFTP", "SealdropStore", "SealdropStorePostgres",
+                "SealdropServer", "SealdropSSH", "SealdropTrust", "SealdropKeys", "SealdropSFTP", "SealdropProxy", "SealdropStore", "SealdropStorePostgres",
                 "SealdropFormat", "SealdropLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -234,6 +242,11 @@ let package = Package(
         .executableTarget(
             name: "FuzzEnvelope",
             dependencies: ["FuzzSupport", "SealdropFormat"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "FuzzProxyHeader",
+            dependencies: ["FuzzSupport", "SealdropProxy"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -294,6 +307,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "SealdropProxyTests",
+            dependencies: ["SealdropProxy"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "SealdropSFTPTests",
             dependencies: ["SealdropSFTP", "SealdropFormat"],
             swiftSettings: strictSettings
@@ -307,7 +325,7 @@ let package = Package(
             name: "SealdropServerTests",
             dependencies: [
                 "SealdropServer", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropFormat", "SealdropEnvelope",
-                "SealdropIO", "SealdropDaemon", "SealdropLog", "SealdropLayout", "TestSupport",
+                "SealdropIO", "SealdropDaemon", "SealdropLog", "SealdropLayout", "SealdropProxy", "TestSupport",
             ],
             swiftSettings: strictSettings
         ),

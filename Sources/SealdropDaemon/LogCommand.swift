@@ -24,6 +24,9 @@ struct LogExportCommand: ParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
+    @Option(help: ArgumentHelp("The cluster's receipt key, when the nodes are given one (their receipt-key setting).", valueName: "file"))
+    var receiptKey: String?
+
     func run() throws {
         var settings = ServerSettings()
         do {
@@ -31,9 +34,9 @@ struct LogExportCommand: ParsableCommand {
         } catch let error as SettingsError {
             throw ValidationError(error.message)
         }
-        let dropBox = try DropBox(
-            configuration: DropBoxConfiguration(dataDirectory: storage.data, trustDirectory: storage.trust), store: settings.openStore(),
-            log: DaemonLog.line, startingUp: false)
+        var configuration = DropBoxConfiguration(dataDirectory: storage.data, trustDirectory: storage.trust)
+        configuration.receiptKeyPath = receiptKey
+        let dropBox = try DropBox(configuration: configuration, store: settings.openStore(), log: DaemonLog.line, startingUp: false)
         let head = try ReceiptLog(dropBox: dropBox).export(to: output)
         print("exported \(head.size) entries, tree head \(head.root) to \(output)")
     }

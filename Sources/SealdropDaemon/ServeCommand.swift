@@ -3,6 +3,7 @@ import Foundation
 import SealdropKeys
 import SealdropServer
 import SealdropSSH
+import SealdropStore
 
 /// `sealdropd serve`: the drop box over SSH.
 struct ServeCommand: ParsableCommand {
@@ -42,6 +43,12 @@ struct ServeCommand: ParsableCommand {
             if let trust { settings.dropBox.trustDirectory = trust }
             if let listen { try settings.setListen(listen) }
             if let database { try settings.setDatabase(database) }
+            // A named node is one of several: its keys are the cluster's files.
+            if settings.dropBox.nodeID != nil { try settings.requireClusterKeys() }
+            if let path = settings.dropBox.receiptKeyPath, !FileManager.default.fileExists(atPath: path) {
+                throw SettingsError(
+                    "the receipt key \(path) (receipt-key) does not exist; make it once with ssh-keygen -t ed25519 -N '' -f \(path) and copy it to every node")
+            }
         } catch let error as SettingsError {
             throw ValidationError(error.message)
         }
@@ -55,26 +62,32 @@ struct ServeCommand: ParsableCommand {
         // Everything the server creates is its own: files 0600, folders 0700.
         umask(0o077)
         if settings.database != nil {
-            // Nodes sharing a database must share their keys: none is made here.
-            for key in ["ssh_host_ed25519_key", ReceiptLog.keyFile] where !FileManager.default.fileExists(atPath: settings.dropBox.dataDirectory + "/" + key) {
+            // Nodes sharing a database must share their keys: none is made
+            // here. Each comes from its setting, or else from the data directory.
+            for (setting, given, key) in [
+                ("host-key", settings.hostKeyPath, "ssh_host_ed25519_key"), ("receipt-key", settings.dropBox.receiptKeyPath, ReceiptLog.keyFile),
+            ] where given == nil && !FileManager.default.fileExists(atPath: settings.dropBox.dataDirectory + "/" + key) {
                 throw ValidationError(
-                    "\(settings.dropBox.dataDirectory)/\(key) is missing: with a shared database every node needs the same keys, and none is made automatically"
+                    "\(setting) is not set and \(settings.dropBox.dataDirectory)/\(key) is missing: with a shared database every node needs the same keys, and none is made automatically"
                 )
             }
         }
         let dropBox: DropBox
         do {
-            dropBox = try DropBox(configuration: settings.dropBox, store: settings.openStore(), log: DaemonLog.line)
+            dropBox = try DropBox(configuration: settings.dropBox, store: settings.openStore(nodeID: settings.dropBox.nodeID), log: DaemonLog.line)
         } catch let error as PrivateDirectoryError {
             throw ValidationError(error.description)
         }
-        let hostKey = try HostKey.loadOrCreate(in: settings.dropBox.dataDirectory)
+        let hostKey = try settings.hostKeyPath.map(HostKey.load) ?? HostKey.loadOrCreate(in: settings.dropBox.dataDirectory)
+        let receipts = ReceiptLog(dropBox: dropBox)
+        if settings.database != nil || settings.hostKeyPath != nil || settings.dropBox.receiptKeyPath != nil {
+            try checkClusterKeys(dropBox, ClusterKeys(hostKey: hostKey.fingerprint, receiptKey: receipts.key.fingerprint.description))
+        }
         let server = try SSHServer(
             host: settings.listenHost, port: settings.listenPort, hostKeyPath: hostKey.path, backlog: settings.listenBacklog)
-        let receipts = ReceiptLog(dropBox: dropBox)
         print("host key fingerprint: \(hostKey.fingerprint)")
         print(
-            "receipt key: \(receipts.key.fingerprint) (certify it: sealdrop ca issue --role server --pubkey \(settings.dropBox.dataDirectory)/\(ReceiptLog.keyFile).pub)"
+            "receipt key: \(receipts.key.fingerprint) (certify it: sealdrop ca issue --role server --pubkey \(settings.dropBox.receiptKeyPath ?? settings.dropBox.dataDirectory + "/" + ReceiptLog.keyFile).pub)"
         )
         if let problem = receipts.certificationProblem() {
             DaemonLog.line("warning: " + problem)
@@ -91,8 +104,36 @@ struct ServeCommand: ParsableCommand {
     }
 }
 
-/// The server's SSH host key: an Ed25519 key in the data directory, made on first start.
+extension ServeCommand {
+    /// The first node records its key fingerprints in the store; every
+    /// later one must present the same, or vendors pinning the host key (and
+    /// auditors checking tree heads) would see two servers.
+    func checkClusterKeys(_ dropBox: DropBox, _ mine: ClusterKeys) throws {
+        let recorded = try dropBox.clusterKeys(record: mine)
+        if recorded.hostKey != mine.hostKey {
+            throw ValidationError(
+                "this node's host key \(mine.hostKey) is not the cluster's \(recorded.hostKey), recorded by the first node; give every node the same host-key file"
+            )
+        }
+        if recorded.receiptKey != mine.receiptKey {
+            throw ValidationError(
+                "this node's receipt key \(mine.receiptKey) is not the cluster's \(recorded.receiptKey), recorded by the first node; give every node the same receipt-key file"
+            )
+        }
+    }
+}
+
+/// The server's SSH host key: an Ed25519 key in the data directory, made on
+/// first start, or a file the operator gives (`host-key`), never made.
 enum HostKey {
+    static func load(path: String) throws -> (path: String, fingerprint: String) {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ValidationError(
+                "the host key \(path) (host-key) does not exist; make it once with ssh-keygen -t ed25519 -N '' -f \(path) and copy it to every node")
+        }
+        return (path, try VendorIdentity.load(path: path, passphrase: .none).fingerprint.description)
+    }
+
     static func loadOrCreate(in directory: String) throws -> (path: String, fingerprint: String) {
         let path = directory + "/ssh_host_ed25519_key"
         if !FileManager.default.fileExists(atPath: path) {

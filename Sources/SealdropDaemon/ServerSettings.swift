@@ -1,4 +1,5 @@
 import Foundation
+import SealdropProxy
 import SealdropServer
 import SealdropStore
 import SealdropStorePostgres
@@ -36,6 +37,17 @@ struct ServerSettings {
     /// After SIGTERM or SIGINT: how long sessions in flight may finish
     /// before they are cut (their claims are kept for a resume).
     var shutdownGrace: Double = 10
+    /// Balancer addresses whose connections start with a PROXY protocol v2
+    /// header (`proxy-protocol-from`). When set, only these may connect;
+    /// nil (the default): no header is read, the TCP peer is the client.
+    var proxyProtocolFrom: Set<String>?
+    /// Seconds a balancer has to send its whole PROXY header after the
+    /// connection opens: it writes the header at once, so 5 s is generous,
+    /// and a connection that sends nothing holds a thread no longer.
+    var proxyHeaderTimeout: Double = 5
+    /// The SSH host key file (`host-key`), the same on every node of a
+    /// cluster; nil: `ssh_host_ed25519_key` in the data directory, made on first start.
+    var hostKeyPath: String?
     /// The metadata database (`database`): nil for the SQLite file in the
     /// data directory, or a `postgres://` URL shared by several nodes.
     var database: String?
@@ -96,6 +108,12 @@ struct ServerSettings {
         case "revocation-check-interval": revocationCheckInterval = try Self.duration(value, key)
         case "maximum-session-lifetime": maximumSessionLifetime = try Self.duration(value, key)
         case "shutdown-grace": shutdownGrace = try Self.duration(value, key)
+        case "proxy-protocol-from": proxyProtocolFrom = try Self.addresses(value, key)
+        case "proxy-header-timeout": proxyHeaderTimeout = try Self.duration(value, key)
+        case "host-key": hostKeyPath = value
+        case "receipt-key": dropBox.receiptKeyPath = value
+        case "blob-directory": dropBox.blobRoot = value
+        case "node-id": dropBox.nodeID = try Self.nodeID(value, key)
         case "database": try setDatabase(value)
         default: throw SettingsError("unknown setting \"\(key)\"")
         }
@@ -175,6 +193,52 @@ struct ServerSettings {
         }
         guard let value = UInt64(text) else { throw SettingsError(message) }
         return value
+    }
+
+    /// A comma-separated list of IPv4 or IPv6 addresses (no names: a
+    /// balancer is trusted by address), each written as the server writes
+    /// peer addresses, so `::0001` matches a peer seen as `::1`.
+    static func addresses(_ text: String, _ key: String) throws -> Set<String> {
+        var found = Set<String>()
+        for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            var v4 = in_addr()
+            var v6 = in6_addr()
+            if inet_pton(AF_INET, item, &v4) == 1 {
+                found.insert(ProxyEndpoint(address: withUnsafeBytes(of: v4) { Array($0) }, port: 0).text)
+            } else if inet_pton(AF_INET6, item.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), &v6) == 1 {
+                found.insert(ProxyEndpoint(address: withUnsafeBytes(of: v6) { Array($0) }, port: 0).text)
+            } else {
+                throw SettingsError("\(key) must list IP addresses separated by commas, such as 127.0.0.1, ::1 (\"\(item)\" is not one)")
+            }
+        }
+        guard !found.isEmpty else { throw SettingsError("\(key) must list at least one IP address") }
+        return found
+    }
+
+    /// A node's name: a folder and a lock file name, so letters, digits,
+    /// `.`, `_` and `-` only; not the names the server keeps for itself.
+    static func nodeID(_ text: String, _ key: String) throws -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        guard (1...64).contains(text.count), text.allSatisfy(allowed.contains), !text.hasPrefix("."),
+            text != BlobStore.subsystemNodeID, text != "default"
+        else {
+            throw SettingsError(
+                "\(key) must be 1 to 64 letters, digits, '.', '_' or '-' (not starting with '.'), such as node1; \"default\" and \"subsystem\" are taken")
+        }
+        return text
+    }
+
+    /// Keys of a cluster come from files the operator gives every node;
+    /// nothing may make them on its own (each node would make its own and
+    /// vendors would see the host key change from one connection to the
+    /// next). Throws naming the first missing setting.
+    func requireClusterKeys() throws {
+        if hostKeyPath == nil {
+            throw SettingsError("host-key is not set: every node of a cluster needs the same SSH host key file; none is made automatically")
+        }
+        if dropBox.receiptKeyPath == nil {
+            throw SettingsError("receipt-key is not set: every node of a cluster needs the same receipt key file; none is made automatically")
+        }
     }
 
     static func count(_ text: String, _ key: String) throws -> Int {

@@ -1,6 +1,7 @@
 import Foundation
 import SealdropFormat
 import SealdropKeys
+import SealdropProxy
 import SealdropServer
 import SealdropSSH
 import SealdropStore
@@ -71,46 +72,37 @@ final class SessionAcceptor: @unchecked Sendable {
         while state.withLock({ $0.sessions }) > 0, Date() < deadline { usleep(20_000) }
     }
 
+    /// Takes connections off the listener: only the node-wide checks
+    /// (stopping, full) happen here, so a slow peer never holds the loop;
+    /// the rest (a balancer's PROXY header, the per-source limits) runs on
+    /// the connection's own thread, in `admit`.
     private func acceptLoop() {
         while !server.isStopped {
-            let connection: SSHServerConnection
+            let socket: AcceptedSocket
             do {
-                connection = try server.accept()
+                socket = try server.acceptSocket()
             } catch {
                 if server.isStopped { return }
                 DaemonLog.line("accept failed: \(error)")
                 usleep(100_000)
                 continue
             }
-            let source = connection.sourceAddress
-            let draw = Double.random(in: 0..<1)
-            let admitted = state.withLock { state -> Result<(id: Int, range: String), Refusal> in
+            let admitted = state.withLock { state -> Result<Int, Refusal> in
                 if state.stopping { return .failure(Refusal("the server is stopping")) }
                 if state.sessions >= settings.maximumSessions { return .failure(Refusal("the server is full (\(settings.maximumSessions) sessions)")) }
-                if Self.overFailureLimit(&state, source, settings.failedLoginsPerMinute) {
-                    // Counted too: a source that keeps knocking stays refused.
-                    state.failures[source, default: []].append(Date())
-                    return .failure(Refusal("too many failed logins from \(source); wait a minute"))
-                }
-                let range: String
-                switch state.logins.admit(source: source, draw: draw) {
-                case .success(let admitted): range = admitted
-                case .failure(let refusal): return .failure(Refusal(refusal.reason))
-                }
                 state.sessions += 1
                 let id = state.nextID
                 state.nextID += 1
-                state.live[id] = Live(connection: connection, started: Date())
-                return .success((id, range))
+                return .success(id)
             }
             switch admitted {
             case .failure(let refusal):
-                connection.refuse(refusal.reason)
-                dropBox.recordRefusal(kind: .refusedSession, actor: "", source: source, detail: refusal.reason)
-                DaemonLog.line("refused a connection from \(source): \(refusal.reason)")
-            case .success(let (id, range)):
+                // Behind a balancer the peer is the balancer: the client is
+                // not known yet, and the refusal is counted for the balancer.
+                refuse(socket, source: socket.peerAddress, refusal.reason)
+            case .success(let id):
                 Thread.detachNewThread { [self] in
-                    serve(connection, id: id, range: range)
+                    admit(socket, id: id)
                     state.withLock { state in
                         state.sessions -= 1
                         state.live[id] = nil
@@ -118,6 +110,85 @@ final class SessionAcceptor: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// The banner a balancer's health check gets (ops/haproxy.cfg expects
+    /// `SSH-2.0-`); nothing else is said to a check.
+    static let healthCheckBanner = "SSH-2.0-sealdropd"
+
+    /// One accepted connection, on its own thread: learns the client's
+    /// address (from a configured balancer's PROXY header, or the TCP
+    /// peer), applies the per-source limits, hands the socket to libssh and
+    /// serves the session.
+    private func admit(_ socket: AcceptedSocket, id: Int) {
+        var source = socket.peerAddress
+        if let balancers = settings.proxyProtocolFrom {
+            // A node behind a balancer is reached only through it: a direct
+            // connection would skip whatever the balancer enforces, and a
+            // PROXY header from anyone else would let them pick the address
+            // our limits and the log see.
+            guard balancers.contains(source) else {
+                refuse(socket, source: source, "this node accepts connections only through its balancer")
+                return
+            }
+            let header: ProxyHeader
+            do {
+                header = try socket.readProxyHeader(timeout: min(settings.proxyHeaderTimeout, settings.loginTimeout))
+            } catch {
+                // Dropped without a word: whatever it is, it is not a
+                // balanced connection, and SSH is not spoken on it.
+                dropBox.recordRefusal(kind: .refusedSession, actor: "", source: source, detail: "no valid PROXY header from the balancer: \(error)")
+                DaemonLog.line("dropped a connection from balancer \(source): \(error)")
+                return
+            }
+            guard header.command == .proxy else {
+                // The balancer's health check: answered, never logged (one per node every few seconds).
+                socket.sendLine(Self.healthCheckBanner)
+                return
+            }
+            source = header.clientAddress ?? source
+        }
+        let draw = Double.random(in: 0..<1)
+        let allowed = state.withLock { state -> Result<String, Refusal> in
+            if Self.overFailureLimit(&state, source, settings.failedLoginsPerMinute) {
+                // Counted too: a source that keeps knocking stays refused.
+                state.failures[source, default: []].append(Date())
+                return .failure(Refusal("too many failed logins from \(source); wait a minute"))
+            }
+            switch state.logins.admit(source: source, draw: draw) {
+            case .success(let range): return .success(range)
+            case .failure(let refusal): return .failure(Refusal(refusal.reason))
+            }
+        }
+        let range: String
+        switch allowed {
+        case .failure(let refusal):
+            refuse(socket, source: source, refusal.reason)
+            return
+        case .success(let admitted): range = admitted
+        }
+        let connection: SSHServerConnection
+        do {
+            connection = try server.handOver(socket, sourceAddress: source)
+        } catch {
+            state.withLock { $0.logins.finished(range) }
+            DaemonLog.line("cannot serve a connection from \(source): \(error)")
+            return
+        }
+        let stopping = state.withLock { state -> Bool in
+            state.live[id] = Live(connection: connection, started: Date())
+            return state.stopping
+        }
+        // Stopped while the header was read: the shutdown pass may have missed it.
+        if stopping { connection.interrupt() }
+        serve(connection, id: id, range: range)
+    }
+
+    /// Refuses before SSH starts, with one line the client can show; recorded (aggregated per source).
+    private func refuse(_ socket: AcceptedSocket, source: String, _ reason: String) {
+        socket.sendLine("sealdropd: " + reason)
+        dropBox.recordRefusal(kind: .refusedSession, actor: "", source: source, detail: reason)
+        DaemonLog.line("refused a connection from \(source): \(reason)")
     }
 
     /// `range`: the source range the connection counts in while it logs in.

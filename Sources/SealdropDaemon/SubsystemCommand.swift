@@ -27,7 +27,10 @@ struct SubsystemCommand: ParsableCommand {
     func run() throws {
         // The same limits and lease as `serve`: several processes share one
         // store, and the rules (one download at a time, leases) hold across them.
-        let settings = try options.settings()
+        var settings = try options.settings()
+        // Every subsystem process stages in one folder of its own, which a
+        // `serve` starting beside them never cleans (BlobStore).
+        settings.dropBox.nodeID = BlobStore.subsystemNodeID
         let dropBox: DropBox
         do {
             dropBox = try DropBox(configuration: settings.dropBox, store: settings.openStore(), log: DaemonLog.line, startingUp: false)

@@ -58,9 +58,17 @@ public final class SSHServer: @unchecked Sendable {
     }
 
     /// Waits for the next TCP connection (TCP_NODELAY set: session set-up
-    /// falls from ≈ 90 ms to ≈ 3 ms); the key exchange happens later, on the
-    /// connection's own thread. Throws once `stop()` was called.
+    /// falls from ≈ 90 ms to ≈ 3 ms) and hands it to libssh at once; the
+    /// key exchange happens later, on the connection's own thread. Throws
+    /// once `stop()` was called.
     public func accept() throws(SSHError) -> SSHServerConnection {
+        try handOver(try acceptSocket())
+    }
+
+    /// Waits for the next TCP connection, not yet handed to libssh: the
+    /// caller may read a PROXY header from it first (on another thread),
+    /// then calls `handOver`. Throws once `stop()` was called.
+    public func acceptSocket() throws(SSHError) -> AcceptedSocket {
         var fd: Int32 = -1
         while fd < 0 {
             guard !isStopped else { throw SSHError(.serverFailed, "the listener is stopped") }
@@ -75,10 +83,16 @@ public final class SSHServer: @unchecked Sendable {
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        guard let session = ssh_new() else {
-            close(fd)
-            throw SSHError(.serverFailed, "libssh could not create a session")
-        }
+        return AcceptedSocket(fd: fd)
+    }
+
+    /// Hands an accepted connection to libssh (which then owns and closes
+    /// its descriptor). `sourceAddress` replaces the TCP peer's address in
+    /// everything the connection reports: the client's address from a
+    /// balancer's PROXY header.
+    public func handOver(_ socket: AcceptedSocket, sourceAddress: String? = nil) throws(SSHError) -> SSHServerConnection {
+        guard let session = ssh_new() else { throw SSHError(.serverFailed, "libssh could not create a session") }
+        let fd = socket.takeDescriptor()
         // From here libssh owns the descriptor and closes it with the session.
         guard ssh_bind_accept_fd(bind, session, fd) == SSH_OK else {
             let reason = String(cString: ssh_get_error(UnsafeMutableRawPointer(bind)))
@@ -86,7 +100,7 @@ public final class SSHServer: @unchecked Sendable {
             close(fd)
             throw SSHError(.serverFailed, "accept failed: \(reason)")
         }
-        return SSHServerConnection(session: session)
+        return SSHServerConnection(session: session, sourceAddress: sourceAddress ?? socket.peerAddress)
     }
 
     /// Stops accepting: a thread blocked in `accept()` returns with an error,

@@ -45,10 +45,10 @@ public final class SSHServerConnection: @unchecked Sendable {
     /// to shut it down from another thread (`interrupt`).
     private let socket: Int32
 
-    init(session: ssh_session) {
+    init(session: ssh_session, sourceAddress: String? = nil) {
         self.session = session
         socket = ssh_get_fd(session)
-        sourceAddress = Self.peerAddress(socket)
+        self.sourceAddress = sourceAddress ?? Self.peerAddress(socket)
         serverCallbacks.initialize(to: ssh_server_callbacks_struct())
         channelCallbacks.initialize(to: ssh_channel_callbacks_struct())
     }

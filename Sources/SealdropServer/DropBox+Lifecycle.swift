@@ -124,10 +124,15 @@ extension DropBox {
     }
 
     /// The sweep: fully served claims → delivered, then expiry, then orphans.
-    /// At start-up every fully served claim is settled (whatever its lease:
-    /// no session of this server survived) and every orphan goes.
+    /// `startingUp` when no session of any process can be live (a start-up
+    /// with no other node holding its lock): every fully served claim is
+    /// settled whatever its lease, and every orphan goes, however young.
+    /// Every sweep also removes files another node left in its staging
+    /// folder and has not written for `BlobStore.staleStagingAge`.
     @discardableResult
     func sweep(now: Date, startingUp: Bool) throws -> Int {
+        let stale = blobs.removeStaleStaging(olderThan: now.addingTimeInterval(-BlobStore.staleStagingAge))
+        if stale > 0 { log("removed \(stale) uploads another node left unfinished a day ago or more") }
         let settled = try store.settleServedClaims(now: now, lapsedOnly: !startingUp)
         for transfer in settled {
             blobs.delete(transfer.blob)

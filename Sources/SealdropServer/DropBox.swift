@@ -22,12 +22,15 @@ public final class DropBox: Sendable {
     let refusals: Mutex<RefusalBuffer>
 
     /// Opens (or creates) the data directory. At start-up (`startingUp`, the
-    /// server itself) the directory is made private (0700, files 0600), claims
-    /// whose every byte was served become deliveries, staging leftovers and
-    /// orphan blobs are removed. Other claims are left to their leases: a
-    /// session of another process (the `sftp-subsystem` mode, another node)
-    /// may still hold them. A side tool reading the same directory while the
-    /// server runs passes false.
+    /// server itself) the directory is made private (0700, files 0600) and
+    /// this node's staging leftovers are removed. When no other process
+    /// holds a node lock on the blob directory, claims whose every byte was
+    /// served become deliveries and every orphan blob is removed; while one
+    /// does (another node, `sftp-subsystem` sessions), only lapsed claims
+    /// and orphans older than `orphanMinimumAge` are touched, as in the
+    /// periodic sweep: that process may be about to commit them. Other
+    /// claims are always left to their leases. A side tool reading the
+    /// same directory while the server runs passes false.
     /// `store` is the metadata store when it is not the SQLite file in the
     /// data directory (a PostgreSQL store shared by several nodes).
     public init(
@@ -39,15 +42,20 @@ public final class DropBox: Sendable {
         trust = Mutex(TrustCache())
         refusals = Mutex(RefusalBuffer())
         if startingUp { try PrivateDirectory.secure(configuration.dataDirectory, alsoOwn: configuration.trustFolderInsideData, log: log) }
-        blobs = try BlobStore(configuration: configuration)
+        blobs = try BlobStore(configuration: configuration, startingUp: startingUp)
         self.store = try store ?? SQLiteTransferStore(path: configuration.databasePath, claimLease: configuration.claimLease)
-        receiptKey = try ReceiptLog.loadOrCreateKey(in: configuration.dataDirectory, log: log)
+        if let path = configuration.receiptKeyPath {
+            // A cluster's key, given to every node: never made here.
+            receiptKey = try VendorIdentity.load(path: path, passphrase: .none)
+        } else {
+            receiptKey = try ReceiptLog.loadOrCreateKey(in: configuration.dataDirectory, log: log)
+        }
         guard startingUp else { return }
         // Files just created (the database, the receipt key) are private too.
         try PrivateDirectory.secure(configuration.dataDirectory, alsoOwn: configuration.trustFolderInsideData, log: log)
         let staging = blobs.cleanStaging()
         if staging > 0 { log("start-up: removed \(staging) unfinished uploads") }
-        try sweep(now: Date(), startingUp: true)
+        try sweep(now: Date(), startingUp: !blobs.otherNodesAreLive())
     }
 
     /// The trust store as it is now: parsed once, re-read when any of its

@@ -7,6 +7,9 @@ public struct DropBoxConfiguration: Sendable {
     public var dataDirectory: String
     /// The trust store: CA, vendor certificates, revocation list.
     public var trustDirectory: String
+    /// The receipt-signing key (`receipt-key`), shared by every node of a
+    /// cluster; nil: `receipt_ed25519_key` in the data directory, made on first start.
+    public var receiptKeyPath: String?
     /// Expiry granted when an envelope's request is out of policy in the
     /// short direction: 72 hours, three working days for the recipient.
     public var defaultExpiry: TimeInterval = 72 * 3600
@@ -43,9 +46,25 @@ public struct DropBoxConfiguration: Sendable {
         self.trustDirectory = trustDirectory
     }
 
+    /// Where `blobs/`, `staging/` and `nodes/` live (`blob-directory`):
+    /// shared storage several nodes mount. nil: the data directory.
+    public var blobRoot: String?
+    /// This node's name among those sharing the blob directory (`node-id`):
+    /// it stages uploads under `staging/NODE-ID/` and holds
+    /// `nodes/NODE-ID.lock` while it runs. nil: one node, staging in
+    /// `staging/` itself, lock `nodes/default.lock`.
+    public var nodeID: String?
+
     public var databasePath: String { dataDirectory + "/metadata.sqlite" }
-    public var blobDirectory: String { dataDirectory + "/blobs" }
-    public var stagingDirectory: String { dataDirectory + "/staging" }
+    public var blobDirectory: String { (blobRoot ?? dataDirectory) + "/blobs" }
+    /// Every node's staging area is in here.
+    public var stagingRoot: String { (blobRoot ?? dataDirectory) + "/staging" }
+    /// This node's staging area: no other node writes or cleans it.
+    public var stagingDirectory: String { nodeID.map { stagingRoot + "/" + $0 } ?? stagingRoot }
+    /// One lock file per running node (and one shared by `sftp-subsystem` processes).
+    public var nodesDirectory: String { (blobRoot ?? dataDirectory) + "/nodes" }
+    /// The name of this node's lock in `nodesDirectory`.
+    public var nodeLockName: String { (nodeID ?? "default") + ".lock" }
     /// The trust store's folder name when it sits directly in the data
     /// directory (`--data /srv/sealdrop --trust /srv/sealdrop/Certificates`).
     var trustFolderInsideData: Set<String> {

@@ -98,6 +98,13 @@ public protocol TransferStore: Sendable {
     func record(_ events: [TransferEvent]) throws(StoreError)
     /// Every event in order.
     func events() throws(StoreError) -> [TransferEvent]
+    /// The key fingerprints every node of this drop box must present:
+    /// records `keys` when none are recorded yet (the first node to start,
+    /// atomically, so two nodes starting together agree on one) and returns
+    /// what is recorded. `sealdropd serve` refuses to start when they
+    /// differ from its own. Added for several nodes on one store; every
+    /// store implements it.
+    func clusterKeys(record keys: ClusterKeys) throws(StoreError) -> ClusterKeys
     /// The receipt log's entries, in order: each event's `logEntry` bytes as recorded.
     func logEntries() throws(StoreError) -> [[UInt8]]
     /// Each entry's leaf hash (RFC 9162 `SHA-256(0x00 || entry)`), in log order, kept at insert.

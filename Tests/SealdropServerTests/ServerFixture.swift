@@ -82,18 +82,19 @@ final class ServerFixture: @unchecked Sendable {
     }
 
     /// Options shared by `sftp` (port flag `-P`) and `ssh` (`-p`).
-    func sshOptions(_ identity: String, portFlag: String = "-P") -> [String] {
+    func sshOptions(_ identity: String, portFlag: String = "-P", port: Int? = nil) -> [String] {
         [
-            portFlag, String(port), "-i", directory.file(identity), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+            portFlag, String(port ?? self.port), "-i", directory.file(identity), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
         ]
     }
 
-    /// Runs OpenSSH `sftp -b` as `user` with `identity`'s key, in the fixture directory.
-    func sftp(_ user: String, identity: String? = nil, _ commands: [String]) throws -> ProcessResult {
+    /// Runs OpenSSH `sftp -b` as `user` with `identity`'s key, in the fixture
+    /// directory; `port` and `options` reach the server another way (through a balancer).
+    func sftp(_ user: String, identity: String? = nil, port: Int? = nil, options: [String] = [], _ commands: [String]) throws -> ProcessResult {
         let batch = try directory.write(Array((commands.joined(separator: "\n") + "\n").utf8), to: "batch-\(UUID().uuidString)")
         let tool = Subprocess.which("sftp") ?? "/usr/bin/sftp"
-        return try Subprocess.run(tool, sshOptions(identity ?? user) + ["-b", batch, "\(user)@127.0.0.1"], directory: directory.path)
+        return try Subprocess.run(tool, sshOptions(identity ?? user, port: port) + options + ["-b", batch, "\(user)@127.0.0.1"], directory: directory.path)
     }
 
     /// Runs the `sealdrop` command line in the fixture directory with its trust store.

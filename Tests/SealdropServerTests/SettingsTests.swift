@@ -46,6 +46,10 @@ import TestSupport
         // infinite or absurd duration (timeouts become Int32 milliseconds).
         "maximum-file-size = 99999999999T", "vendor-quota = 18446744073709551615K", "idle-timeout = infs", "claim-lease = 1e300s",
         "maximum-expiry = 4000d", "login-timeout = nans", "reaper-interval = -infs",
+        // Node settings: addresses only (no names), node ids that are safe file names.
+        "proxy-protocol-from = balancer.example", "proxy-protocol-from = 127.0.0.1, nowhere", "proxy-protocol-from = ,",
+        "proxy-header-timeout = 0s", "node-id = ../escape", "node-id = .hidden", "node-id = subsystem", "node-id = default",
+        "node-id = a/b",
     ])
     func badLinesAreNamed(_ line: String) throws {
         let directory = try TemporaryDirectory()
@@ -57,5 +61,22 @@ import TestSupport
         } catch {
             #expect("\(error)".hasPrefix("\(path):2: "), "\(error)")
         }
+    }
+
+    @Test func nodeSettingsAreRead() throws {
+        var settings = ServerSettings()
+        for (key, value) in [
+            ("proxy-protocol-from", "127.0.0.1, ::0001, [::2]"), ("proxy-header-timeout", "2s"), ("node-id", "node-1.a_b"),
+            ("host-key", "/etc/sealdrop/host"), ("receipt-key", "/etc/sealdrop/receipt"), ("blob-directory", "/srv/blobs"),
+        ] {
+            try settings.set(key, value)
+        }
+        #expect(settings.proxyProtocolFrom == ["127.0.0.1", "::1", "::2"], "addresses written as the server writes peers")
+        #expect(settings.proxyHeaderTimeout == 2)
+        #expect(settings.dropBox.nodeID == "node-1.a_b")
+        #expect(settings.hostKeyPath == "/etc/sealdrop/host" && settings.dropBox.receiptKeyPath == "/etc/sealdrop/receipt")
+        #expect(settings.dropBox.blobDirectory == "/srv/blobs/blobs" && settings.dropBox.stagingDirectory == "/srv/blobs/staging/node-1.a_b")
+        #expect(throws: SettingsError.self) { try ServerSettings().requireClusterKeys() }
+        try settings.requireClusterKeys()
     }
 }

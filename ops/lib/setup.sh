@@ -4,9 +4,10 @@
 
 # System packages every build and test needs.
 SEALDROP_PACKAGES=(pkg-config libsodium-dev libssh-dev openssh-client openssl age time)
-# Third-party SFTP clients of the interop matrix (tests only). paramiko
+# Third-party SFTP clients of the interop matrix and HAProxy for the balancer
+# tests (tests only). paramiko
 # comes from pip, into a venv the tests make under .build (never system-wide).
-SEALDROP_TEST_PACKAGES=(lftp rclone curl sshfs python3 python3-venv sqlite3 postgresql openssh-server chromium poppler-utils fonts-dejavu-core)
+SEALDROP_TEST_PACKAGES=(lftp rclone curl sshfs python3 python3-venv sqlite3 postgresql openssh-server chromium poppler-utils fonts-dejavu-core haproxy)
 
 say() { printf '\n==> %s\n' "$*"; }
 
