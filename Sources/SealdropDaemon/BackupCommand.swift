@@ -23,12 +23,7 @@ struct BackupCommand: ParsableCommand {
     func run() throws {
         let settings = try options.settings()
         umask(0o077)
-        let dropBox: DropBox
-        do {
-            dropBox = try DropBox(configuration: settings.dropBox, store: settings.openStore(), log: DaemonLog.line, startingUp: false)
-        } catch let error as PrivateDirectoryError {
-            throw ValidationError(error.description)
-        }
+        let dropBox = try settings.openRunningDropBox()
         let entries = try dropBox.backupMetadata(to: to)
         print("backed up the metadata of \(settings.dropBox.dataDirectory) to \(to) (\(entries) log entries)")
     }

@@ -41,10 +41,13 @@ struct RestoreCommand: ParsableCommand {
         var restore = DropBoxRestore(configuration: settings.dropBox, log: DaemonLog.line)
         let decoder = JSONDecoder()
         for path in log {
-            guard let data = FileManager.default.contents(atPath: path), let bundle = try? decoder.decode(LogBundle.self, from: data) else {
-                throw ValidationError("\(path) is not a log export (sealdropd log export)")
+            var entries: [[UInt8]] = []
+            do {
+                try LogExportReader(path: path).forEachEntry { entries.append($0) }
+            } catch {
+                throw ValidationError("\(path) is not a log export (sealdropd log export): \(error)")
             }
-            restore.logBundles.append(bundle)
+            restore.logExports.append(entries)
         }
         for path in logHead {
             guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }

@@ -17,32 +17,15 @@ struct ServeCommand: ParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("A settings file (key = value).", valueName: "file"))
-    var config: String?
-
-    @Option(help: ArgumentHelp("The data directory (overrides the file).", valueName: "dir"))
-    var data: String?
-
-    @Option(help: ArgumentHelp("The trust store (overrides the file).", valueName: "dir"))
-    var trust: String?
+    @OptionGroup var options: SettingsOptions
 
     @Option(help: ArgumentHelp("Where to listen, HOST:PORT (overrides the file); port 0 picks a free one.", valueName: "host:port"))
     var listen: String?
 
-    @Option(
-        help: ArgumentHelp(
-            "The metadata database: sqlite (the file in the data directory) or postgres://USER@HOST:PORT/DB (overrides the file).",
-            valueName: "url"))
-    var database: String?
-
     func run() throws {
-        var settings = ServerSettings()
+        var settings = try options.settings()
         do {
-            if let config { try settings.load(file: config) }
-            if let data { settings.dropBox.dataDirectory = data }
-            if let trust { settings.dropBox.trustDirectory = trust }
             if let listen { try settings.setListen(listen) }
-            if let database { try settings.setDatabase(database) }
             // A named node is one of several: its keys are the cluster's files.
             if settings.dropBox.nodeID != nil { try settings.requireClusterKeys() }
             if let path = settings.dropBox.receiptKeyPath, !FileManager.default.fileExists(atPath: path) {

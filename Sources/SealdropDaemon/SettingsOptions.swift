@@ -1,7 +1,8 @@
 import ArgumentParser
+import SealdropServer
 
 /// `--config`, `--data` and `--trust` for the commands that work on an
-/// installed drop box (`sftp-subsystem`, `authorized-keys`, `sweep`,
+/// installed drop box (`serve`, `sftp-subsystem`, `authorized-keys`, `sweep`,
 /// `backup`, `restore`): the settings file first, then the flags, so one
 /// `--config /etc/sealdrop/sealdropd.conf` names everything.
 struct SettingsOptions: ParsableArguments {
@@ -32,5 +33,17 @@ struct SettingsOptions: ParsableArguments {
         if let data { settings.dropBox.dataDirectory = data }
         if let trust { settings.dropBox.trustDirectory = trust }
         return settings
+    }
+}
+
+extension ServerSettings {
+    /// The drop box these settings describe, opened beside a running server
+    /// (no start-up sweep); a data directory it cannot use is a usage error.
+    func openRunningDropBox() throws -> DropBox {
+        do {
+            return try DropBox(configuration: dropBox, store: openStore(), log: DaemonLog.line, startingUp: false)
+        } catch let error as PrivateDirectoryError {
+            throw ValidationError(error.description)
+        }
     }
 }

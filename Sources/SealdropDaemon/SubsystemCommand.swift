@@ -31,12 +31,7 @@ struct SubsystemCommand: ParsableCommand {
         // Every subsystem process stages in one folder of its own, which a
         // `serve` starting beside them never cleans (BlobStore).
         settings.dropBox.nodeID = BlobStore.subsystemNodeID
-        let dropBox: DropBox
-        do {
-            dropBox = try DropBox(configuration: settings.dropBox, store: settings.openStore(), log: DaemonLog.line, startingUp: false)
-        } catch let error as PrivateDirectoryError {
-            throw ValidationError(error.description)
-        }
+        let dropBox = try settings.openRunningDropBox()
         dropBox.reap()
         let environment = ProcessInfo.processInfo.environment
         let source = environment["SSH_CLIENT"].map { String($0.prefix { $0 != " " }) } ?? "local"

@@ -26,12 +26,7 @@ struct SweepCommand: ParsableCommand {
             throw ValidationError(error.message)
         }
         umask(0o077)
-        let dropBox: DropBox
-        do {
-            dropBox = try DropBox(configuration: settings.dropBox, store: settings.openStore(), log: DaemonLog.line, startingUp: false)
-        } catch let error as PrivateDirectoryError {
-            throw ValidationError(error.description)
-        }
+        let dropBox = try settings.openRunningDropBox()
         let result = try dropBox.sweepOnce(stagingMaximumIdle: idle)
         print("sweep: \(result.ended) transfers ended, \(result.stagingRemoved) abandoned uploads removed")
     }

@@ -19,8 +19,8 @@ import SealdropStore
 /// transfer the record shows untouched since the backup stays available.
 public struct DropBoxRestore {
     public let configuration: DropBoxConfiguration
-    /// Log exports holding entries after the backup's.
-    public var logBundles: [LogBundle] = []
+    /// The entries of log exports holding entries after the backup's.
+    public var logExports: [[[UInt8]]] = []
     /// Tree heads known to have been handed out (a vendor's, an auditor's).
     public var heads: [SignedTreeHead] = []
     /// With entries known to be lost: end every pending transfer rather than refuse.
@@ -87,11 +87,7 @@ public struct DropBoxRestore {
                 log("restore: the current database does not open (\(error)); relying on log exports and heads")
             }
         }
-        for bundle in logBundles {
-            let entries = try bundle.entries.map { text -> [UInt8] in
-                guard let bytes = Base64.decode(text) else { throw RestoreError("a log export holds an entry that is not base64") }
-                return bytes
-            }
+        for entries in logExports {
             try Self.checkExtends(entries, backupEntries, what: "a log export")
             let extra = Array(entries.dropFirst(backupEntries.count))
             if extra.count > later.count {
