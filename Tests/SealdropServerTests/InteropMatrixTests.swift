@@ -260,7 +260,7 @@ struct SSHFSInteropTests {
         try FileManager.default.createDirectory(atPath: server.directory.file(folder), withIntermediateDirectories: true)
         let options = [
             "IdentityFile=\(server.directory.file(user))", "IdentitiesOnly=yes", "BatchMode=yes", "StrictHostKeyChecking=no",
-            "UserKnownHostsFile=/dev/null",
+            "UserKnownHostsFile=/dev/null", "ServerAliveInterval=5", "ServerAliveCountMax=3",
         ]
         return try Subprocess.run(
             "/bin/bash",
@@ -272,8 +272,19 @@ struct SSHFSInteropTests {
             directory: server.directory.path)
     }
 
+    /// A command on the mount, bounded: an operation on a FUSE mount whose
+    /// server went wrong can block for ever, and must fail the test instead.
+    func onMount(_ server: ServerFixture, _ command: String, _ arguments: [String]) throws -> ProcessResult {
+        try Subprocess.run("/usr/bin/timeout", ["120", command] + arguments, directory: server.directory.path)
+    }
+
+    /// The names in a folder of the mount, read by a bounded `ls`.
+    func names(_ server: ServerFixture, _ folder: String) throws -> [String] {
+        try onMount(server, "/bin/ls", ["-1", "-A", folder]).output.split(separator: "\n").map(String.init).sorted()
+    }
+
     func unmount(_ server: ServerFixture, _ folder: String) {
-        _ = try? Subprocess.run("/bin/fusermount3", ["-u", "-z", server.directory.file(folder)])
+        _ = try? Subprocess.run("/usr/bin/timeout", ["60", "/bin/fusermount3", "-u", "-z", server.directory.file(folder)])
     }
 
     @Test func sshfsMountsListsUploadsAndDownloadsOnce() throws {
@@ -288,9 +299,9 @@ struct SSHFSInteropTests {
         let up = try mount(server, "oldvendor", on: "up")
         defer { unmount(server, "up") }
         try #require(up.status == 0, "sshfs mount: \((try? server.directory.read("up.log")).map { String(decoding: $0, as: UTF8.self) } ?? "")")
-        let root = try FileManager.default.contentsOfDirectory(atPath: server.directory.file("up")).sorted()
+        let root = try names(server, "up")
         #expect(root == ["directory", "inbox", "outbox", "receipts", "sent"])
-        let copied = try Subprocess.run("/bin/cp", [envelope, "up/outbox/newvendor/"], directory: server.directory.path)
+        let copied = try onMount(server, "/bin/cp", [envelope, "up/outbox/newvendor/"])
         #expect(copied.status == 0, "cp into the outbox: \(copied.standardError)")
         unmount(server, "up")
         let sent = try server.sftp("oldvendor", ["ls -1 /sent"]).output.split(separator: "\n").compactMap { $0.split(separator: "/").last }
@@ -300,15 +311,15 @@ struct SSHFSInteropTests {
         let down = try mount(server, "newvendor", on: "down")
         defer { unmount(server, "down") }
         try #require(down.status == 0, "sshfs mount: \((try? server.directory.read("down.log")).map { String(decoding: $0, as: UTF8.self) } ?? "")")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: server.directory.file("down/inbox")) == [String(file)])
-        let received = try Subprocess.run("/bin/cp", ["down/inbox/\(file)", "received.sealdrop"], directory: server.directory.path)
+        #expect(try names(server, "down/inbox") == [String(file)])
+        let received = try onMount(server, "/bin/cp", ["down/inbox/\(file)", "received.sealdrop"])
         #expect(received.status == 0, "cp out of the inbox: \(received.standardError)")
         #expect(try Subprocess.run("/usr/bin/cmp", ["received.sealdrop", envelope], directory: server.directory.path).status == 0)
         let opened = try server.sealdrop(["open", "received.sealdrop", "-o", "received.plain", "--identity", "newvendor", "--from", "oldvendor"])
         #expect(opened.status == 0, "\(opened.standardError)")
         #expect(try server.directory.read("received.plain") == plaintext)
         #expect(server.entries("blobs").isEmpty, "delivered at sshfs's CLOSE")
-        let again = try Subprocess.run("/bin/cp", ["down/inbox/\(file)", "again.sealdrop"], directory: server.directory.path)
+        let again = try onMount(server, "/bin/cp", ["down/inbox/\(file)", "again.sealdrop"])
         #expect(again.status != 0, "a second copy is refused")
         unmount(server, "down")
 
