@@ -69,12 +69,14 @@ extension SQLiteTransferStore {
             let select = try db.cachedStatement(
                 sql: """
                     SELECT h.served FROM claim_handle h JOIN transfer t ON t.id = h.transferID
-                    WHERE h.transferID = ? AND h.holder = ? AND t.state = 'claimed'
+                    WHERE h.transferID = ? AND h.holder = ? AND t.state = 'claimed' AND t.servedComplete = 0
                     """)
+            // Once CLOSEd handles cover the file, the recipient has had every
+            // byte: a handle still open gets no more copies of it.
             guard let row = try Row.fetchOne(select, arguments: [id, session])
-            else { throw StoreError(.notClaimed, "transfer \(id) is not claimed by this session") }
+            else { throw StoreError.noMoreReads(id) }
             var served = try Self.decodeServed(row["served"])
-            for range in ranges.ranges { served.insert(range) }
+            served.formUnion(ranges)
             guard served.ranges.count <= ServedRanges.maximumRanges else {
                 throw StoreError(
                     .tooScattered,
@@ -142,7 +144,13 @@ extension SQLiteTransferStore {
                 arguments: [id, session])
         else { throw StoreError(.notClaimed, "transfer \(id) is not claimed by this session") }
         var transfer = try decode(row)
-        for range in try decodeServed(row["handleServed"]).ranges { transfer.served.insert(range) }
+        transfer.served.formUnion(try decodeServed(row["handleServed"]))
+        guard transfer.served.ranges.count <= ServedRanges.maximumRanges else {
+            throw StoreError(
+                .tooScattered,
+                "reads of transfer \(id) over all your connections are scattered over more than \(ServedRanges.maximumRanges) separate ranges; read it from start to end"
+            )
+        }
         try db.execute(sql: "DELETE FROM claim_handle WHERE transferID = ? AND holder = ?", arguments: [id, session])
         let others = try openHandles(id, db)
         let complete = transfer.fullyServed

@@ -79,17 +79,42 @@ public struct ServedRanges: Sendable, Equatable, Codable {
 
     public mutating func insert(_ range: Range<UInt64>) {
         guard !range.isEmpty else { return }
-        var merged = range
-        var kept = [Range<UInt64>]()
-        for existing in ranges {
-            if existing.upperBound < merged.lowerBound || existing.lowerBound > merged.upperBound {
-                kept.append(existing)
+        formUnion(ServedRanges(sorted: [range]))
+    }
+
+    /// Adds every range of `other` in one pass over both sorted lists:
+    /// counting a handle's ranges at CLOSE costs the sum of their sizes, not
+    /// a sort per range, however scattered a client made them.
+    public mutating func formUnion(_ other: ServedRanges) {
+        guard !other.ranges.isEmpty else { return }
+        var merged = [Range<UInt64>]()
+        merged.reserveCapacity(ranges.count + other.ranges.count)
+        var mine = ranges.makeIterator()
+        var theirs = other.ranges.makeIterator()
+        var a = mine.next()
+        var b = theirs.next()
+        while a != nil || b != nil {
+            let next: Range<UInt64>
+            if let first = a, b == nil || first.lowerBound <= b!.lowerBound {
+                next = first
+                a = mine.next()
             } else {
-                merged = min(existing.lowerBound, merged.lowerBound)..<max(existing.upperBound, merged.upperBound)
+                next = b!
+                b = theirs.next()
+            }
+            // Touching ranges merge too, as reads that follow each other do.
+            if let last = merged.last, next.lowerBound <= last.upperBound {
+                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, next.upperBound)
+            } else {
+                merged.append(next)
             }
         }
-        kept.append(merged)
-        ranges = kept.sorted { $0.lowerBound < $1.lowerBound }
+        ranges = merged
+    }
+
+    /// Ranges already sorted, disjoint and not empty.
+    private init(sorted: [Range<UInt64>]) {
+        ranges = sorted
     }
 
     public func covers(_ size: UInt64) -> Bool {

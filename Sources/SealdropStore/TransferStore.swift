@@ -156,3 +156,13 @@ public struct StoreError: CodedError, Sendable {
         self.message = message
     }
 }
+
+extension StoreError {
+    /// A READ refused to a handle: not this session's claim, or every byte
+    /// already received through CLOSEd handles (it gets no more copies).
+    public static func noMoreReads(_ id: String) -> StoreError {
+        StoreError(
+            .notClaimed,
+            "transfer \(id) is not claimed by this session, or you already received all of it through another connection: close this handle")
+    }
+}

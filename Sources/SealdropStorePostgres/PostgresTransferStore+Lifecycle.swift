@@ -142,13 +142,13 @@ extension PostgresTransferStore {
                     let row = try link.query(
                         """
                         SELECT h.served FROM claim_handle h JOIN transfer t ON t.id = h.transfer_id
-                        WHERE h.transfer_id = \(id) AND h.holder = \(session) AND t.state = 'claimed'
+                        WHERE h.transfer_id = \(id) AND h.holder = \(session) AND t.state = 'claimed' AND NOT t.served_complete
                         """
                     ).first
-                else { throw StoreError(.notClaimed, "transfer \(id) is not claimed by this session") }
+                else { throw StoreError.noMoreReads(id) }
                 let text = try Self.value(row, as: String.self)
                 var served = try ServedRanges(storedText: text)
-                for range in ranges.ranges { served.insert(range) }
+                served.formUnion(ranges)
                 guard served.ranges.count <= ServedRanges.maximumRanges else {
                     throw StoreError(
                         .tooScattered,
@@ -227,7 +227,13 @@ extension PostgresTransferStore {
         guard var transfer = try lockTransfer(id, link), transfer.state == .claimed,
             let handle = try link.query("DELETE FROM claim_handle WHERE transfer_id = \(id) AND holder = \(session) RETURNING served").first
         else { throw StoreError(.notClaimed, "transfer \(id) is not claimed by this session") }
-        for range in try ServedRanges(storedText: try Self.value(handle, as: String.self)).ranges { transfer.served.insert(range) }
+        transfer.served.formUnion(try ServedRanges(storedText: try Self.value(handle, as: String.self)))
+        guard transfer.served.ranges.count <= ServedRanges.maximumRanges else {
+            throw StoreError(
+                .tooScattered,
+                "reads of transfer \(id) over all your connections are scattered over more than \(ServedRanges.maximumRanges) separate ranges; read it from start to end"
+            )
+        }
         let others = try openHandles(id, link)
         let complete = transfer.fullyServed
         if mustDeliver, others > 0 || !complete {

@@ -163,6 +163,10 @@ import TestSupport
         #expect(try close("aa", "s1", store).state == .claimed, "s2 is still open")
         #expect(try store.transfer(id: "aa")?.fullyServed == true)
         #expect(throws: StoreError(.notFound, "")) { try claim("aa", "s3", at: 1, store) }
+        // The recipient has had every byte: the handle still open gets no more.
+        #expect(throws: StoreError(.notClaimed, "")) {
+            try store.recordServed(id: "aa", session: "s2", ranges: ServedRanges([0..<10]), now: now)
+        }
         // s2 is lost: the CLOSEd handle's ranges still cover the file.
         try store.release(id: "aa", session: "s2", event: event(.released, "aa"))
         let settled = try store.settleServedClaims(now: now.addingTimeInterval(1), lapsedOnly: true)
@@ -241,6 +245,61 @@ import TestSupport
         // Filling the gaps merges them: sequential progress is never refused.
         try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges([0..<UInt64(4 * limit)]), now: now)
         #expect(try close("aa", "s1", store).state == .delivered, "the refused write changed nothing; the gaps filled in")
+    }
+
+    /// Each handle is bounded, so a recipient scattering reads over many
+    /// connections must not grow the counted set without bound at CLOSE.
+    @Test(arguments: StoreEngine.all) func scatteredReadsOverManyHandlesAreBoundedAtClose(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine, claimLease: 60)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        let limit = UInt64(ServedRanges.maximumRanges)
+        try publish("aa", size: 4 * limit, store)
+        _ = try claim("aa", "s1", at: 0, store)
+        _ = try claim("aa", "s2", at: 0, store)
+        _ = try claim("aa", "s3", at: 0, store)
+        try store.recordServed(id: "aa", session: "s1", ranges: ServedRanges((0..<limit).map { ($0 * 4)..<($0 * 4 + 1) }), now: now)
+        try store.recordServed(id: "aa", session: "s2", ranges: ServedRanges((0..<limit).map { ($0 * 4 + 2)..<($0 * 4 + 3) }), now: now)
+        #expect(try close("aa", "s1", store).state == .claimed)
+        #expect(throws: StoreError(.tooScattered, "")) { try close("aa", "s2", store) }
+        // The refused CLOSE changed nothing: s2 is still open, and a handle
+        // that read the file in order still delivers once both are closed.
+        try store.recordServed(id: "aa", session: "s3", ranges: ServedRanges([0..<(4 * limit)]), now: now)
+        #expect(try close("aa", "s3", store).state == .claimed, "s2 is still open")
+        try store.release(id: "aa", session: "s2", event: event(.released, "aa"))
+        #expect(try store.settleServedClaims(now: now.addingTimeInterval(1), lapsedOnly: true).map(\.id) == ["aa"])
+    }
+
+    @Test func servedRangesMergeInOnePassAsOneByOne() {
+        var seed: UInt64 = 0x5EA1_D809
+        func next(_ bound: UInt64) -> UInt64 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return (seed >> 33) % bound
+        }
+        for _ in 0..<200 {
+            var one = ServedRanges()
+            var other = ServedRanges()
+            // The reference: every byte marked, then read back as runs.
+            var marked = [Bool](repeating: false, count: 1_040)
+            for _ in 0..<next(40) {
+                let start = next(1_000)
+                let range = start..<(start + next(30))
+                if next(2) == 0 { one.insert(range) } else { other.insert(range) }
+                for byte in range { marked[Int(byte)] = true }
+            }
+            var runs = [Range<UInt64>]()
+            for (byte, isMarked) in marked.enumerated() where isMarked {
+                if let last = runs.last, last.upperBound == UInt64(byte) {
+                    runs[runs.count - 1] = last.lowerBound..<(last.upperBound + 1)
+                } else {
+                    runs.append(UInt64(byte)..<(UInt64(byte) + 1))
+                }
+            }
+            var union = one
+            union.formUnion(other)
+            #expect(union.ranges == runs)
+            for (a, b) in zip(union.ranges, union.ranges.dropFirst()) { #expect(a.upperBound < b.lowerBound, "sorted, disjoint, not touching") }
+        }
     }
 
     @Test(arguments: StoreEngine.all) func everyEndOfLifeCommitsItsDeletionWithIt(_ engine: StoreEngine) throws {
