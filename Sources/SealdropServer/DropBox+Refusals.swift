@@ -2,9 +2,9 @@ import Foundation
 import SealdropStore
 
 /// Refusals go on the record, but a flood must not become a flood of log
-/// entries: per (source, kind) and window, the first refusal is written at
-/// once and the others are counted and written as one entry when the window
-/// closes (the reaper thread, or `flushRefusals` at shutdown).
+/// entries: per (source range, kind) and window, the first refusal is
+/// written at once and the others are counted and written as one entry when
+/// the window closes (the reaper thread, or `flushRefusals` at shutdown).
 extension DropBox {
     /// Sources tracked at once per window; beyond it every new source shares
     /// one "*" entry per kind, so memory and entries stay bounded whatever
@@ -17,7 +17,10 @@ extension DropBox {
     public func recordRefusal(kind: TransferEvent.Kind, actor: String, source: String, detail: String, now: Date = Date()) {
         let window = configuration.refusalWindow
         let events = refusals.withLock { buffer -> [TransferEvent] in
-            var key = RefusalBuffer.Key(source: source, kind: kind)
+            // Keyed by the source's range (/24, /64), not its address: one
+            // host holds a whole IPv6 /64, and would otherwise write an entry
+            // per address it picks. The first entry keeps the exact address.
+            var key = RefusalBuffer.Key(source: LoginAdmission.range(of: source), kind: kind)
             if buffer.open[key] == nil, buffer.open.count >= Self.maximumRefusalSources {
                 key = RefusalBuffer.Key(source: "*", kind: kind)
             }
@@ -33,8 +36,8 @@ extension DropBox {
             buffer.open[key] = RefusalBuffer.Pending(start: now)
             out.append(
                 TransferEvent(
-                    time: now, kind: kind, actor: actor, sourceAddress: key.source,
-                    detail: key.source == source ? detail : "from \(source): \(detail)"))
+                    time: now, kind: kind, actor: actor, sourceAddress: key.source == "*" ? "*" : source,
+                    detail: key.source == "*" ? "from \(source): \(detail)" : detail))
             return out
         }
         write(events)

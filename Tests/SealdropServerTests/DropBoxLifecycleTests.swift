@@ -106,22 +106,35 @@ import TestSupport
         }
         dropBox.recordRefusal(kind: .refusedSession, actor: "", source: "192.0.2.7", detail: "the server is full", now: start)
         dropBox.recordRefusal(kind: .loginRefused, actor: "x", source: "192.0.2.8", detail: "unknown vendor", now: start)
+        dropBox.recordRefusal(kind: .loginRefused, actor: "y", source: "198.51.100.9", detail: "unknown vendor", now: start)
         var refusals = try dropBox.events().filter { TransferEvent.refusalKinds.contains($0.kind) }
-        #expect(refusals.count == 3, "the first of each (source, kind) at once")
+        #expect(refusals.count == 3, "the first of each (source range, kind) at once")
+        #expect(refusals.first?.sourceAddress == "192.0.2.7", "the first entry keeps the exact address")
         dropBox.flushRefusals(now: start.addingTimeInterval(5))
         #expect(try dropBox.events().filter { TransferEvent.refusalKinds.contains($0.kind) }.count == 3, "the window is still open")
         dropBox.flushRefusals(now: start.addingTimeInterval(10))
         refusals = try dropBox.events().filter { TransferEvent.refusalKinds.contains($0.kind) }
         #expect(refusals.count == 4)
         let summary = try #require(refusals.last)
-        #expect(summary.sourceAddress == "192.0.2.7" && summary.kind == .loginRefused)
-        #expect(summary.detail.hasPrefix("999 more refused in 10 s (names offered: guess1, guess2, guess0)"), "\(summary.detail)")
+        #expect(summary.sourceAddress == "192.0.2.0/24" && summary.kind == .loginRefused)
+        #expect(summary.detail.hasPrefix("1000 more refused in 10 s (names offered: guess1, guess2, guess0, x)"), "\(summary.detail)")
 
-        // Thousands of sources: the entries stay bounded by the source cap.
+        // One host picking a new address of its IPv6 /64 for each attempt
+        // is one source: one entry at once, one summary.
+        for index in 0..<5_000 {
+            dropBox.recordRefusal(
+                kind: .refusedSession, actor: "", source: "2001:db8:0:7::\(String(index, radix: 16))", detail: "full", now: start.addingTimeInterval(15))
+        }
+        dropBox.flushRefusals(now: start.addingTimeInterval(16), all: true)
+        let fromOneRange = try dropBox.events().filter { $0.kind == .refusedSession && $0.time >= start.addingTimeInterval(15) }
+        #expect(fromOneRange.count == 2, "\(fromOneRange.map(\.detail))")
+        #expect(fromOneRange.last?.sourceAddress == "2001:db8:0:7::/64" && fromOneRange.last?.count == 4_999)
+
+        // Thousands of ranges: the entries stay bounded by the source cap.
         let flood = DropBox.maximumRefusalSources + 500
         for index in 0..<flood {
             dropBox.recordRefusal(
-                kind: .refusedSession, actor: "", source: "10.\(index >> 16).\((index >> 8) & 255).\(index & 255)", detail: "full",
+                kind: .refusedSession, actor: "", source: "10.\(index >> 8).\(index & 255).7", detail: "full",
                 now: start.addingTimeInterval(20))
         }
         dropBox.flushRefusals(now: start.addingTimeInterval(40), all: true)
