@@ -1,5 +1,6 @@
 import Foundation
 import SealdropFormat
+import SealdropLayout
 import SealdropLog
 import SealdropTrust
 
@@ -142,12 +143,14 @@ struct AuditFacts {
     }
 
     private mutating func addRefusal(_ entry: LogEntry, number: Int) {
-        let channel = entry.kind.rawValue + "\u{0}" + entry.source
+        // A summary names the source's range (IPv4 /24, IPv6 /64), its first
+        // entry the address: both are matched by the range.
+        let channel = entry.kind.rawValue + "\u{0}" + SourceRange.of(entry.source)
         var names = [entry.actor]
         let reason: String
         if entry.count != nil {
             // A window's summary counts refusals after the first, from the
-            // same source and of the same kind: they share its reason.
+            // same source range and of the same kind: they share its reason.
             reason = lastReason[channel] ?? "(reason not recorded)"
             if let range = entry.detail.range(of: #"names offered: [^)]*"#, options: .regularExpression) {
                 names = entry.detail[range].dropFirst("names offered: ".count).split(separator: ", ").map(String.init)
