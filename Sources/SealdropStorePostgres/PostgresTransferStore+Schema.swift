@@ -100,6 +100,14 @@ extension PostgresTransferStore {
                 """
             ]
         ),
+        (
+            4, "counter-window-length",
+            [
+                // Each window keeps its length, so dropping old windows never
+                // touches one still open (a window may be longer than a day).
+                "ALTER TABLE rate_counter ADD COLUMN window_seconds double precision NOT NULL DEFAULT 86400"
+            ]
+        ),
     ]
 
     /// The latest schema version this build knows.

@@ -37,17 +37,19 @@ extension PostgresTransferStore: SharedNodeState {
         return try pool.withConnection { (link) throws(StoreError) -> Int64 in
             let rows = try link.query(
                 """
-                INSERT INTO rate_counter (key, window_start, count)
-                VALUES (\(key), floor(extract(epoch from now())::float8 / \(window)) * \(window), 1)
+                INSERT INTO rate_counter (key, window_start, window_seconds, count)
+                VALUES (\(key), floor(extract(epoch from now())::float8 / \(window)) * \(window), \(window), 1)
                 ON CONFLICT (key, window_start) DO UPDATE SET count = rate_counter.count + 1
                 RETURNING count
                 """)
             guard let row = rows.first else { throw StoreError(.database, "the counter \(key) was not recorded") }
-            // Old windows are dropped now and then, by whichever node counts.
-            if Int.random(in: 0..<256) == 0 {
-                try link.run("DELETE FROM rate_counter WHERE window_start < extract(epoch from now())::float8 - 86400")
-            }
+            // Ended windows are dropped now and then, by whichever node counts.
+            if Int.random(in: 0..<256) == 0 { try Self.dropEndedCounters(link) }
             return try Self.value(row, as: Int64.self)
         }
+    }
+
+    static func dropEndedCounters(_ link: PostgresLink) throws(StoreError) {
+        try link.run("DELETE FROM rate_counter WHERE window_start + window_seconds < extract(epoch from now())::float8")
     }
 }

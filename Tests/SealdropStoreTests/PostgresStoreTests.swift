@@ -225,6 +225,20 @@ import TestSupport
         #expect(try nodes[0].incrementCounter("login-failed 192.0.2.8", window: 3600) == 1, "counters are per key")
     }
 
+    @Test(arguments: StoreEngine.postgresOnly) func droppingEndedCountersKeepsAnOpenWindowLongerThanADay(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = try nodes(1, on: fixture)[0]
+        #expect(try store.incrementCounter("login-failed 192.0.2.9", window: 1e9) == 1)
+        try store.pool.withConnection { (link) throws(StoreError) in
+            // A window that ended an hour ago goes; the open one stays.
+            try link.run("INSERT INTO rate_counter (key, window_start, window_seconds, count) VALUES ('old', 0, 3600, 5)")
+            try PostgresTransferStore.dropEndedCounters(link)
+            #expect(try link.query("SELECT key FROM rate_counter WHERE key = 'old'").isEmpty)
+        }
+        #expect(try store.incrementCounter("login-failed 192.0.2.9", window: 1e9) == 2, "the open window was kept")
+    }
+
     @Test func anUnreachableDatabaseFailsWithinTheDeadline() throws {
         var settings = try PostgresSettings(url: "postgres://sealdrop@127.0.0.1:1/postgres")
         settings.callTimeout = 2
