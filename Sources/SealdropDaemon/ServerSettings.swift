@@ -156,11 +156,18 @@ struct ServerSettings {
     }
 
     mutating func setListen(_ value: String) throws {
-        guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), (0...65535).contains(port) else {
+        guard let (host, port) = Self.hostAndPort(value) else {
             throw SettingsError("listen must be HOST:PORT, such as 127.0.0.1:2222")
         }
-        listenHost = String(value[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        listenHost = host
         listenPort = port
+    }
+
+    /// `HOST:PORT`, `[V6]:PORT` or `V6:PORT` (the port after the last
+    /// colon, 0 to 65535); nil when there is no port.
+    static func hostAndPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
     }
 
     /// `start:rate:full`, as OpenSSH's MaxStartups: 1 ≤ start ≤ full, rate a percentage 1...100.
@@ -271,10 +278,9 @@ struct ServerSettings {
     /// `HOST:PORT` where HOST is 127.0.0.0/8 or `::1` (`[::1]:PORT`): the
     /// figures say who is busy when, and are for this host only.
     static func loopbackEndpoint(_ text: String, _ key: String) throws -> (host: String, port: Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+        guard let (host, port) = hostAndPort(text) else {
             throw SettingsError("\(key) must be HOST:PORT on loopback, such as 127.0.0.1:9465 (port 0 picks a free one)")
         }
-        let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         guard MetricsListener.loopbackFamily(host) != nil else {
             throw SettingsError("\(key) must be a loopback address (127.0.0.0/8 or [::1]), not \(host): metrics are never served to the network")
         }
