@@ -17,10 +17,17 @@ public struct SFTPConnection {
 
     /// Serves until the client disconnects or breaks the framing; then ends
     /// the session (unfinished uploads dropped, claims released).
+    ///
+    /// A reply that cannot be sent (the client hung up) does not end the
+    /// session at once: every request that arrived before the hang-up is
+    /// still handled, in order (lftp sends its last CLOSE and disconnects
+    /// without waiting for the replies), unless the lost reply carried file
+    /// bytes: bytes the client never got must not count at a later CLOSE.
     public func run(receive: Receive, send: Send) {
         defer { session.end() }
         var framer = SFTPPacketFramer()
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var repliesLost = false
         while true {
             let count: Int
             do {
@@ -31,29 +38,37 @@ public struct SFTPConnection {
             }
             if count <= 0 { return }
             framer.append(buffer[0..<count])
-            do {
-                while true {
-                    let body: ArraySlice<UInt8>
-                    do {
-                        guard let next = try framer.nextPacketBody() else { break }
-                        body = next
-                    } catch {
-                        // The length field itself is bad: the stream cannot be resynchronised.
-                        session.dropBox.log("\(session.vendor.name): closing the session: \(error)")
-                        return
-                    }
-                    let replies: [SFTPMessage]
-                    do {
-                        replies = session.handle(try SFTPMessage.decode(body))
-                    } catch {
-                        replies = session.reply(to: error).map { [$0] } ?? []
-                    }
-                    for reply in replies { try send(reply.encode()) }
-                    if session.isClosed { return }
+            while true {
+                let body: ArraySlice<UInt8>
+                do {
+                    guard let next = try framer.nextPacketBody() else { break }
+                    body = next
+                } catch {
+                    // The length field itself is bad: the stream cannot be resynchronised.
+                    session.dropBox.log("\(session.vendor.name): closing the session: \(error)")
+                    return
                 }
-            } catch {
-                session.dropBox.log("\(session.vendor.name): session ended: \(error)")
-                return
+                let replies: [SFTPMessage]
+                do {
+                    replies = session.handle(try SFTPMessage.decode(body))
+                } catch {
+                    replies = session.reply(to: error).map { [$0] } ?? []
+                }
+                for reply in replies {
+                    if case .data = reply, repliesLost { return }
+                    guard !repliesLost else { continue }
+                    do {
+                        try send(reply.encode())
+                    } catch {
+                        if case .data = reply {
+                            session.dropBox.log("\(session.vendor.name): session ended: \(error)")
+                            return
+                        }
+                        session.dropBox.log("\(session.vendor.name): the client left: \(error); handling what it sent before")
+                        repliesLost = true
+                    }
+                }
+                if session.isClosed { return }
             }
         }
     }
