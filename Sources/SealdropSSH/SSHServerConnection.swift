@@ -222,6 +222,13 @@ public final class SSHServerConnection: @unchecked Sendable {
         }
     }
 
+    /// True once the client is gone (its DISCONNECT, a reset) while the
+    /// session was not ended on purpose and no write merely timed out: the
+    /// requests it sent before may still be read, though no reply can go.
+    public var clientLeft: Bool {
+        ended && !dropHeld && !interrupted.load(ordering: .sequentiallyConsistent) && ssh_get_status(session) & SSH_CLOSED_ERROR != 0
+    }
+
     /// After a write failed, reads never wait again. If the client is gone
     /// (libssh's session in error: its DISCONNECT, a reset), the requests
     /// it sent before are still handed over; if it is alive but stopped

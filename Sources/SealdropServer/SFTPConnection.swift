@@ -18,12 +18,15 @@ public struct SFTPConnection {
     /// Serves until the client disconnects or breaks the framing; then ends
     /// the session (unfinished uploads dropped, claims released).
     ///
-    /// A reply that cannot be sent (the client hung up) does not end the
-    /// session at once: every request that arrived before the hang-up is
-    /// still handled, in order (lftp sends its last CLOSE and disconnects
-    /// without waiting for the replies), unless the lost reply carried file
-    /// bytes: bytes the client never got must not count at a later CLOSE.
-    public func run(receive: Receive, send: Send) {
+    /// A reply that cannot be sent because the client hung up (`clientLeft`
+    /// says so after the failure) does not end the session at once: every
+    /// request that arrived before the hang-up is still handled, in order
+    /// (lftp sends its last CLOSE and disconnects without waiting for the
+    /// replies), unless the lost reply carried file bytes: bytes the client
+    /// never got must not count at a later CLOSE. Any other failed reply
+    /// (a client that stopped reading, a session ended by the drop box)
+    /// ends the session there.
+    public func run(receive: Receive, send: Send, clientLeft: () -> Bool = { false }) {
         defer { session.end() }
         var framer = SFTPPacketFramer()
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -48,6 +51,9 @@ public struct SFTPConnection {
                     session.dropBox.log("\(session.vendor.name): closing the session: \(error)")
                     return
                 }
+                // Past a lost reply, requests are handled only while the
+                // reason is still that the client left.
+                if repliesLost, !clientLeft() { return }
                 let replies: [SFTPMessage]
                 do {
                     replies = session.handle(try SFTPMessage.decode(body))
@@ -55,12 +61,12 @@ public struct SFTPConnection {
                     replies = session.reply(to: error).map { [$0] } ?? []
                 }
                 for reply in replies {
-                    if case .data = reply, repliesLost { return }
+                    if repliesLost, reply.carriesFileBytes { return }
                     guard !repliesLost else { continue }
                     do {
                         try send(reply.encode())
                     } catch {
-                        if case .data = reply {
+                        guard !reply.carriesFileBytes, clientLeft() else {
                             session.dropBox.log("\(session.vendor.name): session ended: \(error)")
                             return
                         }
@@ -71,5 +77,13 @@ public struct SFTPConnection {
                 if session.isClosed { return }
             }
         }
+    }
+}
+
+extension SFTPMessage {
+    /// A READ's reply with file bytes in it.
+    fileprivate var carriesFileBytes: Bool {
+        if case .data = self { return true }
+        return false
     }
 }
