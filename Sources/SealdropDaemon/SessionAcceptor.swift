@@ -251,7 +251,7 @@ final class SessionAcceptor: @unchecked Sendable {
         let idle = Int32(min(settings.idleTimeout * 1000, Double(Int32.max)))
         SFTPConnection(session: session).run(
             receive: { buffer in try connection.read(into: buffer, timeout: idle) },
-            send: { bytes in try connection.write(bytes) })
+            send: { bytes in try connection.write(bytes) }, clientLeft: { connection.clientLeft })
         connection.close()
         DaemonLog.line("session end: \(name) from \(source)")
     }
