@@ -1,4 +1,5 @@
 import Foundation
+@testable import SealdropDaemon
 import SealdropStore
 import Testing
 import TestSupport
@@ -48,6 +49,9 @@ import TestSupport
         let before = try Self.sftp(node2, from: "127.0.0.3", identity: "newvendor")
         #expect(before.status == 0, "node2 lets the source in before it fails anywhere: \(before.standardError)")
         for _ in 0..<3 { #expect(try Self.sftp(node1, from: "127.0.0.3", identity: "stranger").status != 0) }
+        // node2 read the source's shared count at the first login and uses
+        // it for up to a second (FailedLoginLimiter.sharedCountLifetime).
+        Thread.sleep(forTimeInterval: FailedLoginLimiter.sharedCountLifetime + 0.2)
         let limited = try Self.sftp(node2, from: "127.0.0.3", identity: "newvendor")
         #expect(limited.status != 0, "node2 refuses the source that failed on node1, even with the right key")
         let other = try Self.sftp(node2, from: "127.0.0.1", identity: "newvendor")
