@@ -76,7 +76,7 @@ class Bench:
         self.errors = []
         self.queues = {}
         for name in sorted(os.listdir(self.envelopes)):
-            self.queues.setdefault(name.split("-")[1], []).append(name)
+            self.queues.setdefault(name.split("-")[1].removesuffix(".sealdrop"), []).append(name)
 
     def sql(self, query):
         result = subprocess.run(["psql", self.database, "-Atc", query], capture_output=True, text=True, check=True)
