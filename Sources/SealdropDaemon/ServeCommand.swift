@@ -64,9 +64,9 @@ struct ServeCommand: ParsableCommand {
             }
         }
         let dropBox: DropBox
+        let store = try settings.openStore(nodeID: settings.dropBox.nodeID)
         do {
-            dropBox = try DropBox(
-                configuration: settings.dropBox, store: settings.openStore(nodeID: settings.dropBox.nodeID), log: DaemonLog.line, metrics: metrics)
+            dropBox = try DropBox(configuration: settings.dropBox, store: store, log: DaemonLog.line, metrics: metrics)
         } catch let error as PrivateDirectoryError {
             throw ValidationError(error.description)
         }
@@ -95,7 +95,7 @@ struct ServeCommand: ParsableCommand {
         DaemonLog.line("serving \(settings.dropBox.dataDirectory) with trust store \(settings.dropBox.trustDirectory)")
         dropBox.reap()
         dropBox.startReaper()
-        SessionAcceptor(server: server, dropBox: dropBox, settings: settings).runUntilSignalled()
+        SessionAcceptor(server: server, dropBox: dropBox, settings: settings, shared: store as? any SharedNodeState).runUntilSignalled()
         exposition.stop()
     }
 }
