@@ -174,7 +174,7 @@ final class SessionAcceptor: @unchecked Sendable {
         do {
             connection = try server.handOver(socket, sourceAddress: source)
         } catch {
-            state.withLock { $0.logins.finished(id) }
+            state.withLock { _ = $0.logins.finished(id) }
             DaemonLog.line("cannot serve a connection from \(source): \(error)")
             return
         }
@@ -232,7 +232,7 @@ final class SessionAcceptor: @unchecked Sendable {
                 return vendor != nil
             }
         } catch {
-            state.withLock { $0.logins.finished(id) }
+            state.withLock { _ = $0.logins.finished(id) }
             DaemonLog.line("session from \(source) ended before sftp: \(error)")
             return
         }

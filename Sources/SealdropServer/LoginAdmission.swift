@@ -156,19 +156,19 @@ public struct LoginAdmission: Sendable {
         let share = { (places: Int) in (limits.full + places - 1) / max(places, 1) }
         let mine = perGroup[group, default: 0]
         let groups = perGroup.count + (mine == 0 ? 1 : 0)
-        if let heaviest = heaviest(among: slots.filter { $0.value.group != group }, key: \.group),
-            mine + 1 < perGroup[heaviest, default: 0], mine + 1 <= share(groups)
+        if let heavyGroup = heaviest(among: slots.filter { $0.value.group != group }, key: \.group),
+            mine + 1 < perGroup[heavyGroup, default: 0], mine + 1 <= share(groups)
         {
-            let inGroup = slots.filter { $0.value.group == heaviest }
+            let inGroup = slots.filter { $0.value.group == heavyGroup }
             return oldest(of: heaviest(among: inGroup, key: \.range), in: inGroup)
         }
         let inMyGroup = slots.filter { $0.value.group == group && $0.value.range != range }
         let mineInRange = inProgress[range, default: 0]
         let ranges = Set(slots.values.map(\.range)).count + (mineInRange == 0 ? 1 : 0)
-        if let heaviest = heaviest(among: inMyGroup, key: \.range), mineInRange + 1 < inProgress[heaviest, default: 0],
+        if let heavyRange = heaviest(among: inMyGroup, key: \.range), mineInRange + 1 < inProgress[heavyRange, default: 0],
             mineInRange + 1 <= share(ranges)
         {
-            return oldest(of: heaviest, in: inMyGroup)
+            return oldest(of: heavyRange, in: inMyGroup)
         }
         return nil
     }

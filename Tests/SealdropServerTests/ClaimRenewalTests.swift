@@ -34,13 +34,14 @@ import TestSupport
     /// One transfer, received whole on a CLOSEd handle of one session while
     /// an idle handle of another session (`holder`) still claims it.
     static func receivedWhileHeld(_ world: DropBoxWorld) throws -> (holder: SFTPSession, held: [UInt8]) {
-        #expect(SessionTests.isOK(world.upload(try world.envelope(20_000), as: try world.session("oldvendor"))))
+        let envelope = try world.envelope(20_000)
+        #expect(SessionTests.isOK(world.upload(envelope, as: try world.session("oldvendor"))))
         let holder = try world.session("newvendor")
         let name = try #require(world.inboxIDs(holder).first)
         let held = try Self.open(name, in: holder)
         let reader = try world.session("newvendor")
         let handle = try Self.open(name, in: reader)
-        #expect(Self.readAll(handle, in: reader) == 20_000)
+        #expect(Self.readAll(handle, in: reader) == envelope.count)
         _ = reader.handle(.close(id: 3, handle: handle))
         #expect(world.dropBox.reap() == 0, "the idle handle's lease holds the delivery back")
         return (holder, held)
