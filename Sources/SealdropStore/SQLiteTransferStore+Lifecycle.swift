@@ -78,9 +78,7 @@ extension SQLiteTransferStore {
             var served = try Self.decodeServed(row["served"])
             served.formUnion(ranges)
             guard served.ranges.count <= ServedRanges.maximumRanges else {
-                throw StoreError(
-                    .tooScattered,
-                    "reads of transfer \(id) are scattered over more than \(ServedRanges.maximumRanges) separate ranges; read it from start to end")
+                throw StoreError.tooScattered(id, acrossConnections: false)
             }
             let lease = now.addingTimeInterval(claimLease).timeIntervalSince1970
             let update = try db.cachedStatement(sql: "UPDATE claim_handle SET served = ?, leaseExpiresAt = ? WHERE transferID = ? AND holder = ?")
@@ -146,10 +144,7 @@ extension SQLiteTransferStore {
         var transfer = try decode(row)
         transfer.served.formUnion(try decodeServed(row["handleServed"]))
         guard transfer.served.ranges.count <= ServedRanges.maximumRanges else {
-            throw StoreError(
-                .tooScattered,
-                "reads of transfer \(id) over all your connections are scattered over more than \(ServedRanges.maximumRanges) separate ranges; read it from start to end"
-            )
+            throw StoreError.tooScattered(id, acrossConnections: true)
         }
         try db.execute(sql: "DELETE FROM claim_handle WHERE transferID = ? AND holder = ?", arguments: [id, session])
         let others = try openHandles(id, db)

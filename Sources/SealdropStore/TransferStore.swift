@@ -165,4 +165,12 @@ extension StoreError {
             .notClaimed,
             "transfer \(id) is not claimed by this session, or you already received all of it through another connection: close this handle")
     }
+
+    /// Served ranges past `ServedRanges.maximumRanges`: in one handle, or
+    /// counted at CLOSE over all of the recipient's connections.
+    public static func tooScattered(_ id: String, acrossConnections: Bool) -> StoreError {
+        let reads = acrossConnections ? "reads of transfer \(id) over all your connections" : "reads of transfer \(id)"
+        return StoreError(
+            .tooScattered, "\(reads) are scattered over more than \(ServedRanges.maximumRanges) separate ranges; read it from start to end")
+    }
 }

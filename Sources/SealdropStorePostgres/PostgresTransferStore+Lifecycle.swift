@@ -150,9 +150,7 @@ extension PostgresTransferStore {
                 var served = try ServedRanges(storedText: text)
                 served.formUnion(ranges)
                 guard served.ranges.count <= ServedRanges.maximumRanges else {
-                    throw StoreError(
-                        .tooScattered,
-                        "reads of transfer \(id) are scattered over more than \(ServedRanges.maximumRanges) separate ranges; read it from start to end")
+                    throw StoreError.tooScattered(id, acrossConnections: false)
                 }
                 // A handle's ranges count only at CLOSE (a committed, durable
                 // transaction), so these records skip the wait for the WAL
@@ -229,10 +227,7 @@ extension PostgresTransferStore {
         else { throw StoreError(.notClaimed, "transfer \(id) is not claimed by this session") }
         transfer.served.formUnion(try ServedRanges(storedText: try Self.value(handle, as: String.self)))
         guard transfer.served.ranges.count <= ServedRanges.maximumRanges else {
-            throw StoreError(
-                .tooScattered,
-                "reads of transfer \(id) over all your connections are scattered over more than \(ServedRanges.maximumRanges) separate ranges; read it from start to end"
-            )
+            throw StoreError.tooScattered(id, acrossConnections: true)
         }
         let others = try openHandles(id, link)
         let complete = transfer.fullyServed

@@ -19,55 +19,68 @@ import TestSupport
 
     static func names(_ path: String) -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() }
 
+    /// A server holding one 6 MiB transfer for `newvendor`, and a tmpfs of
+    /// `megabytes` MiB at `small/` to receive it into.
+    struct Setting {
+        let server: ServerFixture
+        let environment: [String: String]
+        let plaintext: [UInt8]
+        let id: String
+        let folder: String
+
+        init(seed: UInt64, megabytes: Int) throws {
+            server = try ServerFixture()
+            environment = try ClientIntegrationTests.profiles(server)
+            plaintext = Fixtures.bytes(6 << 20, seed: seed)
+            _ = try server.directory.write(plaintext, to: "big")
+            #expect(try ClientIntegrationTests.run(server, environment, ["send", "big", "--to", "newvendor", "--profile", "oldvendor"]).status == 0)
+            id = try #require(try ClientIntegrationTests.inboxIDs(server, environment).first)
+            folder = server.directory.file("small")
+            try ReceiveDiskFullTests.mount(folder, megabytes: megabytes)
+        }
+
+        func receive() throws -> ProcessResult {
+            try ClientIntegrationTests.run(server, environment, ["receive", id, "-o", "small/big.out", "--profile", "newvendor"])
+        }
+
+        /// Frees space and checks the same command now completes.
+        func resizeAndReceive() throws {
+            try ReceiveDiskFullTests.resize(folder, megabytes: 32)
+            let received = try receive()
+            #expect(received.status == 0, "\(received.standardError)")
+            #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: folder + "/big.out"))) == plaintext)
+            #expect(ReceiveDiskFullTests.names(folder) == ["big.out"])
+        }
+
+        func unmount() { _ = try? Subprocess.run("/bin/umount", ["-l", folder]) }
+    }
+
     @Test(.enabled(if: DiskFullTests.canMount, "mounting a tmpfs needs root (CAP_SYS_ADMIN); run the tests as root"))
     func aFolderTooSmallForTheDownloadIsRefusedBeforeAnyByteAndWorksOnceFreed() throws {
-        let server = try ServerFixture()
-        let environment = try ClientIntegrationTests.profiles(server)
-        let plaintext = Fixtures.bytes(6 << 20, seed: 31)
-        _ = try server.directory.write(plaintext, to: "big")
-        #expect(try ClientIntegrationTests.run(server, environment, ["send", "big", "--to", "newvendor", "--profile", "oldvendor"]).status == 0)
-        let id = try #require(try ClientIntegrationTests.inboxIDs(server, environment).first)
-        let folder = server.directory.file("small")
-        try Self.mount(folder, megabytes: 4)
-        defer { _ = try? Subprocess.run("/bin/umount", ["-l", folder]) }
+        let setting = try Setting(seed: 31, megabytes: 4)
+        defer { setting.unmount() }
 
-        let full = try ClientIntegrationTests.run(server, environment, ["receive", id, "-o", "small/big.out", "--profile", "newvendor"])
+        let full = try setting.receive()
         #expect(full.status != 0)
         #expect(full.standardError.contains("bytes free; nothing was downloaded"), "\(full.standardError)")
-        #expect(Self.names(folder).isEmpty, "nothing left in the folder: \(Self.names(folder))")
-        #expect(try ClientIntegrationTests.inboxIDs(server, environment) == [id], "still waiting")
-
-        try Self.resize(folder, megabytes: 32)
-        let received = try ClientIntegrationTests.run(server, environment, ["receive", id, "-o", "small/big.out", "--profile", "newvendor"])
-        #expect(received.status == 0, "\(received.standardError)")
-        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: folder + "/big.out"))) == plaintext)
-        #expect(Self.names(folder) == ["big.out"])
+        #expect(Self.names(setting.folder).isEmpty, "nothing left in the folder: \(Self.names(setting.folder))")
+        #expect(try ClientIntegrationTests.inboxIDs(setting.server, setting.environment) == [setting.id], "still waiting")
+        try setting.resizeAndReceive()
     }
 
     @Test(.enabled(if: DiskFullTests.canMount, "mounting a tmpfs needs root (CAP_SYS_ADMIN); run the tests as root"))
     func aDiskThatFillsMidReceiveKeepsOnlyThePartFileAndFinishesOnceFreed() throws {
-        let server = try ServerFixture()
-        let environment = try ClientIntegrationTests.profiles(server)
-        let plaintext = Fixtures.bytes(6 << 20, seed: 32)
-        _ = try server.directory.write(plaintext, to: "big")
-        #expect(try ClientIntegrationTests.run(server, environment, ["send", "big", "--to", "newvendor", "--profile", "oldvendor"]).status == 0)
-        let id = try #require(try ClientIntegrationTests.inboxIDs(server, environment).first)
         // Room for the ciphertext (6 MiB and a little), not for the plaintext beside it as well.
-        let folder = server.directory.file("small")
-        try Self.mount(folder, megabytes: 9)
-        defer { _ = try? Subprocess.run("/bin/umount", ["-l", folder]) }
+        let setting = try Setting(seed: 32, megabytes: 9)
+        defer { setting.unmount() }
 
-        let full = try ClientIntegrationTests.run(server, environment, ["receive", id, "-o", "small/big.out", "--profile", "newvendor"])
+        let full = try setting.receive()
+        let folder = setting.folder
         #expect(full.status != 0)
         print("receive into a full disk: \(full.standardError.split(separator: "\n").last ?? "")")
         #expect(full.standardError.contains("No space left on device"), "says the disk is full: \(full.standardError)")
         #expect(!FileManager.default.fileExists(atPath: folder + "/big.out"), "nothing under the output name: \(Self.names(folder))")
         #expect(Self.names(folder) == [".big.out.sealdrop-part"], "only the ciphertext is kept: \(Self.names(folder))")
-
-        try Self.resize(folder, megabytes: 32)
-        let received = try ClientIntegrationTests.run(server, environment, ["receive", id, "-o", "small/big.out", "--profile", "newvendor"])
-        #expect(received.status == 0, "\(received.standardError)")
-        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: folder + "/big.out"))) == plaintext)
-        #expect(Self.names(folder) == ["big.out"])
+        try setting.resizeAndReceive()
     }
 }
