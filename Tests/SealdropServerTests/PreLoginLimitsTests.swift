@@ -1,6 +1,7 @@
 import Foundation
 @testable import SealdropDaemon
 import SealdropServer
+import Synchronization
 import Testing
 import TestSupport
 
@@ -176,10 +177,14 @@ import TestSupport
         let server = try ServerFixture(settings: ["login-timeout = 60s", "max-startups = 32:100:32"])
         var silent = [Int32]()
         defer { silent.forEach { close($0) } }
+        // One at a time, each admitted (its banner read) before the next: the admission order is the connection order.
         for range in 1...4 {
-            for host in 1...8 { silent.append(try Self.silentConnection(from: "127.\(range).0.\(host)", port: server.port)) }
+            for host in 1...8 {
+                let fd = try Self.silentConnection(from: "127.\(range).0.\(host)", port: server.port)
+                silent.append(fd)
+                #expect(Self.firstLine(fd).hasPrefix("SSH-2.0-"), "every flooding connection was admitted")
+            }
         }
-        for fd in silent { #expect(Self.firstLine(fd).hasPrefix("SSH-2.0-"), "every flooding connection was admitted") }
 
         // A fifth range takes a slot: the oldest connection of the first range is dropped.
         let newcomer = try Self.silentConnection(from: "127.5.0.2", port: server.port)
@@ -212,6 +217,43 @@ import TestSupport
         #expect(log.contains("its oldest connection gave its slot to 127.5.0.0/24"))
     }
 
+    @Test func honestLoginsGetThroughAFloodThatReconnects() throws {
+        // The attack pass's flood, kept up: 8 connections from each of 4
+        // ranges, each reopened as soon as the server cuts or refuses it.
+        let server = try ServerFixture(settings: ["login-timeout = 30s", "max-startups = 32:100:32"])
+        let flood = Flood()
+        let port = server.port
+        let flooders = (1...4).flatMap { range in (1...8).map { host in "127.\(range).0.\(host)" } }
+        let group = DispatchGroup()
+        for source in flooders {
+            DispatchQueue.global().async(group: group) {
+                while !flood.stop.load(ordering: .relaxed) {
+                    guard let fd = try? Self.silentConnection(from: source, port: port) else {
+                        usleep(50_000)
+                        continue
+                    }
+                    // Holds the slot until the server cuts it (or refuses it at once).
+                    while !flood.stop.load(ordering: .relaxed), !Self.isClosed(fd, within: 0.2) {}
+                    close(fd)
+                    usleep(50_000)
+                }
+            }
+        }
+        defer {
+            flood.stop.store(true, ordering: .relaxed)
+            group.wait()
+        }
+        Thread.sleep(forTimeInterval: 2)
+        var succeeded = 0
+        for _ in 0..<8 where try Self.sftp(server, from: "127.5.0.1").status == 0 { succeeded += 1 }
+        #expect(succeeded == 8, "honest logins from a fifth range while the flood goes on: \(succeeded) of 8")
+        #expect(server.log().contains("its oldest connection gave its slot to 127.5.0.0/24"), "the slots were full: logins preempted")
+    }
+
+    final class Flood: Sendable {
+        let stop = Atomic<Bool>(false)
+    }
+
     /// The first line the server sends on `fd` (its SSH banner, or a refusal), "" if none within 10 s.
     static func firstLine(_ fd: Int32) -> String {
         var line = [UInt8]()
@@ -228,10 +270,10 @@ import TestSupport
         return String(decoding: line, as: UTF8.self)
     }
 
-    /// True once the server closed `fd` (after what it sent first), within 10 s.
-    static func isClosed(_ fd: Int32) -> Bool {
+    /// True once the server closed `fd` (after what it sent first), within `seconds`.
+    static func isClosed(_ fd: Int32, within seconds: TimeInterval = 10) -> Bool {
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&poller, 1, 200) >= 0 else { return false }
