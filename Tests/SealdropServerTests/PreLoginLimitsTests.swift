@@ -226,7 +226,10 @@ import TestSupport
         let flooders = (1...4).flatMap { range in (1...8).map { host in "127.\(range).0.\(host)" } }
         let group = DispatchGroup()
         for source in flooders {
-            DispatchQueue.global().async(group: group) {
+            // Own threads: 32 blocking loops would starve the shared dispatch pool.
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
                 while !flood.stop.load(ordering: .relaxed) {
                     guard let fd = try? Self.silentConnection(from: source, port: port) else {
                         usleep(50_000)
