@@ -330,7 +330,7 @@ let package = Package(
             name: "SealdropServerTests",
             dependencies: [
                 "SealdropServer", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropFormat", "SealdropEnvelope",
-                "SealdropIO", "SealdropDaemon", "SealdropLog", "SealdropLayout", "SealdropProxy", "TestSupport",
+                "SealdropIO", "SealdropDaemon", "SealdropLog", "SealdropLayout", "SealdropProxy", "SealdropStorePostgres", "TestSupport",
             ],
             swiftSettings: strictSettings
         ),

@@ -56,8 +56,9 @@ struct ServeCommand: ParsableCommand {
             }
         }
         let dropBox: DropBox
+        let store = try settings.openStore(nodeID: settings.dropBox.nodeID)
         do {
-            dropBox = try DropBox(configuration: settings.dropBox, store: settings.openStore(nodeID: settings.dropBox.nodeID), log: DaemonLog.line)
+            dropBox = try DropBox(configuration: settings.dropBox, store: store, log: DaemonLog.line)
         } catch let error as PrivateDirectoryError {
             throw ValidationError(error.description)
         }
@@ -83,7 +84,7 @@ struct ServeCommand: ParsableCommand {
         DaemonLog.line("serving \(settings.dropBox.dataDirectory) with trust store \(settings.dropBox.trustDirectory)")
         dropBox.reap()
         dropBox.startReaper()
-        SessionAcceptor(server: server, dropBox: dropBox, settings: settings).runUntilSignalled()
+        SessionAcceptor(server: server, dropBox: dropBox, settings: settings, shared: store as? any SharedNodeState).runUntilSignalled()
     }
 }
 

@@ -49,6 +49,23 @@ extension PostgresTransferStore: SharedNodeState {
         }
     }
 
+    public func recentCount(_ key: String, window: TimeInterval) throws(StoreError) -> Int64 {
+        guard window > 0, window.isFinite else { throw StoreError(.database, "a counter window must be a positive number of seconds") }
+        return try pool.withConnection { (link) throws(StoreError) -> Int64 in
+            // A window [start, start + w) is open while now is in it; the one
+            // before it still counts for the part of it within the last w seconds.
+            let rows = try link.query(
+                """
+                SELECT COALESCE(ceil(SUM(CASE WHEN window_start + window_seconds > t THEN count::float8
+                    ELSE count * GREATEST(0, 1 - (t - window_start - window_seconds) / window_seconds) END)), 0)::bigint
+                FROM rate_counter, (SELECT extract(epoch from now())::float8 AS t) AS clock
+                WHERE key = \(key) AND window_seconds = \(window) AND window_start + 2 * window_seconds > t
+                """)
+            guard let row = rows.first else { return 0 }
+            return try Self.value(row, as: Int64.self)
+        }
+    }
+
     static func dropEndedCounters(_ link: PostgresLink) throws(StoreError) {
         try link.run("DELETE FROM rate_counter WHERE window_start + window_seconds < extract(epoch from now())::float8")
     }
