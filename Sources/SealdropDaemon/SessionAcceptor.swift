@@ -221,12 +221,14 @@ final class SessionAcceptor: @unchecked Sendable {
                 // open are refused without being looked at.
                 if failedLogins.isLimited(source) {
                     failedLogins.noteFailure(source, shared: false)
+                    dropBox.metrics.loginRefused(.tooManyFailures)
                     dropBox.recordRefusal(
                         kind: .refusedSession, actor: VendorName.printableName(user), source: source, detail: "too many failed logins from \(source)")
                     return false
                 }
                 guard let ssh = try? SSHEd25519PublicKey(blob: blob), let key = try? VendorPublicKey(ssh) else {
                     failedLogins.noteFailure(source)
+                    dropBox.metrics.loginRefused(.keyType)
                     return false
                 }
                 // Verified afresh for the signed request, so it is recorded once, as a login.
@@ -261,6 +263,8 @@ final class SessionAcceptor: @unchecked Sendable {
         // reading replies included) gives up after the idle timeout.
         connection.setTimeout(seconds: settings.idleTimeout)
         DaemonLog.line("session start: \(name) from \(source)")
+        dropBox.metrics.sessionOpened()
+        defer { dropBox.metrics.sessionClosed() }
         let session = SFTPSession(dropBox: dropBox, vendor: party, sourceAddress: source)
         // libssh takes milliseconds as an Int32 (24.8 days at most).
         let idle = Int32(min(settings.idleTimeout * 1000, Double(Int32.max)))

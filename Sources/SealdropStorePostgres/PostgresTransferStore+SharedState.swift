@@ -7,6 +7,19 @@ import SealdropStore
 /// an update.
 extension PostgresTransferStore: SharedNodeState {
     public func revocationFloor() throws(StoreError) -> UInt64 {
+        try Self.revocationFloor(pool)
+    }
+
+    /// The shared floor read on a connection of its own: no migration, no
+    /// node row, no heartbeat. For `sealdropd authorized-keys`, which sshd
+    /// runs at every login and which must not join the cluster as a node.
+    public static func revocationFloor(settings: PostgresSettings) throws(StoreError) -> UInt64 {
+        let pool = try PostgresPool(settings)
+        defer { pool.close() }
+        return try revocationFloor(pool)
+    }
+
+    private static func revocationFloor(_ pool: PostgresPool) throws(StoreError) -> UInt64 {
         try pool.withConnection { (link) throws(StoreError) -> UInt64 in
             guard let row = try link.query("SELECT number FROM revocation_floor WHERE id = 1").first else { return 0 }
             return UInt64(clamping: try Self.value(row, as: Int64.self))
