@@ -81,13 +81,15 @@ public struct TrustStore: Sendable {
                 parsed[file.key] = Result { () throws(TrustError) in try VendorCertificate(pem: String(decoding: file.value, as: UTF8.self), source: where_) }
             }
         }
+        let vendors = parse(vendorCertificates, Self.vendorsFolder)
+        let servers = parse(serverCertificates, Self.serverFolder)
         self.directory = source
         self.ca = ca
         self.revocations = list
-        self.vendors = parse(vendorCertificates, Self.vendorsFolder)
-        self.servers = parse(serverCertificates, Self.serverFolder)
+        self.vendors = vendors
+        self.servers = servers
         self.keys = KeyIndex(
-            vendors: self.vendors.compactMap { try? $0.value.get() }, servers: self.servers.compactMap { try? $0.value.get() }, caKey: ca.certificate.publicKey,
+            vendors: vendors.compactMap { try? $0.value.get() }, servers: servers.compactMap { try? $0.value.get() }, caKey: ca.certificate.publicKey,
             revocations: list, source: source)
     }
 
