@@ -22,22 +22,15 @@ struct LogExportCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("The export to write (JSON lines).", valueName: "file"))
     var output: String
 
-    @OptionGroup var storage: StorageOptions
+    @OptionGroup var options: SettingsOptions
 
-    @Option(help: ArgumentHelp("The cluster's receipt key, when the nodes are given one (their receipt-key setting).", valueName: "file"))
+    @Option(help: ArgumentHelp("The cluster's receipt key, when the nodes are given one (overrides the file's receipt-key).", valueName: "file"))
     var receiptKey: String?
 
     func run() throws {
-        var settings = ServerSettings()
-        do {
-            if let database = storage.database { try settings.setDatabase(database) }
-        } catch let error as SettingsError {
-            throw ValidationError(error.message)
-        }
-        var configuration = DropBoxConfiguration(dataDirectory: storage.data, trustDirectory: storage.trust)
-        configuration.receiptKeyPath = receiptKey
-        let dropBox = try DropBox(configuration: configuration, store: settings.openStore(), log: DaemonLog.line, startingUp: false)
-        let head = try ReceiptLog(dropBox: dropBox).export(to: output)
+        var settings = try options.settings()
+        if let receiptKey { settings.dropBox.receiptKeyPath = receiptKey }
+        let head = try ReceiptLog(dropBox: settings.openRunningDropBox()).export(to: output)
         print("exported \(head.size) entries, tree head \(head.root) to \(output)")
     }
 }
@@ -53,14 +46,15 @@ struct LogRotateKeyCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var storage: StorageOptions
+    @OptionGroup var options: SettingsOptions
 
     func run() throws {
-        switch try ReceiptLog.rotateKey(dataDirectory: storage.data, trustDirectory: storage.trust) {
+        let storage = try options.settings().dropBox
+        switch try ReceiptLog.rotateKey(dataDirectory: storage.dataDirectory, trustDirectory: storage.trustDirectory) {
         case .madeNextKey(let fingerprint, let publicKey):
             print("made the next receipt key \(fingerprint) (\(publicKey))")
             print("certify it: sealdrop ca issue --ca-dir CA-DIR --name NEW-NAME --role server --pubkey \(publicKey)")
-            print("copy CA-DIR/trust/server/NEW-NAME.pem to \(storage.trust)/server/, then run 'sealdropd log rotate-key' again")
+            print("copy CA-DIR/trust/server/NEW-NAME.pem to \(storage.trustDirectory)/server/, then run 'sealdropd log rotate-key' again")
         case .rotated(let fingerprint):
             print("the receipt key is now \(fingerprint); restart sealdropd to sign with it")
         }

@@ -32,20 +32,6 @@ struct SealdropdCommand: ParsableCommand {
     )
 }
 
-/// Where the drop box keeps its data and trust store.
-struct StorageOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The data directory: metadata and blobs.", valueName: "dir"))
-    var data = "sealdrop-data"
-
-    @Option(help: ArgumentHelp("The trust store: CA, vendor certificates, revocations.", valueName: "dir"))
-    var trust = "Certificates"
-
-    @Option(
-        help: ArgumentHelp(
-            "The metadata database when it is not the SQLite file in the data directory: postgres://USER@HOST:PORT/DB.", valueName: "url"))
-    var database: String?
-}
-
 /// Logs through swift-log to standard error, one line per event; never key
 /// material or file contents (the drop box only ever passes facts).
 enum DaemonLog {

@@ -3,7 +3,7 @@ import SealdropServer
 
 /// `--config`, `--data` and `--trust` for the commands that work on an
 /// installed drop box (`serve`, `sftp-subsystem`, `authorized-keys`, `sweep`,
-/// `backup`, `restore`): the settings file first, then the flags, so one
+/// `backup`, `restore`, `log export`, `log rotate-key`): the settings file first, then the flags, so one
 /// `--config /etc/sealdrop/sealdropd.conf` names everything.
 struct SettingsOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The server's settings file (key = value), as `serve --config` reads it.", valueName: "file"))

@@ -46,6 +46,7 @@ enum PrivateDirectory {
     /// marks a drop box (and `lost+found`, which a dedicated file system has).
     static let ownNames: Set<String> = [
         "metadata.sqlite", "blobs", "staging", "ssh_host_ed25519_key", "receipt_ed25519_key", "revocation-list-number", "nodes",
+        DropBox.logHeadFile,
     ]
 
     /// An existing directory is taken over only when it is empty or already

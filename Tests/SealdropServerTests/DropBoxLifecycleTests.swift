@@ -197,6 +197,17 @@ import TestSupport
         #expect(FileManager.default.fileExists(atPath: data + "/metadata.sqlite"))
     }
 
+    /// A cluster node keeps only the handed-out head in its own data
+    /// directory (metadata in PostgreSQL, blobs and keys elsewhere): it
+    /// must start again after the first vendor read a head.
+    @Test func aDataDirectoryHoldingOnlyTheKeptHeadIsADropBox() throws {
+        let data = directory.file("node")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: data + "/" + DropBox.logHeadFile))
+        _ = try DropBox(configuration: configuration(data: data))
+        #expect(FileManager.default.fileExists(atPath: data + "/metadata.sqlite"))
+    }
+
     @Test(.enabled(if: geteuid() == 0, "changing a directory's owner needs root"))
     func aDataDirectoryOfAnotherUserIsRefused() throws {
         let data = directory.file("foreign")
