@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries, each imported by exactly one Swift target.
@@ -137,13 +139,24 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The drop box's metric names and labels, recorded through swift-metrics
+        // into a Prometheus registry, and the textfile and loopback expositions.
+        .target(
+            name: "SealdropMetrics",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
         // The drop box: the virtual tree, the SFTP session rules, uploads,
         // downloads, expiry. Transport-free: sessions take decoded packets.
         .target(
             name: "SealdropServer",
             dependencies: [
                 "SealdropFormat", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropEnvelope",
-                "SealdropCrypto", "SealdropIO", "SealdropLog", "SealdropLayout",
+                "SealdropCrypto", "SealdropIO", "SealdropLog", "SealdropLayout", "SealdropMetrics",
             ],
             swiftSettings: strictSettings
         ),
@@ -194,7 +207,7 @@ let package = Package(
             name: "SealdropDaemon",
             dependencies: [
                 "SealdropServer", "SealdropSSH", "SealdropTrust", "SealdropKeys", "SealdropSFTP", "SealdropProxy", "SealdropStore", "SealdropStorePostgres",
-                "SealdropFormat", "SealdropLog",
+                "SealdropFormat", "SealdropLog", "SealdropMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -325,7 +338,8 @@ let package = Package(
             name: "SealdropServerTests",
             dependencies: [
                 "SealdropServer", "SealdropSFTP", "SealdropStore", "SealdropTrust", "SealdropKeys", "SealdropFormat", "SealdropEnvelope",
-                "SealdropIO", "SealdropDaemon", "SealdropLog", "SealdropLayout", "SealdropProxy", "TestSupport",
+                "SealdropIO", "SealdropDaemon", "SealdropLog", "SealdropLayout", "SealdropProxy", "SealdropMetrics", "SealdropStorePostgres",
+                "TestSupport",
             ],
             swiftSettings: strictSettings
         ),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SealdropServer
+import SealdropStorePostgres
 import SealdropTrust
 
 /// `sealdropd authorized-keys USER`: sshd's `AuthorizedKeysCommand`, so that
@@ -35,8 +36,15 @@ struct AuthorizedKeysCommand: ParsableCommand {
         do {
             // The floor is read, not raised: sshd may run this as an account
             // that cannot write the data directory (the sessions raise it).
-            let floor = try RevocationFloor(file: settings.dropBox.dataDirectory + "/revocation-list-number")
-            trust = try TrustStore.load(directory: settings.dropBox.trustDirectory, revocationFloor: floor.number)
+            // With a shared database the nodes keep it there, not in the
+            // data directory's file (which they then never write).
+            let floor: UInt64
+            if let database = settings.database {
+                floor = try PostgresTransferStore.revocationFloor(settings: PostgresSettings(url: database))
+            } else {
+                floor = try RevocationFloor(file: settings.dropBox.dataDirectory + "/revocation-list-number").number
+            }
+            trust = try TrustStore.load(directory: settings.dropBox.trustDirectory, revocationFloor: floor)
         } catch {
             // sshd shows our standard error in its log; no key is printed.
             FileHandle.standardError.write(Data("sealdropd: error: no keys: the trust store does not verify: \(error)\n".utf8))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SealdropKeys
+import SealdropMetrics
 import SealdropServer
 import SealdropSSH
 import SealdropStore
@@ -42,6 +43,13 @@ struct ServeCommand: ParsableCommand {
         } catch {
             throw ValidationError(error.message)
         }
+        let metrics = DropBoxMetrics()
+        let listener: MetricsListener?
+        do {
+            listener = try settings.metricsListen.map { try MetricsListener(host: $0.host, port: $0.port, metrics: metrics) }
+        } catch {
+            throw ValidationError("\(error)")
+        }
         // Everything the server creates is its own: files 0600, folders 0700.
         umask(0o077)
         if settings.database != nil {
@@ -56,8 +64,9 @@ struct ServeCommand: ParsableCommand {
             }
         }
         let dropBox: DropBox
+        let store = try settings.openStore(nodeID: settings.dropBox.nodeID)
         do {
-            dropBox = try DropBox(configuration: settings.dropBox, store: settings.openStore(nodeID: settings.dropBox.nodeID), log: DaemonLog.line)
+            dropBox = try DropBox(configuration: settings.dropBox, store: store, log: DaemonLog.line, metrics: metrics)
         } catch let error as PrivateDirectoryError {
             throw ValidationError(error.description)
         }
@@ -78,12 +87,16 @@ struct ServeCommand: ParsableCommand {
             // issued right after this warning is then used at once.
             dropBox.refreshTrust()
         }
+        // Before "listening on": whoever waits for that line finds the metrics address above it.
+        let exposition = MetricsExposition(settings: settings, dropBox: dropBox, listener: listener)
+        try exposition.start()
         print("listening on \(settings.listenHost):\(server.port)")
         fflush(nil)
         DaemonLog.line("serving \(settings.dropBox.dataDirectory) with trust store \(settings.dropBox.trustDirectory)")
         dropBox.reap()
         dropBox.startReaper()
-        SessionAcceptor(server: server, dropBox: dropBox, settings: settings).runUntilSignalled()
+        SessionAcceptor(server: server, dropBox: dropBox, settings: settings, shared: store as? any SharedNodeState).runUntilSignalled()
+        exposition.stop()
     }
 }
 

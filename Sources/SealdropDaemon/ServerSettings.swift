@@ -1,4 +1,5 @@
 import Foundation
+import SealdropMetrics
 import SealdropProxy
 import SealdropServer
 import SealdropStore
@@ -51,6 +52,13 @@ struct ServerSettings {
     /// The metadata database (`database`): nil for the SQLite file in the
     /// data directory, or a `postgres://` URL shared by several nodes.
     var database: String?
+    /// The Prometheus textfile (`metrics-file`, ending in `.prom`), rewritten
+    /// atomically every `metricsInterval`; nil (the default): none written.
+    var metricsFile: String?
+    /// How often the metrics file is rewritten (`metrics-interval`).
+    var metricsInterval: Double = 5
+    /// A loopback address serving `GET /metrics` (`metrics-listen`); nil: no listener.
+    var metricsListen: (host: String, port: Int)?
 
     /// Applies a `key = value` file; `#` starts a comment. Unknown keys and
     /// bad values are errors naming the line.
@@ -115,6 +123,9 @@ struct ServerSettings {
         case "blob-directory": dropBox.blobRoot = value
         case "node-id": dropBox.nodeID = try Self.nodeID(value, key)
         case "database": try setDatabase(value)
+        case "metrics-file": metricsFile = try Self.metricsFile(value, key)
+        case "metrics-interval": metricsInterval = try Self.metricsInterval(value, key)
+        case "metrics-listen": metricsListen = try Self.loopbackEndpoint(value, key)
         default: throw SettingsError("unknown setting \"\(key)\"")
         }
     }
@@ -145,11 +156,18 @@ struct ServerSettings {
     }
 
     mutating func setListen(_ value: String) throws {
-        guard let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]), (0...65535).contains(port) else {
+        guard let (host, port) = Self.hostAndPort(value) else {
             throw SettingsError("listen must be HOST:PORT, such as 127.0.0.1:2222")
         }
-        listenHost = String(value[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        listenHost = host
         listenPort = port
+    }
+
+    /// `HOST:PORT`, `[V6]:PORT` or `V6:PORT` (the port after the last
+    /// colon, 0 to 65535); nil when there is no port.
+    static func hostAndPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
     }
 
     /// `start:rate:full`, as OpenSSH's MaxStartups: 1 ≤ start ≤ full, rate a percentage 1...100.
@@ -239,6 +257,34 @@ struct ServerSettings {
         if dropBox.receiptKeyPath == nil {
             throw SettingsError("receipt-key is not set: every node of a cluster needs the same receipt key file; none is made automatically")
         }
+    }
+
+    /// node_exporter's textfile collector reads `*.prom` files only: any
+    /// other name would be written and never collected.
+    static func metricsFile(_ text: String, _ key: String) throws -> String {
+        guard text.hasSuffix(".prom"), text.count > 5, !text.hasSuffix("/.prom") else {
+            throw SettingsError("\(key) must be a file name ending in .prom, such as /var/lib/prometheus/node-exporter/sealdrop.prom")
+        }
+        return text
+    }
+
+    /// At least a second: a scrape every 15 s or more gains nothing from more.
+    static func metricsInterval(_ text: String, _ key: String) throws -> TimeInterval {
+        let seconds = try duration(text, key)
+        guard seconds >= 1, seconds <= 3600 else { throw SettingsError("\(key) must be from 1s to 1h, such as 5s") }
+        return seconds
+    }
+
+    /// `HOST:PORT` where HOST is 127.0.0.0/8 or `::1` (`[::1]:PORT`): the
+    /// figures say who is busy when, and are for this host only.
+    static func loopbackEndpoint(_ text: String, _ key: String) throws -> (host: String, port: Int) {
+        guard let (host, port) = hostAndPort(text) else {
+            throw SettingsError("\(key) must be HOST:PORT on loopback, such as 127.0.0.1:9465 (port 0 picks a free one)")
+        }
+        guard MetricsListener.loopbackFamily(host) != nil else {
+            throw SettingsError("\(key) must be a loopback address (127.0.0.0/8 or [::1]), not \(host): metrics are never served to the network")
+        }
+        return (host, port)
     }
 
     static func count(_ text: String, _ key: String) throws -> Int {

@@ -16,6 +16,8 @@ final class SessionAcceptor: @unchecked Sendable {
     let server: SSHServer
     let dropBox: DropBox
     let settings: ServerSettings
+    /// Failed logins per source: this node's, and every node's when they share a database.
+    let failedLogins: FailedLoginLimiter
     private let state: Mutex<State>
 
     /// A connection being served: while logging in (`vendor` nil), then in session.
@@ -29,7 +31,6 @@ final class SessionAcceptor: @unchecked Sendable {
     struct State {
         var sessions = 0
         var perVendor: [String: Int] = [:]
-        var failures: [String: [Date]] = [:]
         /// Connections not yet logged in: random early drop and per-range limits.
         var logins: LoginAdmission
         var live: [Int: Live] = [:]
@@ -37,10 +38,12 @@ final class SessionAcceptor: @unchecked Sendable {
         var stopping = false
     }
 
-    init(server: SSHServer, dropBox: DropBox, settings: ServerSettings) {
+    /// - Parameter shared: the shared database's counters when nodes share one.
+    init(server: SSHServer, dropBox: DropBox, settings: ServerSettings, shared: (any SharedNodeState)? = nil) {
         self.server = server
         self.dropBox = dropBox
         self.settings = settings
+        failedLogins = FailedLoginLimiter(limit: settings.failedLoginsPerMinute, shared: shared)
         state = Mutex(State(logins: LoginAdmission(limits: settings.loginLimits)))
     }
 
@@ -149,12 +152,12 @@ final class SessionAcceptor: @unchecked Sendable {
             source = header.clientAddress ?? source
         }
         let draw = Double.random(in: 0..<1)
+        // Read outside the lock: with a shared database it may be a round trip.
+        let limited = failedLogins.isLimited(source)
+        // Counted too (on this node): a source that keeps knocking stays refused.
+        if limited { failedLogins.noteFailure(source, shared: false) }
         let allowed = state.withLock { state -> Result<String, Refusal> in
-            if Self.overFailureLimit(&state, source, settings.failedLoginsPerMinute) {
-                // Counted too: a source that keeps knocking stays refused.
-                state.failures[source, default: []].append(Date())
-                return .failure(Refusal("too many failed logins from \(source); wait a minute"))
-            }
+            if limited { return .failure(Refusal("too many failed logins from \(source); wait a minute")) }
             switch state.logins.admit(source: source, draw: draw) {
             case .success(let range): return .success(range)
             case .failure(let refusal): return .failure(Refusal(refusal.reason))
@@ -201,19 +204,21 @@ final class SessionAcceptor: @unchecked Sendable {
                 // Every attempt counts against the source's failed-login
                 // limit, and once over it, attempts in connections already
                 // open are refused without being looked at.
-                if state.withLock({ Self.overFailureLimit(&$0, source, settings.failedLoginsPerMinute) }) {
-                    noteFailure(source)
+                if failedLogins.isLimited(source) {
+                    failedLogins.noteFailure(source, shared: false)
+                    dropBox.metrics.loginRefused(.tooManyFailures)
                     dropBox.recordRefusal(
                         kind: .refusedSession, actor: VendorName.printableName(user), source: source, detail: "too many failed logins from \(source)")
                     return false
                 }
                 guard let ssh = try? SSHEd25519PublicKey(blob: blob), let key = try? VendorPublicKey(ssh) else {
-                    noteFailure(source)
+                    failedLogins.noteFailure(source)
+                    dropBox.metrics.loginRefused(.keyType)
                     return false
                 }
                 // Verified afresh for the signed request, so it is recorded once, as a login.
                 vendor = dropBox.authenticate(user: user, key: key, sourceAddress: source, signed: signed)
-                if vendor == nil { noteFailure(source) }
+                if vendor == nil { failedLogins.noteFailure(source) }
                 return vendor != nil
             }
         } catch {
@@ -242,12 +247,14 @@ final class SessionAcceptor: @unchecked Sendable {
         // reading replies included) gives up after the idle timeout.
         connection.setTimeout(seconds: settings.idleTimeout)
         DaemonLog.line("session start: \(name) from \(source)")
+        dropBox.metrics.sessionOpened()
+        defer { dropBox.metrics.sessionClosed() }
         let session = SFTPSession(dropBox: dropBox, vendor: party, sourceAddress: source)
         // libssh takes milliseconds as an Int32 (24.8 days at most).
         let idle = Int32(min(settings.idleTimeout * 1000, Double(Int32.max)))
         SFTPConnection(session: session).run(
             receive: { buffer in try connection.read(into: buffer, timeout: idle) },
-            send: { bytes in try connection.write(bytes) })
+            send: { bytes in try connection.write(bytes) }, clientLeft: { connection.clientLeft })
         connection.close()
         DaemonLog.line("session end: \(name) from \(source)")
     }
@@ -259,8 +266,8 @@ final class SessionAcceptor: @unchecked Sendable {
         while true {
             Thread.sleep(forTimeInterval: settings.revocationCheckInterval)
             let now = Date()
+            failedLogins.prune(now: now)
             let open = state.withLock { state -> [(Int, Live)] in
-                state.failures = state.failures.filter { $0.value.contains { $0 > now.addingTimeInterval(-60) } }
                 return state.live.filter { $0.value.vendor != nil && !$0.value.ending }.map { ($0.key, $0.value) }
             }
             for (id, live) in open {
@@ -279,22 +286,6 @@ final class SessionAcceptor: @unchecked Sendable {
                     TransferEvent(time: now, kind: .sessionClosed, actor: vendor.name.value, sourceAddress: live.connection.sourceAddress, detail: reason))
                 DaemonLog.line("ended the session of \(vendor.name) from \(live.connection.sourceAddress): \(reason)")
             }
-        }
-    }
-
-    private static func overFailureLimit(_ state: inout State, _ source: String, _ limit: Int) -> Bool {
-        let recent = (state.failures[source] ?? []).filter { $0 > Date().addingTimeInterval(-60) }
-        state.failures[source] = recent.isEmpty ? nil : recent
-        return recent.count >= limit
-    }
-
-    private func noteFailure(_ source: String) {
-        state.withLock { state in
-            // Only the last minute's worth matters; keep no more than the limit needs.
-            var recent = state.failures[source, default: []]
-            recent.append(Date())
-            if recent.count > 2 * settings.failedLoginsPerMinute { recent.removeFirst(recent.count - 2 * settings.failedLoginsPerMinute) }
-            state.failures[source] = recent
         }
     }
 

@@ -1,5 +1,6 @@
 internal import CLibSSH
 import SealdropFormat
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -34,6 +35,8 @@ public final class SSHServerConnection: @unchecked Sendable {
         var channel: ssh_channel?
         var sftpRequested = false
         var attempts = 0
+        /// A copy of the channel bytes libssh holds (see `ChannelReadMirror`).
+        var mirror = ChannelReadMirror()
         weak var owner: SSHServerConnection?
 
         init(authorize: @escaping Authorizer) {
@@ -44,6 +47,8 @@ public final class SSHServerConnection: @unchecked Sendable {
     /// The connection's socket, owned by libssh (closed by `ssh_free`); kept
     /// to shut it down from another thread (`interrupt`).
     private let socket: Int32
+    /// Set by `interrupt` (another thread).
+    private let interrupted = Atomic<Bool>(false)
 
     init(session: ssh_session, sourceAddress: String? = nil) {
         self.session = session
@@ -75,6 +80,7 @@ public final class SSHServerConnection: @unchecked Sendable {
     /// blocked read or write fail, and the owner then cleans up as for a
     /// client that left. libssh itself is only ever called by the owner.
     public func interrupt() {
+        interrupted.store(true, ordering: .sequentiallyConsistent)
         shutdown(socket, Int32(SHUT_RDWR))
     }
 
@@ -157,17 +163,49 @@ public final class SSHServerConnection: @unchecked Sendable {
             context.sftpRequested = true
             return 0
         }
+        // Runs inside libssh's packet handling with libssh's whole unread
+        // buffer; takes nothing (returns 0), so libssh's buffer, window and
+        // reads stay as they were. The extended-data stream is never read.
+        channelCallbacks.pointee.channel_data_function = { _, _, data, length, isStandardError, userdata in
+            guard isStandardError == 0, let data else { return 0 }
+            let context = Unmanaged<Context>.fromOpaque(userdata!).takeUnretainedValue()
+            context.mirror.saw(UnsafeRawBufferPointer(start: data, count: Int(length)))
+            return 0
+        }
         ssh_set_channel_callbacks(channel, channelCallbacks)
     }
 
+    /// Set once libssh has no more to give (the client's EOF or close, its
+    /// DISCONNECT, a failed socket); `endError` unless it ended cleanly.
+    private var ended = false
+    private var endError: SSHError?
+    /// Set when the bytes held in the mirror must not be handed over.
+    private var dropHeld = false
+
     /// Reads channel data; 0 at end of stream. `timeout` in milliseconds.
+    /// Bytes that arrived before the stream ended are all returned first,
+    /// even those libssh refuses to hand over once the client has
+    /// disconnected (a client that sends its last requests and its
+    /// DISCONNECT back to back, as lftp does).
     public func read(into buffer: UnsafeMutableRawBufferPointer, timeout: Int32) throws(SSHError) -> Int {
-        guard let channel = context?.channel else { return 0 }
-        let count = ssh_channel_read_timeout(channel, buffer.baseAddress, UInt32(buffer.count), 0, timeout)
-        if count == SSH_ERROR { throw SSHError(.channelFailed, "reading from \(sourceAddress) failed: \(lastError)") }
-        if count == 0, ssh_channel_is_eof(channel) != 0 || ssh_channel_is_open(channel) == 0 { return 0 }
-        if count == 0 { throw SSHError(.timedOut, "\(sourceAddress) was idle too long") }
-        return Int(count)
+        guard let context, let channel = context.channel else { return 0 }
+        if !ended {
+            let count = ssh_channel_read_timeout(channel, buffer.baseAddress, UInt32(buffer.count), 0, timeout)
+            if count > 0 {
+                context.mirror.consumed(Int(count))
+                return Int(count)
+            }
+            let open = ssh_channel_is_eof(channel) == 0 && ssh_channel_is_open(channel) != 0
+            if count == 0, open { throw SSHError(.timedOut, "\(sourceAddress) was idle too long") }
+            ended = true
+            if count == SSH_ERROR { endError = SSHError(.channelFailed, "reading from \(sourceAddress) failed: \(lastError)") }
+        }
+        // A session ended on purpose (`interrupt`) drops what it still holds.
+        if interrupted.load(ordering: .sequentiallyConsistent) { dropHeld = true }
+        let held = dropHeld ? 0 : context.mirror.take(into: buffer)
+        if held > 0 { return held }
+        if let endError { throw endError }
+        return 0
     }
 
     public func write(_ bytes: [UInt8]) throws(SSHError) {
@@ -175,9 +213,31 @@ public final class SSHServerConnection: @unchecked Sendable {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { ssh_channel_write(channel, $0.baseAddress! + offset, UInt32(bytes.count - offset)) }
-            guard written > 0 else { throw SSHError(.channelFailed, "writing to \(sourceAddress) failed: \(lastError)") }
+            guard written > 0 else {
+                let error = SSHError(.channelFailed, "writing to \(sourceAddress) failed: \(lastError)")
+                endAfterFailedWrite(error)
+                throw error
+            }
             offset += Int(written)
         }
+    }
+
+    /// True once the client is gone (its DISCONNECT, a reset) while the
+    /// session was not ended on purpose and no write merely timed out: the
+    /// requests it sent before may still be read, though no reply can go.
+    public var clientLeft: Bool {
+        ended && !dropHeld && !interrupted.load(ordering: .sequentiallyConsistent) && ssh_get_status(session) & SSH_CLOSED_ERROR != 0
+    }
+
+    /// After a write failed, reads never wait again. If the client is gone
+    /// (libssh's session in error: its DISCONNECT, a reset), the requests
+    /// it sent before are still handed over; if it is alive but stopped
+    /// reading (the write timed out), nothing more is read.
+    private func endAfterFailedWrite(_ error: SSHError) {
+        guard !ended else { return }
+        ended = true
+        endError = error
+        if ssh_get_status(session) & SSH_CLOSED_ERROR == 0 { dropHeld = true }
     }
 
     /// Writes on the channel's extended-data (stderr) stream, which SFTP

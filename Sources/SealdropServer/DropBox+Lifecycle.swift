@@ -31,6 +31,7 @@ extension DropBox {
                     ciphertextSHA256: current?.ciphertextSHA256, detail: "delivered"),
                 released: TransferEvent(time: now, kind: .released, actor: actor, sourceAddress: source, transferID: id))
             if ended.state == .delivered {
+                metrics.delivered(afterWaiting: now.timeIntervalSince(ended.uploadedAt))
                 CrashPoint.deliverCommitted.reached()
                 blobs.delete(ended.blob)
                 CrashPoint.deliverUnlinked.reached()
@@ -50,6 +51,7 @@ extension DropBox {
         do {
             try store.release(id: id, session: session, event: event)
             for transfer in try store.settleServedClaims(now: now, lapsedOnly: true) {
+                metrics.delivered(afterWaiting: now.timeIntervalSince(transfer.uploadedAt))
                 blobs.delete(transfer.blob)
                 log("transfer \(transfer.id): every byte was received on CLOSEd handles; delivered and deleted")
             }
@@ -74,6 +76,7 @@ extension DropBox {
                 time: now, kind: .deleted, actor: recipient, sourceAddress: source, transferID: id, size: current?.size,
                 ciphertextSHA256: current?.ciphertextSHA256, detail: "delivered"))
         if let delivered {
+            metrics.delivered(afterWaiting: now.timeIntervalSince(delivered.uploadedAt))
             blobs.delete(delivered.blob)
             log("\(recipient) acknowledged transfer \(id) before a delivery was counted; delivered, its blob is deleted")
         }
@@ -89,6 +92,7 @@ extension DropBox {
             deletion: TransferEvent(
                 time: now, kind: .deleted, actor: sender, sourceAddress: source, transferID: id, size: current?.size,
                 ciphertextSHA256: current?.ciphertextSHA256, detail: "revoked by its sender"))
+        metrics.transfersEntered(.revoked)
         CrashPoint.revokeCommitted.reached()
         blobs.delete(revoked.blob)
         CrashPoint.revokeUnlinked.reached()
@@ -115,6 +119,7 @@ extension DropBox {
     public func reap(now: Date = Date()) -> Int {
         do {
             let ended = try sweep(now: now, startingUp: false)
+            metrics.reaperRan()
             flushRefusals(now: now)
             return ended
         } catch {
@@ -135,10 +140,12 @@ extension DropBox {
         if stale > 0 { log("removed \(stale) uploads another node left unfinished a day ago or more") }
         let settled = try store.settleServedClaims(now: now, lapsedOnly: !startingUp)
         for transfer in settled {
+            metrics.delivered(afterWaiting: now.timeIntervalSince(transfer.uploadedAt))
             blobs.delete(transfer.blob)
             log("transfer \(transfer.id): every byte was received on CLOSEd handles; delivered and deleted")
         }
         let expired = try store.expire(now: now)
+        metrics.transfersEntered(.expired, count: expired.count)
         CrashPoint.expireCommitted.reached(when: !expired.isEmpty)
         for transfer in expired {
             blobs.delete(transfer.blob)

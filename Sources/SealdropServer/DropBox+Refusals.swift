@@ -15,6 +15,7 @@ extension DropBox {
     /// kind that should be aggregated the same way). Never throws: the
     /// refusal has happened; a failed write is logged.
     public func recordRefusal(kind: TransferEvent.Kind, actor: String, source: String, detail: String, now: Date = Date()) {
+        metrics.refused(kind: kind.rawValue)
         let window = configuration.refusalWindow
         let events = refusals.withLock { buffer -> [TransferEvent] in
             // Keyed by the source's range (/24, /64), not its address: one

@@ -15,9 +15,10 @@ extension DropBox {
     /// is all a receipt needs: an acknowledgment comes from the recipient,
     /// a declaration from the sender, once each.
     ///
-    /// Checked and recorded under one lock of this process; several
-    /// `sealdropd subsystem` processes racing on the first statement of a
-    /// transfer can each record one (at most one per concurrent session).
+    /// Checked and recorded under one lock of this process; across
+    /// processes and nodes the store's unique index on (transfer, kind)
+    /// refuses the second one, and the loser's transaction (with any
+    /// delivery it would have brought about) rolls back.
     ///
     /// `record` writes the statement (with whatever it brings about, such
     /// as the delivery an acknowledgment completes).
@@ -27,12 +28,19 @@ extension DropBox {
             return true
         }
         return try statementGate.withLock { _ throws(StoreError) -> Bool in
-            for (_, bytes) in try store.logEntries(transfer: transferID) {
-                guard let entry = try? LogEntry(decoding: bytes) else { continue }
-                if entry.kind == event.kind { return false }
+            if try hasStatement(event.kind, of: transferID) { return false }
+            do throws(StoreError) {
+                try record()
+            } catch {
+                // Another process or node recorded one first.
+                if try hasStatement(event.kind, of: transferID) { return false }
+                throw error
             }
-            try record()
             return true
         }
+    }
+
+    private func hasStatement(_ kind: TransferEvent.Kind, of transferID: String) throws(StoreError) -> Bool {
+        try store.logEntries(transfer: transferID).contains { (try? LogEntry(decoding: $0.entry))?.kind == kind }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SealdropFormat
 import SealdropKeys
+import SealdropMetrics
 import SealdropStore
 import SealdropTrust
 import Synchronization
@@ -20,6 +21,8 @@ public final class DropBox: Sendable {
     let receiptKey: VendorIdentity
     let trust: Mutex<TrustCache>
     let refusals: Mutex<RefusalBuffer>
+    /// What the server counts, for the metrics file and listener.
+    public let metrics: DropBoxMetrics
 
     /// Opens (or creates) the data directory. At start-up (`startingUp`, the
     /// server itself) the directory is made private (0700, files 0600) and
@@ -35,9 +38,10 @@ public final class DropBox: Sendable {
     /// data directory (a PostgreSQL store shared by several nodes).
     public init(
         configuration: DropBoxConfiguration, store: (any TransferStore)? = nil, log: @escaping @Sendable (String) -> Void = { _ in },
-        startingUp: Bool = true
+        startingUp: Bool = true, metrics: DropBoxMetrics = DropBoxMetrics()
     ) throws {
         self.configuration = configuration
+        self.metrics = metrics
         self.log = log
         trust = Mutex(TrustCache())
         refusals = Mutex(RefusalBuffer())
@@ -78,6 +82,7 @@ public final class DropBox: Sendable {
             cache.store = nil
             let store = try loadTrust(now: now)
             for problem in store.diagnostics { log("trust store: \(problem)") }
+            metrics.trustReloaded()
             cache = TrustCache(store: store, stamp: stamp, checkedAt: now, loadedAt: now, loads: cache.loads + 1)
             return store
         }
@@ -135,6 +140,7 @@ public final class DropBox: Sendable {
             }
         } catch {
             recordRefusal(kind: .loginRefused, actor: VendorName.printableName(user), source: sourceAddress, detail: "\(error)", now: now)
+            metrics.loginRefused((error as? TrustError)?.code == .keyMismatch ? .keyMismatch : .certificate)
             log("login refused for \(VendorName.printableName(user)) from \(sourceAddress): \(error)")
             return nil
         }
@@ -144,8 +150,10 @@ public final class DropBox: Sendable {
                 TransferEvent(time: now, kind: .loginAccepted, actor: party.name.value, sourceAddress: sourceAddress, detail: "key \(key.fingerprint)"))
         } catch {
             log("login refused for \(party.name) from \(sourceAddress): it could not be recorded (\(error))")
+            metrics.loginRefused(.notRecorded)
             return nil
         }
+        metrics.loginAccepted()
         return party
     }
 
@@ -157,6 +165,7 @@ public final class DropBox: Sendable {
         do {
             let party = try currentTrust(now: now).party(named: try VendorName(user), for: .sender, now: now)
             try recordOrFail(TransferEvent(time: now, kind: .loginAccepted, actor: party.name.value, sourceAddress: sourceAddress, detail: "through sshd"))
+            metrics.loginAccepted()
             return party
         } catch {
             recordRefusal(kind: .loginRefused, actor: VendorName.printableName(user), source: sourceAddress, detail: "\(error)", now: now)

@@ -17,10 +17,20 @@ public struct SFTPConnection {
 
     /// Serves until the client disconnects or breaks the framing; then ends
     /// the session (unfinished uploads dropped, claims released).
-    public func run(receive: Receive, send: Send) {
+    ///
+    /// A reply that cannot be sent because the client hung up (`clientLeft`
+    /// says so after the failure) does not end the session at once: every
+    /// request that arrived before the hang-up is still handled, in order
+    /// (lftp sends its last CLOSE and disconnects without waiting for the
+    /// replies), unless the lost reply carried file bytes: bytes the client
+    /// never got must not count at a later CLOSE. Any other failed reply
+    /// (a client that stopped reading, a session ended by the drop box)
+    /// ends the session there.
+    public func run(receive: Receive, send: Send, clientLeft: () -> Bool = { false }) {
         defer { session.end() }
         var framer = SFTPPacketFramer()
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var repliesLost = false
         while true {
             let count: Int
             do {
@@ -31,30 +41,49 @@ public struct SFTPConnection {
             }
             if count <= 0 { return }
             framer.append(buffer[0..<count])
-            do {
-                while true {
-                    let body: ArraySlice<UInt8>
-                    do {
-                        guard let next = try framer.nextPacketBody() else { break }
-                        body = next
-                    } catch {
-                        // The length field itself is bad: the stream cannot be resynchronised.
-                        session.dropBox.log("\(session.vendor.name): closing the session: \(error)")
-                        return
-                    }
-                    let replies: [SFTPMessage]
-                    do {
-                        replies = session.handle(try SFTPMessage.decode(body))
-                    } catch {
-                        replies = session.reply(to: error).map { [$0] } ?? []
-                    }
-                    for reply in replies { try send(reply.encode()) }
-                    if session.isClosed { return }
+            while true {
+                let body: ArraySlice<UInt8>
+                do {
+                    guard let next = try framer.nextPacketBody() else { break }
+                    body = next
+                } catch {
+                    // The length field itself is bad: the stream cannot be resynchronised.
+                    session.dropBox.log("\(session.vendor.name): closing the session: \(error)")
+                    return
                 }
-            } catch {
-                session.dropBox.log("\(session.vendor.name): session ended: \(error)")
-                return
+                // Past a lost reply, requests are handled only while the
+                // reason is still that the client left.
+                if repliesLost, !clientLeft() { return }
+                let replies: [SFTPMessage]
+                do {
+                    replies = session.handle(try SFTPMessage.decode(body))
+                } catch {
+                    replies = session.reply(to: error).map { [$0] } ?? []
+                }
+                for reply in replies {
+                    if repliesLost, reply.carriesFileBytes { return }
+                    guard !repliesLost else { continue }
+                    do {
+                        try send(reply.encode())
+                    } catch {
+                        guard !reply.carriesFileBytes, clientLeft() else {
+                            session.dropBox.log("\(session.vendor.name): session ended: \(error)")
+                            return
+                        }
+                        session.dropBox.log("\(session.vendor.name): the client left: \(error); handling what it sent before")
+                        repliesLost = true
+                    }
+                }
+                if session.isClosed { return }
             }
         }
+    }
+}
+
+extension SFTPMessage {
+    /// A READ's reply with file bytes in it.
+    fileprivate var carriesFileBytes: Bool {
+        if case .data = self { return true }
+        return false
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SealdropCrypto
 import SealdropFormat
+import SealdropMetrics
 import SealdropSFTP
 import SealdropStore
 import SealdropTrust
@@ -17,6 +18,8 @@ final class SessionDriver {
     let sessionID = Hex.encode(SecureRandom.bytes(12))
     private var downloads: [[UInt8]: BlobReader] = [:]
     private var uploads: [[UInt8]: StagedUpload] = [:]
+    /// Why the last validation failed, for the rejection's metric label (the rules pass on only its text).
+    var validationFailure: DropBoxMetrics.UploadRejection?
 
     init(dropBox: DropBox, vendor: VerifiedParty, sourceAddress: String) {
         self.dropBox = dropBox
@@ -44,6 +47,7 @@ final class SessionDriver {
             do {
                 // One committed write, which also renews the claim's lease.
                 try dropBox.recordServed(id: transferID, session: sessionID, ranges: ServedRanges([range]))
+                dropBox.metrics.sent(bytes: range.count)
                 return .done
             } catch {
                 let message = error.code == .tooScattered ? error.message : "the download of transfer \(transferID) is no longer yours; open it again"
@@ -117,6 +121,7 @@ final class SessionDriver {
         switch refusal.kind {
         case .uploadRejected:
             dropBox.recordRejectedUpload(event(.uploadRejected, refusal.transferID, size: refusal.size, detail: refusal.reason))
+            dropBox.metrics.uploadRejected(rejectionKind(refusal.reason))
             dropBox.log("\(vendor.name) upload rejected: \(refusal.reason)")
             return
         case .serverError:
@@ -139,9 +144,11 @@ final class SessionDriver {
                 .refused(.failure, "transfer \(transferID) was opened \(ClaimBudget.claimsPerWindow) times in the last minute; wait a minute"))
         }
         let transfer: Transfer
+        let started = ContinuousClock.now
         do {
             transfer = try dropBox.store.claim(
                 id: transferID, recipient: vendor.name.value, session: sessionID, now: Date(), event: event(.claimed, transferID))
+            dropBox.metrics.claimGranted(after: ContinuousClock.now - started)
         } catch {
             return storeFailure(error, refusal: error.message, code: error.code == .alreadyClaimed ? .failure : .noSuchFile)
         }
@@ -229,6 +236,7 @@ final class SessionDriver {
             }
             written += n
         }
+        dropBox.metrics.received(bytes: data.count)
         return .done
     }
 
@@ -247,8 +255,10 @@ final class SessionDriver {
                     transferID: accepted.header.transferIDString, size: accepted.size, sha256: accepted.sha256,
                     expiresAt: Date(timeIntervalSince1970: TimeInterval(accepted.header.expires)), recipient: them.name.value))
         } catch let rejection as UploadRejection {
+            validationFailure = .envelope
             return .failed(.rejected(rejection.reason))
         } catch {
+            validationFailure = error is TrustError ? .certificate : .other
             return .failed(.rejected("\(error)"))
         }
     }
@@ -278,6 +288,7 @@ final class SessionDriver {
         }
         // The store counts it now: the reservation can go.
         uploads.removeValue(forKey: handle)?.discard()
+        dropBox.metrics.uploadPublished()
         dropBox.log("\(vendor.name) published transfer \(upload.transferID) for \(upload.recipient) (\(upload.size) bytes)")
         return .published
     }

@@ -157,6 +157,7 @@ extension SessionRules {
     }
 
     static let serverFailure = "the server could not complete the request"
+    static let replayRefused = "was uploaded before; a replayed envelope is refused"
 
     /// A server failure for request `id`, its cause kept for the log.
     func serverFailure(_ id: UInt32, _ reason: String) -> SessionRefusal {
@@ -186,6 +187,6 @@ extension SessionRules {
             handle,
             then: .refuse(
                 rejection(
-                    id, "transfer \(upload.transferID) was uploaded before; a replayed envelope is refused", size: upload.size, transferID: upload.transferID)))
+                    id, "transfer \(upload.transferID) " + Self.replayRefused, size: upload.size, transferID: upload.transferID)))
     }
 }

@@ -95,6 +95,18 @@ extension SQLiteTransferStore {
                 table.primaryKey(["transferID", "holder"])
             }
         }
+        migrator.registerMigration("v7-statement-once") { db in
+            // One acknowledgment and one declaration per transfer, held by
+            // the database itself, so processes sharing this file (one per
+            // session behind OpenSSH) cannot each record a first one. Older
+            // entries are left out: a log may already hold a duplicate.
+            let last = try Int64.fetchOne(db, sql: "SELECT coalesce(max(sequence), 0) FROM event") ?? 0
+            try db.execute(
+                sql: """
+                    CREATE UNIQUE INDEX event_statement_once ON event (transferID, kind)
+                    WHERE kind IN ('acknowledged', 'declared') AND sequence > \(last)
+                    """)
+        }
         return migrator
     }
 

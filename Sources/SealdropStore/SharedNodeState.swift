@@ -15,4 +15,11 @@ public protocol SharedNodeState: Sendable {
     /// holds now (the database's clock) and returns the new count, so a
     /// limit such as failed logins per source per minute holds across nodes.
     func incrementCounter(_ key: String, window: TimeInterval) throws(StoreError) -> Int64
+    /// How many `incrementCounter(key, window:)` calls fell in the last
+    /// `window` seconds (the database's clock), estimated from the fixed
+    /// windows the counters keep: the open window's count plus the share of
+    /// the previous window's count still inside the last `window` seconds,
+    /// rounded up. A source cannot then double its limit by failing at the
+    /// end of one window and the start of the next.
+    func recentCount(_ key: String, window: TimeInterval) throws(StoreError) -> Int64
 }

@@ -70,19 +70,35 @@ extension PostgresTransferStore {
     public func claim(id: String, recipient: String, session: String, now date: Date, event: TransferEvent) throws(StoreError) -> Transfer {
         try pool.transaction { (link) throws(StoreError) -> Transfer in
             let before = try lockTransfer(id, link)
-            // Handles whose lease ran out, or whose node died, end here,
-            // their ranges not counted: nothing says their client kept those bytes.
-            let lapsed = try link.run(
-                """
-                DELETE FROM claim_handle h WHERE h.transfer_id = \(id) AND h.holder <> \(session) AND \(unescaped: handleLapsed("h", at: date))
-                """)
+            // One statement for the rest (BEGIN, lock, this, the log's two,
+            // COMMIT: six round trips). With the row locked no other
+            // transaction adds or removes this transfer's handles (every one
+            // that does locks the row first; renewals only move leases), so
+            // the statement's snapshot holds them all: the others still open
+            // are those there less those this statement ends. Handles whose
+            // lease ran out, or whose node died, end here, their ranges not
+            // counted: nothing says their client kept those bytes.
             let rows = try link.query(
                 """
-                UPDATE transfer SET state = 'claimed', claimed_by = \(session), claimed_node = \(nodeID),
-                    lease_expires_at = GREATEST(COALESCE(lease_expires_at, 0), \(unescaped: now(date)) + \(claimLease))
-                WHERE id = \(id) AND recipient = \(recipient) AND expires_at > \(unescaped: now(date)) AND NOT served_complete
-                  AND state IN ('available', 'claimed')
-                RETURNING \(unescaped: Self.transferColumns())
+                WITH lapsed AS (
+                    DELETE FROM claim_handle h WHERE h.transfer_id = \(id) AND h.holder <> \(session) AND \(unescaped: handleLapsed("h", at: date))
+                    RETURNING 1),
+                claimed AS (
+                    UPDATE transfer SET state = 'claimed', claimed_by = \(session), claimed_node = \(nodeID),
+                        lease_expires_at = GREATEST(COALESCE(lease_expires_at, 0), \(unescaped: now(date)) + \(claimLease))
+                    WHERE id = \(id) AND recipient = \(recipient) AND expires_at > \(unescaped: now(date)) AND NOT served_complete
+                      AND state IN ('available', 'claimed')
+                    RETURNING \(unescaped: Self.transferColumns())),
+                handle AS (
+                    INSERT INTO claim_handle (transfer_id, holder, node, served, lease_expires_at)
+                    SELECT \(id), \(session), \(nodeID), \(ServedRanges().storedText), \(unescaped: now(date)) + \(claimLease) FROM claimed
+                    ON CONFLICT (transfer_id, holder) DO UPDATE SET lease_expires_at = EXCLUDED.lease_expires_at, node = EXCLUDED.node
+                    RETURNING 1)
+                SELECT \(unescaped: Self.transferColumns("claimed")),
+                    (SELECT COUNT(*) FROM lapsed) AS lapsed,
+                    (SELECT COUNT(*) FROM claim_handle WHERE transfer_id = \(id) AND holder <> \(session)) - (SELECT COUNT(*) FROM lapsed) AS others,
+                    (SELECT COUNT(*) FROM handle) AS added
+                FROM claimed
                 """)
             guard let row = rows.first else {
                 guard let current = before, current.recipient == recipient else {
@@ -96,13 +112,9 @@ extension PostgresTransferStore {
                 }
             }
             let claimed = try Self.decodeTransfer(row)
-            try link.run(
-                """
-                INSERT INTO claim_handle (transfer_id, holder, node, served, lease_expires_at)
-                VALUES (\(id), \(session), \(nodeID), \(ServedRanges().storedText), \(unescaped: now(date)) + \(claimLease))
-                ON CONFLICT (transfer_id, holder) DO UPDATE SET lease_expires_at = EXCLUDED.lease_expires_at, node = EXCLUDED.node
-                """)
-            let others = try openHandles(id, link) - 1
+            let counts = row.makeRandomAccess()
+            let (lapsed, others, added) = (try Self.count(counts, "lapsed"), try Self.count(counts, "others"), try Self.count(counts, "added"))
+            guard added == 1 else { throw StoreError(.database, "the claim on transfer \(id) was taken but its handle was not recorded") }
             var notes = [String]()
             if lapsed > 0 { notes.append("\(lapsed) lapsed handle(s) ended without CLOSE; their reads do not count") }
             if others > 0 { notes.append("joins \(others) open handle(s) of the same recipient") }
@@ -110,6 +122,15 @@ extension PostgresTransferStore {
             if !notes.isEmpty { recorded.detail = ([recorded.detail].filter { !$0.isEmpty } + notes).joined(separator: "; ") }
             try appendLog([recorded], link)
             return claimed
+        }
+    }
+
+    /// A count column of a row, by name.
+    private static func count(_ row: PostgresRandomAccessRow, _ column: String) throws(StoreError) -> Int64 {
+        do {
+            return try row[column].decode(Int64.self)
+        } catch {
+            throw StoreError(.database, "a row from the metadata database cannot be read: \(PostgresPool.describe(error))")
         }
     }
 

@@ -108,6 +108,22 @@ extension PostgresTransferStore {
                 "ALTER TABLE rate_counter ADD COLUMN window_seconds double precision NOT NULL DEFAULT 86400"
             ]
         ),
+        (
+            5, "statement-once",
+            [
+                // One acknowledgment and one declaration per transfer, held by
+                // the database, so two nodes cannot each record a first one.
+                // Older entries are left out: a log may already hold a duplicate.
+                """
+                DO $$ BEGIN
+                    EXECUTE format(
+                        'CREATE UNIQUE INDEX event_statement_once ON event (transfer_id, kind) '
+                        || 'WHERE kind IN (''acknowledged'', ''declared'') AND sequence > %s',
+                        (SELECT coalesce(max(sequence), 0) FROM event));
+                END $$
+                """
+            ]
+        ),
     ]
 
     /// The latest schema version this build knows.

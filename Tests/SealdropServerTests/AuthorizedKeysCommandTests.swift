@@ -1,6 +1,7 @@
 import Foundation
 import SealdropKeys
 import SealdropServer
+import SealdropStorePostgres
 import SealdropTrust
 import Testing
 import TestSupport
@@ -51,5 +52,36 @@ import TestSupport
         let later = now.addingTimeInterval(400 * 86_400)
         #expect(DropBox.authorizedKeyLines(user: "newvendor", sharedAccount: nil, trust: trust, now: later).isEmpty)
         #expect(DropBox.authorizedKeyLines(user: "sealdrop", sharedAccount: "sealdrop", trust: trust, now: later).isEmpty)
+    }
+
+    /// With `database = postgres://...` the nodes keep the revocation floor
+    /// in the database and never write the data directory's file: a floor
+    /// above the published list there must lock everyone out, as it does
+    /// for the nodes themselves.
+    @Test(.enabled(if: PostgresServerTests.url != nil || PostgresServerTests.required))
+    func aSharedDatabasesFloorIsTheOneRead() throws {
+        let url = try #require(PostgresServerTests.url, "SEALDROP_TEST_POSTGRES_URL is not set but PostgreSQL tests are required")
+        let schema = "ak_" + (0..<12).map { _ in String(UInt8.random(in: 0...15), radix: 16) }.joined()
+        let database = url + (url.contains("?") ? "&" : "?") + "schema=" + schema
+        let directory = try TemporaryDirectory()
+        #expect(try Subprocess.run("/bin/bash", [Fixtures.root + "/ops/gen-certificates", directory.path, Fixtures.sealdrop]).status == 0)
+        func keys(_ extra: [String]) throws -> ProcessResult {
+            try Subprocess.run(
+                Fixtures.sealdropd, ["authorized-keys", "--data", directory.file("data"), "--trust", directory.file("ca/trust")] + extra + ["newvendor"],
+                directory: directory.path)
+        }
+        let expected = try Self.line(directory, "newvendor") + "\n"
+        let store = try PostgresTransferStore(settings: PostgresSettings(url: database))
+        let listed = try keys(["--database", database])
+        #expect(listed.status == 0 && listed.output == expected, "\(listed.standardError)")
+
+        // Another node saw a newer list than the one published here.
+        try store.raiseRevocationFloor(to: 1_000_000)
+        store.close()
+        let refused = try keys(["--database", database])
+        #expect(refused.status == 1 && refused.output.isEmpty, "\(refused.output)")
+        #expect(refused.standardError.contains("no keys"), "\(refused.standardError)")
+        // The data directory's file knows nothing of it: read alone, it would let the vendor in.
+        #expect(try keys([]).output == expected)
     }
 }

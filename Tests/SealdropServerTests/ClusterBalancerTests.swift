@@ -4,18 +4,16 @@ import Synchronization
 import Testing
 import TestSupport
 
-/// Three nodes behind a real HAProxy, sharing metadata and blobs: the
-/// drop box's promises hold across nodes.
+/// Three nodes behind a real HAProxy, sharing metadata (PostgreSQL, or one
+/// SQLite file when no database is configured: `ClusterEngine`) and blobs:
+/// the drop box's promises hold across nodes.
 @Suite(.serialized) struct ClusterBalancerTests {
-    func events(_ cluster: ClusterFixture) throws -> [TransferEvent] {
-        try SQLiteTransferStore(path: cluster.directory.file("data/metadata.sqlite")).events()
-    }
-
-    @Test func twentyRecipientSessionsRacingForOneTransferMakeOneDelivery() throws {
-        let cluster = try ClusterFixture()
+    @Test(arguments: ClusterEngine.forClusters)
+    func twentyRecipientSessionsRacingForOneTransferMakeOneDelivery(_ engine: ClusterEngine) throws {
+        let cluster = try ClusterFixture(engine)
         let envelope = try cluster.nodes[0].seal(Fixtures.bytes(2_000_000, seed: 21))
         #expect(try cluster.sftp("oldvendor", ["put \(envelope) /outbox/newvendor/"]).status == 0)
-        let id = try #require(try SQLiteTransferStore(path: cluster.directory.file("data/metadata.sqlite")).inbox(recipient: "newvendor").first?.id)
+        let id = try #require(try cluster.store().inbox(recipient: "newvendor").first?.id)
         let results = Mutex<[(Int, ProcessResult)]>([])
         DispatchQueue.concurrentPerform(iterations: 20) { index in
             if let result = try? cluster.sftp("newvendor", ["get /inbox/\(id).sealdrop got-\(index).sealdrop"]) {
@@ -40,13 +38,14 @@ import TestSupport
             }
         }
         cluster.stop()
-        let ended = try events(cluster).filter { $0.transferID == id }
+        let ended = try cluster.events().filter { $0.transferID == id }
         #expect(ended.filter { $0.kind == .delivered }.count == 1)
         #expect(ended.filter { $0.kind == .deleted }.count == 1)
     }
 
-    @Test func uploadsThroughEveryNodeMakeOneLogThatVerifies() throws {
-        let cluster = try ClusterFixture()
+    @Test(arguments: ClusterEngine.forClusters)
+    func uploadsThroughEveryNodeMakeOneLogThatVerifies(_ engine: ClusterEngine) throws {
+        let cluster = try ClusterFixture(engine)
         for index in 0..<6 {
             let envelope = try cluster.nodes[0].seal(Fixtures.bytes(50_000 + index, seed: UInt64(30 + index)), name: "u\(index)")
             // With every node idle, leastconn takes them in turn.
@@ -62,12 +61,12 @@ import TestSupport
             [
                 "log", "export", "-o", "log.json", "--data", cluster.directory.file("data"), "--trust", cluster.nodes[0].trust, "--receipt-key",
                 cluster.receiptKey,
-            ],
+            ] + cluster.databaseArguments,
             directory: cluster.directory.path)
         #expect(exported.status == 0, "\(exported.standardError)")
         let verified = try cluster.nodes[0].sealdrop(["audit", "verify", "log.json", "--ca", "ca/trust/ca.pem"])
         #expect(verified.status == 0, "\(verified.standardError)\(verified.output)")
-        #expect(try events(cluster).filter { $0.kind == .uploadPublished }.count == 6)
+        #expect(try cluster.events().filter { $0.kind == .uploadPublished }.count == 6)
     }
 }
 
@@ -86,16 +85,16 @@ extension ClusterBalancerTests {
     /// killed (SIGKILL); the same command, run again, resumes through
     /// another node once the claim's lease lapses, and the transfer is
     /// delivered once.
-    @Test func aDownloadWhoseNodeIsKilledResumesThroughAnotherAndIsDeliveredOnce() throws {
-        let cluster = try ClusterFixture(extraSettings: ["claim-lease = 2s"])
+    @Test(arguments: ClusterEngine.forClusters)
+    func aDownloadWhoseNodeIsKilledResumesThroughAnotherAndIsDeliveredOnce(_ engine: ClusterEngine) throws {
+        let cluster = try ClusterFixture(engine, extraSettings: ["claim-lease = 2s"])
         let first = cluster.nodes[0]
-        var environment = try ClientIntegrationTests.profiles(first)
-        environment["SEALDROP_SERVER"] = "127.0.0.1:\(cluster.balancerPort)"
+        let environment = try cluster.clientEnvironment()
         let plaintext = Fixtures.bytes(64 * 1024 * 1024, seed: 41)
         _ = try cluster.directory.write(plaintext, to: "big")
         let sent = try ClientIntegrationTests.run(first, environment, ["send", "big", "--to", "newvendor", "--profile", "oldvendor", "--quiet"])
         #expect(sent.status == 0, "\(sent.standardError)")
-        let store = try SQLiteTransferStore(path: cluster.directory.file("data/metadata.sqlite"))
+        let store = try cluster.store()
         let transfer = try #require(try store.inbox(recipient: "newvendor").first)
 
         let (process, partial) = try ClientIntegrationTests.startReceive(first, environment, transfer.id, output: "big.out", waiting: 60)
@@ -115,25 +114,25 @@ extension ClusterBalancerTests {
         #expect(again.status != 0, "nothing more can be had")
         #expect(try store.transfer(id: transfer.id)?.state == .delivered)
         cluster.stop()
-        let events = try events(cluster).filter { $0.transferID == transfer.id }
+        let events = try cluster.events().filter { $0.transferID == transfer.id }
         #expect(events.filter { $0.kind == .delivered }.count == 1, "delivered once")
         #expect(!FileManager.default.fileExists(atPath: cluster.directory.file("shared-blobs/blobs/" + transfer.blob)), "and its blob deleted")
     }
 
     /// Every node runs a reaper on the shared store: each expired transfer
     /// still gets exactly one "expired" and one "deleted" entry, and its blob goes.
-    @Test func reapersOnEveryNodeExpireEachTransferOnce() throws {
-        let cluster = try ClusterFixture(extraSettings: ["reaper-interval = 1s"])
+    @Test(arguments: ClusterEngine.forClusters)
+    func reapersOnEveryNodeExpireEachTransferOnce(_ engine: ClusterEngine) throws {
+        let cluster = try ClusterFixture(engine, extraSettings: ["reaper-interval = 1s"])
         let first = cluster.nodes[0]
-        var environment = try ClientIntegrationTests.profiles(first)
-        environment["SEALDROP_SERVER"] = "127.0.0.1:\(cluster.balancerPort)"
+        let environment = try cluster.clientEnvironment()
         for index in 0..<4 {
             _ = try cluster.directory.write(Fixtures.bytes(10_000 + index, seed: UInt64(50 + index)), to: "e\(index)")
             let sent = try ClientIntegrationTests.run(
                 first, environment, ["send", "e\(index)", "--to", "newvendor", "--expires", "60s", "--profile", "oldvendor", "--quiet"])
             #expect(sent.status == 0, "\(sent.standardError)")
         }
-        let store = try SQLiteTransferStore(path: cluster.directory.file("data/metadata.sqlite"))
+        let store = try cluster.store()
         let ids = try store.inbox(recipient: "newvendor").map(\.id)
         #expect(ids.count == 4)
         let deadline = Date().addingTimeInterval(90)
@@ -141,7 +140,7 @@ extension ClusterBalancerTests {
         // Two more reaper rounds on every node after the last expiry.
         Thread.sleep(forTimeInterval: 3)
         cluster.stop()
-        let events = try events(cluster)
+        let events = try cluster.events()
         for id in ids {
             let mine = events.filter { $0.transferID == id }
             #expect(mine.filter { $0.kind == .expired }.count == 1, "one expiry for \(id)")

@@ -71,6 +71,12 @@ enum InteropClient: String, CaseIterable, CustomStringConvertible, Sendable {
 
     // MARK: - The tools
 
+    /// Runs lftp `commands` (`;`-separated) as `user`, then `bye`.
+    func run(_ server: ServerFixture, _ user: String, _ commands: String) throws -> ProcessResult {
+        precondition(self == .lftp, "only lftp takes a command line")
+        return try lftp(server, user, commands)
+    }
+
     private func lftp(_ server: ServerFixture, _ user: String, _ command: String) throws -> ProcessResult {
         // lftp speaks SFTP through an ssh it starts; its password prompt is
         // answered by the key (an empty password after the comma).

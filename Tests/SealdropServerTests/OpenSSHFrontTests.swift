@@ -95,6 +95,9 @@ final class OpenSSHFront {
     let port: Int
     let hostKeyFingerprint: String
     private(set) var sshdPID: pid_t = 0
+    /// Set by the first `stop`: a later one must not read the pid file again
+    /// (its number may belong to another process by then).
+    private var stopped = false
     var pidFile: String { directory.file("sshd.pid") }
     /// Root-owned, root-only folder for the key command (sshd checks every
     /// folder up to /, and /tmp is writable by all).
@@ -153,10 +156,25 @@ final class OpenSSHFront {
         // and stop it by the pid it writes.
         let started = try Subprocess.run("/usr/sbin/sshd", ["-f", configPath, "-E", directory.file("sshd.log")])
         #expect(started.status == 0, "sshd: \(started.standardError)")
-        let pidText = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
-        sshdPID = pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        // The parent returns as soon as it has forked: the daemon writes its
+        // pid file a moment later. Read too early, no pid was known and
+        // `stop` left that sshd listening after the tests.
         let deadline = Date().addingTimeInterval(10)
-        while !Self.accepts(port), Date() < deadline { usleep(50_000) }
+        while sshdPID == 0 || !Self.accepts(port), Date() < deadline {
+            if sshdPID == 0 { sshdPID = readPIDFile() }
+            usleep(50_000)
+        }
+        #expect(sshdPID > 0, "sshd wrote no pid file: \(log())")
+    }
+
+    deinit {
+        stop()
+    }
+
+    /// The pid sshd wrote to its pid file, or 0 while there is none.
+    private func readPIDFile() -> pid_t {
+        let text = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+        return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
     /// Runs OpenSSH's `sftp` in batch mode as `vendor` (its key file in the
@@ -176,10 +194,18 @@ final class OpenSSHFront {
     func log() -> String { (try? String(contentsOfFile: directory.file("sshd.log"), encoding: .utf8)) ?? "" }
 
     /// Ends the sshd this fixture started (by the pid it wrote, never by name).
+    /// Waits for it to go, so no listener outlives the test.
     func stop() {
+        guard !stopped else { return }
+        stopped = true
+        if sshdPID == 0 { sshdPID = readPIDFile() }
         if sshdPID > 0 {
-            kill(sshdPID, SIGTERM)
+            let pid = sshdPID
             sshdPID = 0
+            kill(pid, SIGTERM)
+            // Not our child (it daemonized): poll until the pid is gone.
+            let deadline = Date().addingTimeInterval(5)
+            while kill(pid, 0) == 0, Date() < deadline { usleep(20_000) }
         }
         try? FileManager.default.removeItem(atPath: commandFolder)
     }

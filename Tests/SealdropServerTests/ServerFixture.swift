@@ -9,6 +9,8 @@ final class ServerFixture: @unchecked Sendable {
     let process = Process()
     let port: Int
     let hostKeyFingerprint: String
+    /// What the server printed on standard output up to "listening on".
+    let startupOutput: String
     private let errors: Pipe
 
     var trust: String { directory.file("ca/trust") }
@@ -54,6 +56,7 @@ final class ServerFixture: @unchecked Sendable {
             let keyLine = lines.first(where: { $0.hasPrefix("host key fingerprint: ") })
         else { throw FixtureError.setup("unexpected start-up output: \(text)") }
         self.port = port
+        startupOutput = text
         hostKeyFingerprint = String(keyLine.dropFirst("host key fingerprint: ".count))
     }
 

@@ -3,6 +3,8 @@ import SealdropStore
 import Testing
 import TestSupport
 
+@testable import SealdropServer
+
 /// A signed statement is one log entry per kind and transfer: uploading it
 /// again is refused with a clear message, and the log does not grow.
 @Suite struct StatementOnceTests {
@@ -37,5 +39,29 @@ import TestSupport
         #expect(refusals.count <= 2, "\(refusals.map(\.detail))")
         #expect(refusals.first?.detail.contains("already has your acknowledgment in the log") == true, "\(refusals.map(\.detail))")
         #expect(refusals.reduce(0) { $0 + Int($1.count ?? 1) } == 6, "all six refusals are counted")
+    }
+}
+
+/// Two processes (or nodes) on one database: both find no statement, both
+/// record; the database keeps the first and the second is told so.
+@Suite struct StatementRaceTests {
+    @Test func aStatementAnotherProcessRecordedFirstIsRefusedNotDoubled() throws {
+        let directory = try TemporaryDirectory()
+        let made = try Subprocess.run("/bin/bash", [Fixtures.root + "/ops/gen-certificates", directory.path, Fixtures.sealdrop])
+        guard made.status == 0 else { throw FixtureError.setup(made.standardError) }
+        let dropBox = try DropBox(
+            configuration: DropBoxConfiguration(dataDirectory: directory.file("data"), trustDirectory: directory.file("ca/trust")))
+        let otherProcess = try SQLiteTransferStore(path: directory.file("data/metadata.sqlite"))
+        let declaration = TransferEvent(
+            time: Date(), kind: .declared, actor: "oldvendor", sourceAddress: "127.0.0.1", transferID: String(repeating: "a", count: 32))
+
+        let fresh = try dropBox.recordStatementOnce(declaration) { () throws(StoreError) in
+            // The other process records between this one's check and its write.
+            try otherProcess.record(declaration)
+            try dropBox.recordOrFail(declaration)
+        }
+        #expect(!fresh, "told it is already recorded")
+        #expect(try otherProcess.events().filter { $0.kind == .declared }.count == 1)
+        #expect(try !dropBox.recordStatementOnce(declaration) { () throws(StoreError) in Issue.record("checked before writing") })
     }
 }

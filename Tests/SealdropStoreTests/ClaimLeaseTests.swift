@@ -222,11 +222,14 @@ import TestSupport
         #expect(delivered?.state == .delivered)
         #expect(Array(try store.events().map(\.kind).suffix(3)) == [.delivered, .deleted, .acknowledged])
         #expect(throws: StoreError(.notClaimed, "")) { try store.recordServed(id: "aa", session: "s3", ranges: ServedRanges([0..<1]), now: now) }
-        // A second acknowledgment is only logged.
-        #expect(
+        // A second acknowledgment is refused by the database and changes nothing.
+        let logged = try store.events().count
+        #expect(throws: StoreError.self) {
             try store.acknowledge(
                 id: "aa", recipient: "newvendor", now: now, acknowledgment: event(.acknowledged, "aa"), delivered: event(.delivered, "aa"),
-                deletion: deletion) == nil)
+                deletion: deletion)
+        }
+        #expect(try store.events().count == logged)
         #expect(try store.events().filter { $0.kind == .delivered }.count == 1)
     }
 

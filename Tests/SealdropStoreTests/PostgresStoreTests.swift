@@ -239,6 +239,37 @@ import TestSupport
         #expect(try store.incrementCounter("login-failed 192.0.2.9", window: 1e9) == 2, "the open window was kept")
     }
 
+    /// The failed-login limit reads every node's count over the last
+    /// window: the open window's count plus the previous window's share
+    /// still inside it; older windows, other keys and other lengths do not count.
+    @Test(arguments: StoreEngine.postgresOnly) func theRecentCountAddsEveryNodesCountOverASlidingWindow(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine)
+        defer { withExtendedLifetime(fixture) {} }
+        let nodes = try nodes(3, on: fixture)
+        #expect(try nodes[0].recentCount("failed-login 192.0.2.20", window: 3600) == 0)
+        for index in 0..<7 { _ = try nodes[index % 3].incrementCounter("failed-login 192.0.2.20", window: 3600) }
+        _ = try nodes[1].incrementCounter("failed-login 192.0.2.21", window: 3600)
+        _ = try nodes[1].incrementCounter("failed-login 192.0.2.20", window: 60)
+        let current = try nodes[2].recentCount("failed-login 192.0.2.20", window: 3600)
+        let fraction = try nodes[0].pool.withConnection { (link) throws(StoreError) -> Double in
+            // The previous window (100 failures) and the one before it (1,000, all outside).
+            try link.run(
+                """
+                INSERT INTO rate_counter (key, window_start, window_seconds, count)
+                SELECT 'failed-login 192.0.2.20', floor(extract(epoch from now())::float8 / 3600) * 3600 - w, 3600, c
+                FROM (VALUES (3600::float8, 100), (7200::float8, 1000)) AS old(w, c)
+                """)
+            guard let row = try link.query("SELECT extract(epoch from now())::float8 / 3600 - floor(extract(epoch from now())::float8 / 3600)").first
+            else { throw StoreError(.database, "no clock") }
+            return try PostgresTransferStore.value(row, as: Double.self)
+        }
+        let sliding = try nodes[1].recentCount("failed-login 192.0.2.20", window: 3600)
+        let expected = 7 + Int64((100 * (1 - fraction)).rounded(.up))
+        #expect(current == 7, "every node's failures in the open window, this key and length only")
+        #expect(sliding <= expected && sliding >= expected - 1, "\(sliding) against \(expected): the previous window's share, not older ones")
+        #expect(throws: StoreError(.database, "")) { try nodes[0].recentCount("x", window: 0) }
+    }
+
     @Test func anUnreachableDatabaseFailsWithinTheDeadline() throws {
         var settings = try PostgresSettings(url: "postgres://sealdrop@127.0.0.1:1/postgres")
         settings.callTimeout = 2

@@ -26,6 +26,23 @@ import TestSupport
         #expect(try store.transfer(id: "aa") == transfer("aa"), "every field round-trips")
     }
 
+    /// Processes and nodes sharing a database each check for a statement
+    /// before recording one; the database refuses the second of a race.
+    @Test(arguments: StoreEngine.all) func theDatabaseHoldsOneStatementOfEachKindPerTransfer(_ engine: StoreEngine) throws {
+        let fixture = try StoreFixture(engine)
+        defer { withExtendedLifetime(fixture) {} }
+        let store = fixture.store
+        try store.publish(transfer("aa"), event: event(.uploadPublished, "aa"))
+        try store.record(event(.acknowledged, "aa"))
+        try store.record(event(.declared, "aa"))
+        #expect(throws: StoreError.self) { try store.record(self.event(.acknowledged, "aa")) }
+        #expect(throws: StoreError.self) { try store.record(self.event(.declared, "aa")) }
+        try store.record(event(.acknowledged, "bb"))
+        try store.record([event(.loginRefused), event(.loginRefused)])
+        #expect(try store.events().map(\.kind) == [.uploadPublished, .acknowledged, .declared, .acknowledged, .loginRefused, .loginRefused])
+        #expect(try store.events().map(\.sequence) == Array(1...6), "a refused statement leaves no gap")
+    }
+
     @Test(arguments: StoreEngine.all) func aReplayedTransferIDIsRefusedEvenAfterDelivery(_ engine: StoreEngine) throws {
         let fixture = try StoreFixture(engine)
         defer { withExtendedLifetime(fixture) {} }
