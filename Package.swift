@@ -272,6 +272,11 @@ let package = Package(
             dependencies: ["FuzzSupport", "SealdropLog", "SealdropCrypto", "SealdropFormat"],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "FuzzLogExport",
+            dependencies: ["FuzzSupport", "SealdropLog"],
+            swiftSettings: strictSettings
+        ),
         // FuzzSettings, FuzzTrust and FuzzSession read internals with `@testable import`:
         // ops/fuzz builds with -enable-testing, as a debug build does.
         .executableTarget(

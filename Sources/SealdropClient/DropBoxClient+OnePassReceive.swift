@@ -142,9 +142,8 @@ final class OnePassOpening: @unchecked Sendable {
     private let output: OutputDirectory
     private let overwrite: Bool
     private let name: (FileDescription) throws -> String
-    private let done = DispatchSemaphore(value: 0)
-    private var started = false
-    // Written by the opening thread before `done` is signalled.
+    private var thread: JoinableThread?
+    // Written by the opening thread before it ends (read after the join).
     private var outcome: Result<Opened, Error>?
     private(set) var chosen: String?
 
@@ -164,15 +163,13 @@ final class OnePassOpening: @unchecked Sendable {
     /// Starts the opening thread; returns the pipe the download feeds.
     func start(prefix: FileDescriptor?, length: UInt64) -> BytePipe {
         let pipe = BytePipe()
-        started = true
         // Handed over: only the opening thread reads it.
         nonisolated(unsafe) let prefix = prefix
-        Thread.detachNewThread { [self] in
+        thread = JoinableThread { [self] in
             var source = ResumedSource(prefix: prefix, remaining: length, pipe: pipe)
             outcome = Result { try open(&source) }
             // The download goes on without waiting for a reader that is done.
             pipe.abandon()
-            done.signal()
         }
         return pipe
     }
@@ -180,9 +177,9 @@ final class OnePassOpening: @unchecked Sendable {
     /// Waits for the opening thread, if it was started; its outcome.
     @discardableResult
     func wait() -> Result<Opened, Error>? {
-        guard started else { return nil }
-        done.wait()
-        started = false
+        guard let thread else { return nil }
+        thread.join()
+        self.thread = nil
         return outcome
     }
 

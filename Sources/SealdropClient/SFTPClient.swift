@@ -11,11 +11,20 @@ public final class SFTPClient {
     public typealias Receive = (UnsafeMutableRawBufferPointer) throws -> Int
     public typealias Send = ([UInt8]) throws -> Void
 
-    /// Requests in flight during a transfer: 32 × 64 KiB = 2 MiB, within
-    /// the SSH channel window, enough to hide a 10 ms round trip at ~200 MB/s.
+    /// Requests in flight for small files and listings.
     public static let pipelineDepth = 32
-    /// Bytes per WRITE or READ: well under the server's 256 KiB packet limit.
+    /// Bytes per READ of a small file, and the most a signed statement
+    /// (one WRITE) may hold.
     public static let blockSize = 64 * 1024
+    /// Bytes per WRITE or READ of a transfer's envelope: the drop box's own
+    /// limit (255 KiB, what OpenSSH's sftp-server serves and it announces in
+    /// `limits@openssh.com`). The drop box commits every READ it serves to
+    /// its store before the bytes leave; a quarter as many READs as with
+    /// 64 KiB blocks is a quarter as many commits and SFTP round trips.
+    public static let transferBlockSize = SFTPLimits.maximumDataLength
+    /// Transfer requests in flight: 8 × 255 KiB ≈ 2 MiB, within the SSH
+    /// channel window, enough to hide a 10 ms round trip at ~200 MB/s.
+    public static let transferPipelineDepth = 8
     /// Entries in one listing: a vendor's inbox holds at most its pending
     /// transfers (the server caps those far lower); more is a server lying.
     public static let maximumListingEntries = 10_000
@@ -25,8 +34,9 @@ public final class SFTPClient {
     public static let maximumListingBytes = 8 << 20
     /// Pieces one READ block may arrive in: a server may answer short
     /// (SFTP allows it), and each short answer costs a round trip, so a
-    /// block in more than 16 pieces (under 4 KiB each, on average) is a
-    /// server dribbling to hold the client, and is refused.
+    /// block in more than 16 pieces (under 16 KiB each, on average, for a
+    /// transfer's block) is a server dribbling to hold the client, and is
+    /// refused.
     public static let maximumPiecesPerBlock = 16
     /// Extensions kept from VERSION; the drop box sends one.
     static let maximumExtensions = 16

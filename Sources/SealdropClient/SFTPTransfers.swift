@@ -2,7 +2,7 @@ import SealdropIO
 import SealdropSFTP
 
 /// A `ByteSink` that uploads through an open SFTP handle, with up to
-/// `SFTPClient.pipelineDepth` WRITE requests in flight. The sealer writes
+/// `SFTPClient.transferPipelineDepth` WRITE requests in flight. The sealer writes
 /// the envelope straight into it: no temporary file on the sender's disk.
 ///
 /// Each byte is copied once, into a buffer that is already the WRITE
@@ -27,13 +27,13 @@ public final class SFTPUploadSink: ByteSink {
         self.client = client
         self.handle = handle
         prefixLength = SFTPMessage.writePrefixLength(handleCount: handle.count)
-        packet = [UInt8](repeating: 0, count: prefixLength + SFTPClient.blockSize)
+        packet = [UInt8](repeating: 0, count: prefixLength + SFTPClient.transferBlockSize)
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         var index = 0
         while index < bytes.count {
-            let take = min(SFTPClient.blockSize - filled, bytes.count - index)
+            let take = min(SFTPClient.transferBlockSize - filled, bytes.count - index)
             let at = prefixLength + filled
             packet.withUnsafeMutableBytes { target in
                 UnsafeMutableRawBufferPointer(rebasing: target[at..<(at + take)])
@@ -41,7 +41,7 @@ public final class SFTPUploadSink: ByteSink {
             }
             filled += take
             index += take
-            if filled == SFTPClient.blockSize { try flushBlock() }
+            if filled == SFTPClient.transferBlockSize { try flushBlock() }
         }
     }
 
@@ -52,7 +52,7 @@ public final class SFTPUploadSink: ByteSink {
     }
 
     private func flushBlock() throws {
-        if inFlight.count >= SFTPClient.pipelineDepth { try awaitReply() }
+        if inFlight.count >= SFTPClient.transferPipelineDepth { try awaitReply() }
         let count = filled
         let at = offset
         let id = try client.post(encoded: { id in
@@ -61,7 +61,7 @@ public final class SFTPUploadSink: ByteSink {
                 prefix.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: target[0..<self.prefixLength]).copyMemory(from: $0) }
             }
             // A full block goes as it is; only the last, shorter one is cut.
-            return count == SFTPClient.blockSize ? self.packet : Array(self.packet[0..<(self.prefixLength + count)])
+            return count == SFTPClient.transferBlockSize ? self.packet : Array(self.packet[0..<(self.prefixLength + count)])
         })
         inFlight.insert(id)
         offset += UInt64(count)
@@ -77,17 +77,17 @@ public final class SFTPUploadSink: ByteSink {
             throw DropBoxError(.protocolViolation, "the drop box acknowledged a WRITE that was not made (request \(id))")
         }
         guard code == .ok else { throw SFTPClient.refusal(code, message, "the drop box refused the upload (\(code))") }
-        acknowledged = min(offset, acknowledged + UInt64(SFTPClient.blockSize))
+        acknowledged = min(offset, acknowledged + UInt64(SFTPClient.transferBlockSize))
         progress?(acknowledged)
     }
 }
 
 extension SFTPClient {
     /// Downloads `handle` from `start` to `size` into `sink`, in order, with
-    /// up to `pipelineDepth` READ requests in flight.
+    /// up to `transferPipelineDepth` READs of `transferBlockSize` in flight.
     ///
     /// Two bounds hold whatever the drop box answers, and in whatever
-    /// order: nothing is asked beyond `pipelineDepth` blocks past the first
+    /// order: nothing is asked beyond `transferPipelineDepth` blocks past the first
     /// byte not yet written (so a withheld block makes the client wait, and
     /// time out, instead of buffering the rest of the file), and no block
     /// is accepted in more than `maximumPiecesPerBlock` pieces (so a drop
@@ -98,7 +98,7 @@ extension SFTPClient {
         _ handle: [UInt8], from start: UInt64, size: UInt64, to sink: inout Sink,
         progress: (UInt64) -> Void = { _ in }, afterEachAnswer: (UInt64) throws -> Void = { _ in }
     ) throws {
-        let window = UInt64(Self.pipelineDepth * Self.blockSize)
+        let window = UInt64(Self.transferPipelineDepth * Self.transferBlockSize)
         var nextOffset = start
         var written = start
         var pending: [UInt32: (offset: UInt64, length: UInt32, piece: Int)] = [:]
@@ -108,8 +108,8 @@ extension SFTPClient {
             pending[id] = (at, length, piece)
         }
         func fill() throws {
-            while pending.count < Self.pipelineDepth, nextOffset < size, nextOffset - written < window {
-                let length = UInt32(min(UInt64(Self.blockSize), size - nextOffset))
+            while pending.count < Self.transferPipelineDepth, nextOffset < size, nextOffset - written < window {
+                let length = UInt32(min(UInt64(Self.transferBlockSize), size - nextOffset))
                 try request(nextOffset, length, piece: 1)
                 nextOffset += UInt64(length)
             }

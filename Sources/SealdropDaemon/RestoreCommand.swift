@@ -10,11 +10,13 @@ struct RestoreCommand: ParsableCommand {
         commandName: "restore",
         abstract: "Restore a metadata backup; transfers delivered, revoked or expired since then stay ended.",
         discussion: """
-            Stop the server first. The log entries written after the backup are taken from the current \
-            database (when it still opens) and from --log exports, and appended; the largest tree head the \
-            drop box handed out (log-head.json in the data directory, or --log-head) says whether any are \
-            missing. Every pending transfer that ended, lost its file or was being downloaded since the \
-            backup is ended and its file deleted. The replaced database is kept beside the new one.
+            Stop the server first (a running node's lock refuses the restore). The log entries written \
+            after the backup are taken from the current database (when it still opens) and from --log \
+            exports (each checked whole against its own signed head and certificate), and appended; the \
+            largest tree head the drop box signed (log-head.json in the data directory, an export's, or \
+            --log-head, each verified against the receipt-key certificates) says whether any are missing. \
+            Every pending transfer that ended, lost its file or was being downloaded since the backup is \
+            ended and its file deleted. The replaced database is kept beside the new one.
             """
     )
 
@@ -40,21 +42,17 @@ struct RestoreCommand: ParsableCommand {
         umask(0o077)
         var restore = DropBoxRestore(configuration: settings.dropBox, log: DaemonLog.line)
         let decoder = JSONDecoder()
-        for path in log {
-            var entries: [[UInt8]] = []
-            do {
-                try LogExportReader(path: path).forEachEntry { entries.append($0) }
-            } catch {
-                throw ValidationError("\(path) is not a log export (sealdropd log export): \(error)")
-            }
-            restore.logExports.append(entries)
+        do {
+            restore.logExports = try log.map(DropBoxRestore.readExport)
+        } catch let error as RestoreError {
+            throw ValidationError(error.description)
         }
         for path in logHead {
             guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
             if let head = try? decoder.decode(SignedTreeHead.self, from: data) {
-                restore.heads.append(head)
+                restore.heads.append((path, head))
             } else if let published = try? decoder.decode(PublishedHead.self, from: data) {
-                restore.heads.append(published.treeHead)
+                restore.heads.append((path, published.treeHead))
             } else {
                 throw ValidationError("\(path) is not a tree head")
             }

@@ -110,7 +110,7 @@ struct ServerSettings {
         case "source-prefix-ipv4": loginLimits.ipv4Prefix = try Self.prefix(value, key, bits: 32)
         case "source-prefix-ipv6": loginLimits.ipv6Prefix = try Self.prefix(value, key, bits: 128)
         case "listen-backlog": listenBacklog = Int32(clamping: try Self.count(value, key))
-        case "claim-lease": dropBox.claimLease = try Self.duration(value, key)
+        case "claim-lease": dropBox.claimLease = try Self.claimLease(value, key)
         case "trust-check-interval": dropBox.trustCheckInterval = try Self.duration(value, key)
         case "refusal-window": dropBox.refusalWindow = try Self.duration(value, key)
         case "revocation-check-interval": revocationCheckInterval = try Self.duration(value, key)
@@ -197,6 +197,21 @@ struct ServerSettings {
         }
         return value * factor
     }
+
+    /// A claim's lease: at least `minimumClaimLease`. Sessions renew it a
+    /// quarter of the way through (at most every 15 s:
+    /// `SessionRules.renewalInterval(forLease:)`), so a shorter lease still
+    /// holds while the client moves bytes; under a second, one slow store
+    /// write or scheduling pause would lose a live client its handles.
+    static func claimLease(_ text: String, _ key: String) throws -> TimeInterval {
+        let lease = try duration(text, key)
+        guard lease >= minimumClaimLease else {
+            throw SettingsError("\(key) must be at least \(Int(minimumClaimLease))s: a live download renews its claim every quarter of it")
+        }
+        return lease
+    }
+
+    static let minimumClaimLease: TimeInterval = 1
 
     /// The longest duration any setting takes: ten years.
     static let maximumDuration: TimeInterval = 3650 * 86_400

@@ -156,35 +156,50 @@ final class SessionAcceptor: @unchecked Sendable {
         let limited = failedLogins.isLimited(source)
         // Counted too (on this node): a source that keeps knocking stays refused.
         if limited { failedLogins.noteFailure(source, shared: false) }
-        let allowed = state.withLock { state -> Result<String, Refusal> in
+        let allowed = state.withLock { state -> Result<LoginAdmission.Admission, Refusal> in
             if limited { return .failure(Refusal("too many failed logins from \(source); wait a minute")) }
-            switch state.logins.admit(source: source, draw: draw) {
-            case .success(let range): return .success(range)
+            switch state.logins.admit(source: source, ticket: id, draw: draw) {
+            case .success(let admission):
+                // Cut under the lock: a connection not yet handed over is cut when it is (below).
+                if let preempted = admission.preempted { state.live[preempted.ticket]?.connection.interrupt() }
+                return .success(admission)
             case .failure(let refusal): return .failure(Refusal(refusal.reason))
             }
         }
-        let range: String
         switch allowed {
         case .failure(let refusal):
             refuse(socket, source: source, refusal.reason)
             return
-        case .success(let admitted): range = admitted
+        case .success(let admission):
+            if let preempted = admission.preempted { recordPreemption(preempted, by: admission.range) }
         }
         let connection: SSHServerConnection
         do {
             connection = try server.handOver(socket, sourceAddress: source)
         } catch {
-            state.withLock { $0.logins.finished(range) }
+            state.withLock { _ = $0.logins.finished(id) }
             DaemonLog.line("cannot serve a connection from \(source): \(error)")
             return
         }
-        let stopping = state.withLock { state -> Bool in
+        let cut = state.withLock { state -> Bool in
             state.live[id] = Live(connection: connection, started: Date())
-            return state.stopping
+            return state.stopping || !state.logins.holds(id)
         }
-        // Stopped while the header was read: the shutdown pass may have missed it.
-        if stopping { connection.interrupt() }
-        serve(connection, id: id, range: range)
+        // Stopped while the header was read (the shutdown pass may have
+        // missed it), or preempted while being handed over.
+        if cut { connection.interrupt() }
+        serve(connection, id: id)
+    }
+
+    /// A connection still logging in was dropped for a newcomer from a
+    /// range holding fewer slots: recorded as a refusal of its source
+    /// (aggregated per range like the others).
+    private func recordPreemption(_ preempted: LoginAdmission.Preempted, by range: String) {
+        let reason =
+            "dropped while logging in: the login slots are full and \(preempted.slot.range) held the most; "
+            + "its oldest connection gave its slot to \(range)"
+        dropBox.recordRefusal(kind: .refusedSession, actor: "", source: preempted.slot.source, detail: reason)
+        DaemonLog.line("dropped a connection from \(preempted.slot.source): \(reason)")
     }
 
     /// Refuses before SSH starts, with one line the client can show; recorded (aggregated per source).
@@ -194,8 +209,8 @@ final class SessionAcceptor: @unchecked Sendable {
         DaemonLog.line("refused a connection from \(source): \(reason)")
     }
 
-    /// `range`: the source range the connection counts in while it logs in.
-    private func serve(_ connection: SSHServerConnection, id: Int, range: String) {
+    /// `id`: the ticket the connection holds its login slot under until it has logged in.
+    private func serve(_ connection: SSHServerConnection, id: Int) {
         let source = connection.sourceAddress
         var vendor: VerifiedParty?
         let established: (user: String, keyBlob: [UInt8])
@@ -222,11 +237,12 @@ final class SessionAcceptor: @unchecked Sendable {
                 return vendor != nil
             }
         } catch {
-            state.withLock { $0.logins.finished(range) }
+            state.withLock { _ = $0.logins.finished(id) }
             DaemonLog.line("session from \(source) ended before sftp: \(error)")
             return
         }
-        state.withLock { $0.logins.finished(range) }
+        // Preempted as it logged in: it was cut, and stays so.
+        guard state.withLock({ $0.logins.finished(id) }) else { return }
         guard let party = vendor, party.name.value == established.user else { return }
         let name = party.name.value
         let allowed = state.withLock { state -> Bool in

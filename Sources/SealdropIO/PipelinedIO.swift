@@ -14,6 +14,7 @@ public final class ReadAheadSource: ByteSource {
     public static let defaultDepth = 2
 
     private let filled: BlockQueue
+    private let reader: JoinableThread
     private var current = BlockQueue.Block(bytes: [], count: 0)
     private var position = 0
     private var finished = false
@@ -22,7 +23,7 @@ public final class ReadAheadSource: ByteSource {
         let filled = BlockQueue(capacity: depth)
         self.filled = filled
         nonisolated(unsafe) var source = inner
-        Thread.detachNewThread {
+        reader = JoinableThread {
             while true {
                 var block = BlockQueue.Block(bytes: uninitializedBlock(blockSize), count: 0)
                 do {
@@ -41,6 +42,7 @@ public final class ReadAheadSource: ByteSource {
         // Unblocks the reader thread if it waits for room; it ends after its
         // current read returns.
         filled.close()
+        reader.join()
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
@@ -68,7 +70,7 @@ public final class ReadAheadSource: ByteSource {
 /// any write error; until then an error surfaces on a later `write`.
 public final class WriteBehindSink: ByteSink {
     private let queue: BlockQueue
-    private let done = DispatchSemaphore(value: 0)
+    private let writer: JoinableThread
     private let failure = FailureBox()
     private let blockSize: Int
     private var block: [UInt8]
@@ -84,9 +86,8 @@ public final class WriteBehindSink: ByteSink {
         // an AtomicOutputFile must be released (and its temporary file
         // removed) before the process may exit.
         nonisolated(unsafe) var sink: (any ByteSink & AnyObject)? = inner
-        let done = done
         let failure = failure
-        Thread.detachNewThread {
+        writer = JoinableThread {
             while let next = queue.take() {
                 guard failure.error == nil else { continue }
                 do {
@@ -96,7 +97,6 @@ public final class WriteBehindSink: ByteSink {
                 }
             }
             sink = nil
-            done.signal()
         }
     }
 
@@ -106,7 +106,7 @@ public final class WriteBehindSink: ByteSink {
             // rather than write it, then wait for the thread to let go.
             failure.error = CancellationError()
             queue.close()
-            done.wait()
+            writer.join()
         }
     }
 
@@ -133,7 +133,7 @@ public final class WriteBehindSink: ByteSink {
         finished = true
         if count > 0 { flushBlock() }
         queue.close()
-        done.wait()
+        writer.join()
         if let error = failure.error { throw error }
     }
 

@@ -29,34 +29,20 @@ public final class MetricsListener: Sendable {
         guard fd >= 0 else { throw MetricsListenError("cannot open a socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var bound: Int32
-        var chosen = 0
+        let bound: Int32
+        let chosen: Int
         if family == AF_INET {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = in_port_t(UInt16(port).bigEndian)
             inet_pton(AF_INET, host, &address.sin_addr)
-            bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            if bound == 0 {
-                _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-                chosen = Int(UInt16(bigEndian: address.sin_port))
-            }
+            (bound, chosen) = Self.bind(fd, &address) { $0.sin_port }
         } else {
             var address = sockaddr_in6()
             address.sin6_family = sa_family_t(AF_INET6)
             address.sin6_port = in_port_t(UInt16(port).bigEndian)
             inet_pton(AF_INET6, host, &address.sin6_addr)
-            bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
-            var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-            if bound == 0 {
-                _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-                chosen = Int(UInt16(bigEndian: address.sin6_port))
-            }
+            (bound, chosen) = Self.bind(fd, &address) { $0.sin6_port }
         }
         guard bound == 0, listen(fd, 16) == 0 else {
             let message = String(cString: strerror(errno))
@@ -67,6 +53,15 @@ public final class MetricsListener: Sendable {
         self.port = chosen
         self.metrics = metrics
         self.fd = fd
+    }
+
+    /// Binds `fd` to `address` (a sockaddr_in or sockaddr_in6); the result and the port bound.
+    private static func bind<Address>(_ fd: Int32, _ address: inout Address, port: (Address) -> in_port_t) -> (Int32, Int) {
+        var length = socklen_t(MemoryLayout<Address>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.bind(fd, $0, length) } }
+        guard bound == 0 else { return (bound, 0) }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return (bound, Int(UInt16(bigEndian: port(address))))
     }
 
     /// AF_INET or AF_INET6 for a loopback address; nil for anything else (names included).

@@ -8,51 +8,53 @@ import Synchronization
 /// download once, or a few times to resume or over several connections.
 /// Kept per process: behind sshd each session counts on its own.
 ///
-/// Only claims the store granted are counted (`count`), so opening ids
-/// that do not exist, or that are not the vendor's, uses up nothing; and a
-/// vendor whose table is full is refused, never admitted untracked.
+/// A sliding window: at most `claimsPerWindow` claims in any `window`
+/// seconds, whatever the boundary (each claim's time is kept, at most
+/// `claimsPerWindow` of them per transfer). Checking and counting are one
+/// step under one lock (`reserve`), so concurrent sessions of a vendor
+/// cannot overshoot; a claim the store then refuses gives its place back
+/// (`refund`), so opening ids that do not exist, or that are not the
+/// vendor's, uses up nothing. A vendor whose table is full is refused,
+/// never admitted untracked.
 final class ClaimBudget: Sendable {
     static let claimsPerWindow = 20
     static let window: TimeInterval = 60
     /// Transfers tracked at once per vendor: more than its inbox can hold
-    /// pending in a minute from real senders. When the table is full, closed
-    /// windows are dropped; if none has closed, a new transfer is refused.
+    /// pending in a minute from real senders. When the table is full,
+    /// transfers with no claim in the window are dropped; if there are
+    /// none, a new transfer is refused.
     static let maximumTrackedPerVendor = 4096
 
-    private struct Window {
-        let start: Date
-        var count: Int
-    }
+    /// Per vendor, per transfer id: the times of the claims in the window, oldest first.
+    private let claims = Mutex([String: [String: [Date]]]())
 
-    /// Per vendor, per transfer id.
-    private let windows = Mutex([String: [String: Window]]())
-
-    /// True if `vendor` may claim `transferID` once more at `now`; counts
-    /// nothing (`count` does, once the store granted the claim).
-    func admits(vendor: String, transferID: String, now: Date) -> Bool {
-        windows.withLock { windows in
-            var mine = windows[vendor] ?? [:]
-            if let current = mine[transferID], now.timeIntervalSince(current.start) < Self.window {
-                return current.count < Self.claimsPerWindow
+    /// Takes one claim of `transferID` for `vendor` at `now`, if the window
+    /// has room, and returns the time to `refund` it with; nil if it has not.
+    func reserve(vendor: String, transferID: String, now: Date) -> Date? {
+        claims.withLock { claims in
+            var mine = claims[vendor] ?? [:]
+            var times = (mine[transferID] ?? []).filter { now.timeIntervalSince($0) < Self.window }
+            guard times.count < Self.claimsPerWindow else { return nil }
+            if mine[transferID] == nil, mine.count >= Self.maximumTrackedPerVendor {
+                mine = mine.filter { $0.value.contains { now.timeIntervalSince($0) < Self.window } }
+                guard mine.count < Self.maximumTrackedPerVendor else {
+                    claims[vendor] = mine
+                    return nil
+                }
             }
-            guard mine[transferID] == nil, mine.count >= Self.maximumTrackedPerVendor else { return true }
-            mine = mine.filter { now.timeIntervalSince($0.value.start) < Self.window }
-            windows[vendor] = mine
-            return mine.count < Self.maximumTrackedPerVendor
+            times.append(now)
+            mine[transferID] = times
+            claims[vendor] = mine
+            return now
         }
     }
 
-    /// Counts one claim the store granted to `vendor` for `transferID`.
-    /// Checked by `admits` first; a race between sessions of one vendor
-    /// can overshoot by at most its concurrent sessions.
-    func count(vendor: String, transferID: String, now: Date) {
-        windows.withLock { windows in
-            if var current = windows[vendor]?[transferID], now.timeIntervalSince(current.start) < Self.window {
-                current.count += 1
-                windows[vendor, default: [:]][transferID] = current
-            } else {
-                windows[vendor, default: [:]][transferID] = Window(start: now, count: 1)
-            }
+    /// Gives back a claim `reserve` took at `time` that the store refused.
+    func refund(vendor: String, transferID: String, time: Date) {
+        claims.withLock { claims in
+            guard var times = claims[vendor]?[transferID], let index = times.lastIndex(of: time) else { return }
+            times.remove(at: index)
+            claims[vendor]?[transferID] = times.isEmpty ? nil : times
         }
     }
 }

@@ -36,6 +36,7 @@ extension DropBox {
                 blobs.delete(ended.blob)
                 CrashPoint.deliverUnlinked.reached()
                 log("\(actor) received transfer \(id); its blob is deleted")
+                keepLogHeadAfterEnd(now: now)
             }
             return ended
         } catch let error where error.code == .notClaimed {
@@ -50,11 +51,13 @@ extension DropBox {
     public func abandonDownload(id: String, session: String, event: TransferEvent, now: Date = Date()) {
         do {
             try store.release(id: id, session: session, event: event)
-            for transfer in try store.settleServedClaims(now: now, lapsedOnly: true) {
+            let settled = try store.settleServedClaims(now: now, lapsedOnly: true)
+            for transfer in settled {
                 metrics.delivered(afterWaiting: now.timeIntervalSince(transfer.uploadedAt))
                 blobs.delete(transfer.blob)
                 log("transfer \(transfer.id): every byte was received on CLOSEd handles; delivered and deleted")
             }
+            if !settled.isEmpty { keepLogHeadAfterEnd(now: now) }
         } catch {
             log("cannot end a download handle of transfer \(id): \(error)")
         }
@@ -79,6 +82,7 @@ extension DropBox {
             metrics.delivered(afterWaiting: now.timeIntervalSince(delivered.uploadedAt))
             blobs.delete(delivered.blob)
             log("\(recipient) acknowledged transfer \(id) before a delivery was counted; delivered, its blob is deleted")
+            keepLogHeadAfterEnd(now: now)
         }
     }
 
@@ -97,6 +101,7 @@ extension DropBox {
         blobs.delete(revoked.blob)
         CrashPoint.revokeUnlinked.reached()
         log("\(sender) revoked transfer \(id)")
+        keepLogHeadAfterEnd(now: now)
         return revoked
     }
 
@@ -152,6 +157,7 @@ extension DropBox {
             log("expired and deleted transfer \(transfer.id)")
         }
         CrashPoint.expireUnlinked.reached(when: !expired.isEmpty)
+        if !settled.isEmpty || !expired.isEmpty { keepLogHeadAfterEnd(now: now) }
         let orphans = blobs.orphans(keeping: try store.pendingBlobs(), olderThan: startingUp ? nil : now.addingTimeInterval(-Self.orphanMinimumAge))
         var removed = [TransferEvent]()
         for orphan in orphans where blobs.remove(orphan.name) {

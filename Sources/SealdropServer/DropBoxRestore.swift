@@ -1,7 +1,10 @@
 import Foundation
+import SealdropCrypto
 import SealdropFormat
+import SealdropKeys
 import SealdropLog
 import SealdropStore
+import SealdropTrust
 
 /// `sealdropd restore`: puts a metadata backup back without ever making a
 /// delivered, revoked or expired transfer available again, even from a
@@ -17,12 +20,18 @@ import SealdropStore
 /// those entries, its file gone, claimed since the backup, or of unknown
 /// fate because entries are lost: each ends (its blob deleted); only a
 /// transfer the record shows untouched since the backup stays available.
+///
+/// Nothing is taken on trust: every tree head (an export's, the kept one,
+/// one given) must be signed by this drop box's receipt key or a
+/// predecessor the trust store certifies, every export's entries must be
+/// exactly those its head covers, and the server must be stopped (no node
+/// lock held). Any doubt refuses the restore with nothing changed.
 public struct DropBoxRestore {
     public let configuration: DropBoxConfiguration
-    /// The entries of log exports holding entries after the backup's.
-    public var logExports: [[[UInt8]]] = []
-    /// Tree heads known to have been handed out (a vendor's, an auditor's).
-    public var heads: [SignedTreeHead] = []
+    /// Log exports holding entries after the backup's (`readExport`).
+    public var logExports: [LogExportFile] = []
+    /// Tree heads known to have been handed out (a vendor's, an auditor's), with where each came from.
+    public var heads: [(name: String, head: SignedTreeHead)] = []
     /// With entries known to be lost: end every pending transfer rather than refuse.
     public var acceptLostEntries = false
     let log: (String) -> Void
@@ -45,8 +54,52 @@ public struct DropBoxRestore {
         public var replacedDatabase: String?
     }
 
+    /// One `sealdropd log export` file, read whole (a restore holds the log anyway).
+    public struct LogExportFile: Sendable {
+        public var name: String
+        public var header: LogExport.Header
+        public var entries: [[UInt8]]
+
+        public init(name: String, header: LogExport.Header, entries: [[UInt8]]) {
+            self.name = name
+            self.header = header
+            self.entries = entries
+        }
+    }
+
+    /// Reads the export at `path`; checked against its head by `run`.
+    public static func readExport(path: String) throws -> LogExportFile {
+        do {
+            let reader = try LogExportReader(path: path)
+            var entries: [[UInt8]] = []
+            try reader.forEachEntry { entries.append($0) }
+            return LogExportFile(name: path, header: reader.header, entries: entries)
+        } catch let error as LogExportError {
+            throw RestoreError("\(path) is not a log export (sealdropd log export): \(error.message)")
+        }
+    }
+
     /// Restores `backup` into the data directory (the server must be stopped).
     public func run(backup: String, now: Date = Date()) throws -> Report {
+        let locks = try lockNodes()
+        defer { for fd in locks { close(fd) } }
+        let keys = ReceiptKeys(configuration: configuration, now: now)
+        let exportHeads = try logExports.map { try keys.verify(export: $0) }
+        for (name, head) in heads where !keys.signed(head) {
+            throw RestoreError(
+                "the tree head in \(name) (size \(head.size)) is not signed by this drop box's receipt key nor by an earlier one the trust store certifies: it is forged or of another drop box; leave it out"
+            )
+        }
+        let keptPath = configuration.dataDirectory + "/" + DropBox.logHeadFile
+        var kept: KeptLogHead?
+        if let data = FileManager.default.contents(atPath: keptPath) {
+            guard let head = try? KeptLogHead.decode(data), keys.signed(head.treeHead) else {
+                throw RestoreError(
+                    "\(keptPath) is not a tree head signed by this drop box's receipt key nor by an earlier one the trust store certifies; if it is not this drop box's, move it aside (and give the drop box's own with --log-head)"
+                )
+            }
+            kept = head
+        }
         var report = Report()
         let database = configuration.databasePath
         let restoring = database + ".restoring"
@@ -87,8 +140,9 @@ public struct DropBoxRestore {
                 log("restore: the current database does not open (\(error)); relying on log exports and heads")
             }
         }
-        for entries in logExports {
-            try Self.checkExtends(entries, backupEntries, what: "a log export")
+        for export in logExports {
+            let entries = export.entries
+            try Self.checkExtends(entries, backupEntries, what: "the log export \(export.name)")
             let extra = Array(entries.dropFirst(backupEntries.count))
             if extra.count > later.count {
                 guard Array(extra.prefix(later.count)) == later else { throw RestoreError("a log export and the current database disagree") }
@@ -97,8 +151,14 @@ public struct DropBoxRestore {
         }
         let all = backupEntries + later
         let hashes = all.map(MerkleTree.leafHash)
-        var keptHeads = heads
-        if let kept = Self.keptHead(in: configuration.dataDirectory) { keptHeads.append(kept) }
+        var keptHeads = heads.map(\.head) + exportHeads
+        if let kept {
+            keptHeads.append(kept.treeHead)
+            if let first = all.first, let anchor = kept.firstLeaf, Hex.encode(MerkleTree.leafHash(first)) != anchor {
+                throw RestoreError(
+                    "the backup's log does not begin with the first entry of this drop box's log (\(keptPath)): the backup is not of this drop box")
+            }
+        }
         let lost = keptHeads.map(\.size).max().map { $0 > all.count } ?? false
         for head in keptHeads where head.size <= all.count {
             guard Hex.encode(MerkleTree.root(hashes[..<head.size])) == head.root else {
@@ -202,10 +262,32 @@ public struct DropBoxRestore {
         }
     }
 
-    /// The largest head the drop box handed out, kept in the data directory.
-    static func keptHead(in directory: String) -> SignedTreeHead? {
-        guard let data = FileManager.default.contents(atPath: directory + "/" + DropBox.logHeadFile) else { return nil }
-        return try? JSONDecoder().decode(SignedTreeHead.self, from: data)
+    /// Takes every node lock in the nodes directory (and this node's),
+    /// held until the restore ends: a running `serve` or a named node's
+    /// `sftp-subsystem` holds one, and would go on writing to the database
+    /// being replaced, its records then lost.
+    private func lockNodes() throws -> [Int32] {
+        let directory = configuration.nodesDirectory
+        var names = Set((try? FileManager.default.contentsOfDirectory(atPath: directory))?.filter { $0.hasSuffix(".lock") } ?? [])
+        if FileManager.default.fileExists(atPath: directory) { names.insert(configuration.nodeLockName) }
+        var held: [Int32] = []
+        for name in names.sorted() {
+            let path = directory + "/" + name
+            let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                for other in held { close(other) }
+                throw RestoreError("cannot open the node lock \(path): \(String(cString: strerror(errno)))")
+            }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                close(fd)
+                for other in held { close(other) }
+                throw RestoreError(
+                    "a sealdropd process holds \(path): the server (or a node of it) is running on this data directory; stop every sealdropd serve and sftp-subsystem using it, then restore"
+                )
+            }
+            held.append(fd)
+        }
+        return held
     }
 
     private func copyFile(_ source: String, to target: String) throws {
@@ -247,4 +329,64 @@ public enum RestoreDecision: Equatable, Sendable {
 public struct RestoreError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// This drop box's receipt keys: the current one (its key file) and every
+/// server certificate the trust store holds and certifies for the server
+/// role, the keys used before a `sealdropd log rotate-key` among them.
+struct ReceiptKeys {
+    let current: Ed25519PublicKey?
+    let trust: TrustStore?
+    let certified: [VendorCertificate]
+
+    init(configuration: DropBoxConfiguration, now: Date) {
+        let path = configuration.receiptKeyPath ?? configuration.dataDirectory + "/" + ReceiptLog.keyFile
+        current = (try? VendorIdentity.load(path: path, passphrase: .none))?.publicKey.signingKey
+        trust = try? TrustStore.load(directory: configuration.trustDirectory, now: now)
+        certified = trust?.serverCertificates() ?? []
+    }
+
+    /// The keys the CA vouched for (server role) when `time` was.
+    private func keys(at time: Date) -> [Ed25519PublicKey] {
+        guard let trust else { return [] }
+        let verifier = trust.verifier(now: time)
+        return certified.compactMap { try? verifier.verify($0, for: .server).key.signingKey }
+    }
+
+    /// Whether this drop box signed `head`.
+    func signed(_ head: SignedTreeHead) -> Bool {
+        (current.map { head.isSigned(by: $0) } ?? false) || keys(at: head.time).contains { head.isSigned(by: $0) }
+    }
+
+    /// Checks an export whole before anything is taken from it: its
+    /// certificate chains to the trust store's CA (server role) and holds
+    /// one of this drop box's keys, and `AuditVerifier` finds its head
+    /// signed by it over exactly these entries. Returns the head.
+    func verify(export: DropBoxRestore.LogExportFile) throws -> SignedTreeHead {
+        let head = export.header.treeHead
+        guard let trust else {
+            throw RestoreError("cannot check the log export \(export.name): the trust store does not load, so its receipt-key certificate cannot be verified")
+        }
+        let key: Ed25519PublicKey
+        do {
+            let certificate = try VendorCertificate(pem: export.header.serverCertificate, source: "the server certificate of \(export.name)")
+            key = try trust.verifier(now: head.time).verify(certificate, for: .server).key.signingKey
+        } catch {
+            throw RestoreError("the log export \(export.name) carries no receipt-key certificate the CA vouches for: \(error)")
+        }
+        guard key == current || keys(at: head.time).contains(key) else {
+            throw RestoreError(
+                "the log export \(export.name) is signed by a receipt key that is neither this drop box's nor one the trust store certifies for it: it is of another drop box"
+            )
+        }
+        let structural: Set<AuditVerifier.Problem.Code> = [.headSignature, .headSize, .headRoot, .entryMalformed, .sequenceGap]
+        let problems = AuditVerifier(serverKey: key, vendorKeys: [:], grace: 0).verify(entries: export.entries, head: head)
+            .filter { structural.contains($0.code) }
+        if let problem = problems.first {
+            throw RestoreError(
+                "the log export \(export.name) does not match its own signed tree head (\(problem)): it was cut short, altered or added to; give a whole export"
+            )
+        }
+        return head
+    }
 }

@@ -35,7 +35,7 @@ public final class SFTPSession {
         self.vendor = vendor
         self.clock = clock
         trustCheckedAt = clock()
-        rules = SessionRules(vendor: vendor.name.value, key: vendor.key, startedAt: trustCheckedAt)
+        rules = SessionRules(vendor: vendor.name.value, key: vendor.key, startedAt: trustCheckedAt, claimLease: dropBox.configuration.claimLease)
         driver = SessionDriver(dropBox: dropBox, vendor: vendor, sourceAddress: sourceAddress)
     }
 
@@ -47,8 +47,10 @@ public final class SFTPSession {
     public func handle(_ message: SFTPMessage) -> [SFTPMessage] {
         if let refused = closeIfRevoked(message) { return refused }
         let replies = decide(message)
-        // Open downloads keep their claims while the client works.
-        for renewal in rules.dueRenewals(now: clock()) { _ = driver.perform(renewal) }
+        // Open downloads keep their claims while the client moves bytes.
+        if SessionRules.movedBytes(message, replies) {
+            for renewal in rules.dueRenewals(now: clock()) { _ = driver.perform(renewal) }
+        }
         return replies
     }
 

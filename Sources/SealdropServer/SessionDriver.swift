@@ -139,7 +139,9 @@ final class SessionDriver {
     }
 
     private func claim(_ handle: [UInt8], _ transferID: String) -> EffectOutcome {
-        guard dropBox.claimBudget.admits(vendor: vendor.name.value, transferID: transferID, now: Date()) else {
+        // Taken before the store is asked, in one step with its check, so
+        // concurrent sessions of the vendor cannot overshoot; given back if refused.
+        guard let reserved = dropBox.claimBudget.reserve(vendor: vendor.name.value, transferID: transferID, now: Date()) else {
             return .failed(
                 .refused(.failure, "transfer \(transferID) was opened \(ClaimBudget.claimsPerWindow) times in the last minute; wait a minute"))
         }
@@ -150,10 +152,10 @@ final class SessionDriver {
                 id: transferID, recipient: vendor.name.value, session: sessionID, now: Date(), event: event(.claimed, transferID))
             dropBox.metrics.claimGranted(after: ContinuousClock.now - started)
         } catch {
+            // Refused opens are aggregated refusals already: they use up no claim.
+            dropBox.claimBudget.refund(vendor: vendor.name.value, transferID: transferID, time: reserved)
             return storeFailure(error, refusal: error.message, code: error.code == .alreadyClaimed ? .failure : .noSuchFile)
         }
-        // Counted once granted: refused opens are aggregated refusals already.
-        dropBox.claimBudget.count(vendor: vendor.name.value, transferID: transferID, now: Date())
         do {
             downloads[handle] = BlobReader(fd: try dropBox.blobs.openBlob(transfer.blob))
             return .claimed(transfer)

@@ -28,10 +28,37 @@ struct SessionRules {
     /// (`ServedRanges.maximumRanges`), which this session never reaches by
     /// scattering (`checkScatter`), so the next session can still finish.
     static let maximumServedRanges = ServedRanges.maximumRanges
-    /// A download's claim is renewed when a request arrives this long after
-    /// its last renewal: well inside the store's lease (60 s by default), so
-    /// a client that is busy with other requests keeps its claim.
+    /// A download's claim is renewed when a request that moves bytes
+    /// arrives this long after its last renewal: well inside the store's
+    /// lease (60 s by default), so a client that is busy with other
+    /// transfers keeps its claim. Shorter leases renew more often
+    /// (`renewalInterval(forLease:)`).
     static let claimRenewalInterval: TimeInterval = 15
+
+    /// The renewal interval for a `claim-lease` of `lease`: a quarter of it,
+    /// at most `claimRenewalInterval`, so a live client renews a short lease
+    /// too (a 3 s lease every 0.75 s) instead of losing its handles between
+    /// two renewals.
+    static func renewalInterval(forLease lease: TimeInterval) -> TimeInterval {
+        min(claimRenewalInterval, lease / 4)
+    }
+
+    /// True if `message`, answered with `replies`, moved bytes: a READ
+    /// answered with data, or a WRITE of data accepted. Only these renew
+    /// the claims of the session's other open downloads: a client sending
+    /// zero-length READs, READs past the end or STATs keeps nothing alive,
+    /// so an idle handle cannot hold a transfer (and its sender's revoke)
+    /// off until expiry; its lease lapses as if the client were silent.
+    static func movedBytes(_ message: SFTPMessage, _ replies: [SFTPMessage]) -> Bool {
+        switch message {
+        case .read:
+            return replies.contains { if case .data(_, let data) = $0 { !data.isEmpty } else { false } }
+        case .write(_, _, _, let data):
+            return !data.isEmpty && replies.contains { if case .status(_, .ok, _) = $0 { true } else { false } }
+        default:
+            return false
+        }
+    }
     /// Entries per NAME reply: keeps each reply far below the packet limit.
     static let namesPerReply = 100
 
@@ -50,10 +77,14 @@ struct SessionRules {
     /// STAT and RENAME may see of the write-only outbox (`SessionRules+Uploads`).
     var ownUploads: [OutboxName: OwnUpload] = [:]
 
-    init(vendor: String, key: VendorPublicKey, startedAt: Date) {
+    /// How long after its last renewal an open download's claim is renewed.
+    let renewalInterval: TimeInterval
+
+    init(vendor: String, key: VendorPublicKey, startedAt: Date, claimLease: TimeInterval = 60) {
         self.vendor = vendor
         self.key = key
         self.startedAt = startedAt
+        renewalInterval = Self.renewalInterval(forLease: claimLease)
     }
 
     /// The first action for a request, or nil when it gets no answer (a packet without an id).
@@ -108,12 +139,12 @@ struct SessionRules {
         return actions
     }
 
-    /// Claims to renew now (`claimRenewalInterval`), marked as renewed.
+    /// Claims to renew now (`renewalInterval`), marked as renewed.
     /// READs renew their own claim when they record what they serve.
     mutating func dueRenewals(now: Date) -> [SessionAction] {
         var actions = [SessionAction]()
         for (handle, open) in handles {
-            guard case .download(var progress) = open.content, now.timeIntervalSince(progress.renewedAt) >= Self.claimRenewalInterval else { continue }
+            guard case .download(var progress) = open.content, now.timeIntervalSince(progress.renewedAt) >= renewalInterval else { continue }
             progress.renewedAt = now
             handles[handle] = OpenHandle(kind: open.kind, content: .download(progress))
             actions.append(.renewClaim(transferID: progress.transfer.id))

@@ -71,7 +71,7 @@ final class RequestCounter: @unchecked Sendable {
             #expect(error.code == .timedOut, "\(error.message)")
         }
         print("a withheld first block: \(reads.count) READs asked before giving up")
-        #expect(reads.count <= SFTPClient.pipelineDepth + 1, "asked \(reads.count) blocks ahead of the one withheld")
+        #expect(reads.count <= SFTPClient.transferPipelineDepth + 1, "asked \(reads.count) blocks ahead of the one withheld")
         #expect(try fixture.directory.read(".x.part").isEmpty)
     }
 
@@ -85,7 +85,7 @@ final class RequestCounter: @unchecked Sendable {
         }
         expectCode(.protocolViolation) { try download(fixture) }
         print("a dribbling drop box: refused after \(reads.count) READs")
-        #expect(reads.count <= SFTPClient.pipelineDepth * SFTPClient.maximumPiecesPerBlock)
+        #expect(reads.count <= SFTPClient.transferPipelineDepth * SFTPClient.maximumPiecesPerBlock)
     }
 
     /// Answers just inside every rule (each within the timeout, 8 KiB
@@ -374,7 +374,9 @@ final class RequestCounter: @unchecked Sendable {
     /// session ends. It is drained as it comes and refused past its limit.
     @Test func aFloodOnTheErrorStreamIsRefused() throws {
         let fixture = try HostileFixture()
-        let (envelope, id) = try fixture.seal(Fixtures.bytes(4 << 20, seed: 13))
+        // 8 MiB: over 32 replies of a transfer's block, so 64 KiB beside
+        // each passes the 1 MiB limit well before the last one.
+        let (envelope, id) = try fixture.seal(Fixtures.bytes(8 << 20, seed: 13))
         fixture.offer(envelope, as: id)
         let dropBox = try fixture.client(timeout: 2)
         fixture.server.standardErrorPerReply = 64 << 10

@@ -54,7 +54,7 @@ import Testing
 
     @Test(arguments: [false, true])
     func everyByteArrivesOnceInOrderAtItsOffset(behind: Bool) throws {
-        let block = SFTPClient.blockSize
+        let block = SFTPClient.transferBlockSize
         let data = Self.randomBytes(5 * block + 12_345)
         // Pieces smaller than, equal to and larger than a block, as a
         // sealer's 64 KiB + 17-byte chunks and a trailer fall across them.

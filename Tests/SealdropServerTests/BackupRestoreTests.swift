@@ -92,14 +92,18 @@ import TestSupport
     }
 
     /// The database is lost, but its file went with the delivery: the
-    /// restore ends the transfer because its blob is gone.
+    /// head kept at the delivery says entries are lost, so the restore
+    /// refuses; told to go on, it ends the transfer because its blob is gone.
     @Test func aLostDatabaseAndAMissingFileStillEndTheTransfer() throws {
         let box = try Box()
         let transfer = try box.send(seed: 2)
         try box.backup()
         #expect(try box.download(transfer.id, to: "got.sealdrop").status == 0)
         for suffix in ["", "-wal", "-shm"] { unlink(box.data + "/metadata.sqlite" + suffix) }
-        let restored = try box.restore()
+        let refused = try box.restore()
+        #expect(refused.status == 1)
+        #expect(refused.standardError.contains("handed out a log of"), "\(refused.standardError)")
+        let restored = try box.restore(["--end-pending"])
         #expect(restored.status == 0, "\(restored.standardError)")
         #expect(restored.output.contains("its file is gone"), "\(restored.output)")
         try box.expectNoSecondDownload(transfer, state: .expired)

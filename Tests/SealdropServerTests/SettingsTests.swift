@@ -41,6 +41,7 @@ import TestSupport
 
     @Test(arguments: [
         "nonsense", "listen = nowhere", "maximum-expiry = 14 days", "vendor-quota = lots", "colour = blue", "maximum-sessions = 0", "claim-lease = 0s",
+        "claim-lease = 0.5s",
         "listen-backlog = -1", "maximum-session-lifetime = forever",
         // Numbers that parse but would trap later: a size past 2^64, an
         // infinite or absurd duration (timeouts become Int32 milliseconds).
@@ -61,6 +62,19 @@ import TestSupport
         } catch {
             #expect("\(error)".hasPrefix("\(path):2: "), "\(error)")
         }
+    }
+
+    @Test func aClaimLeaseShorterThanASecondIsRefused() throws {
+        var settings = ServerSettings()
+        do {
+            try settings.set("claim-lease", "0.5s")
+            Issue.record("accepted a 0.5 s lease")
+        } catch {
+            #expect("\(error)" == "claim-lease must be at least 1s: a live download renews its claim every quarter of it")
+        }
+        // Shorter than the 15 s renewal interval, and accepted: renewed every quarter of it.
+        try settings.set("claim-lease", "10s")
+        #expect(settings.dropBox.claimLease == 10)
     }
 
     @Test func nodeSettingsAreRead() throws {
