@@ -91,7 +91,7 @@ struct CLIFailure: Error {
 
     private static func hint(for code: TrustError.Code) -> String? {
         switch code {
-        case .revoked, .expired, .wrongRole, .untrustedIssuer, .badSignature:
+        case .revoked, .expired, .wrongRole, .untrustedIssuer, .badSignature, .ambiguousKey:
             "do not send to or accept from this certificate; ask the CA operator"
         case .staleRevocationList, .trustStoreUnreadable, .unknownVendor:
             "fetch the current trust store from the CA operator, or pass --trust with its folder"

@@ -1,4 +1,5 @@
 import Foundation
+import SealdropCrypto
 import SealdropEnvelope
 import SealdropFormat
 import SealdropIO
@@ -98,6 +99,79 @@ extension DropBoxClient {
             throw DropBoxError(.badReceipt, "the receipt does not verify: " + problems.map { UntrustedText.fromServer($0) }.joined(separator: "; "))
         }
         return VerifiedReceipt(receipt: receipt, bytes: bytes, server: server)
+    }
+
+    /// `receipt(_:trust:)`, tied to the history this profile witnessed: the
+    /// receipt's tree head must be signed by the receipt key that signed
+    /// `witnessed` (the head this profile saw and saved, checked against
+    /// the pinned CA and every head before it), and be the same head or be
+    /// proven consistent with it by consistency proofs the drop box signs
+    /// with that key. A receipt from a forked log, or signed by another drop
+    /// box's key from the same CA, is a `forkedLog` error: it is evidence of
+    /// a split view, not a record of this drop box.
+    public func receipt(_ id: String, trust: TrustStore, witnessed: SignedTreeHead?) throws -> VerifiedReceipt {
+        let verified = try receipt(id, trust: trust)
+        let head = verified.receipt.treeHead
+        guard let witnessed, witnessed.size > 0 else {
+            throw DropBoxError(
+                .badReceipt,
+                "this profile has witnessed no head of the drop box's receipt log, so the receipt (\(HeadWitness.describe(head))) cannot be tied to it"
+            )
+        }
+        let key = verified.server.key.signingKey
+        guard witnessed.isSigned(by: key) else {
+            throw DropBoxError(
+                .forkedLog,
+                "the receipt is signed by \(verified.server.name), not by the receipt key whose log this profile witnessed (\(HeadWitness.describe(witnessed))): another drop box's receipt, or a split view"
+            )
+        }
+        do {
+            try proveConsistent(head, witnessed, key: key, rounds: 4)
+        } catch let error as DropBoxError where error.code == .forkedLog {
+            throw DropBoxError(
+                .forkedLog,
+                "the receipt's tree head \(HeadWitness.describe(head)) is not part of the history this profile witnessed (\(HeadWitness.describe(witnessed))): \(error.message)"
+            )
+        }
+        return verified
+    }
+
+    /// Proves that of two heads signed by `key` the smaller is a prefix of
+    /// the larger: same size needs the same root; otherwise the drop box's
+    /// `consistency-N.json` from the smaller size must lead, by a verified
+    /// proof, to the larger head or to a later head the larger one is in
+    /// turn proven a prefix of (the log may grow between requests).
+    func proveConsistent(_ one: SignedTreeHead, _ other: SignedTreeHead, key: Ed25519PublicKey, rounds: Int) throws {
+        let (small, large) = one.size <= other.size ? (one, other) : (other, one)
+        if small.size == large.size {
+            guard small.root == large.root else { throw DropBoxError(.forkedLog, "two heads of size \(small.size) have different roots") }
+            return
+        }
+        guard small.size > 0 else { return }
+        guard rounds > 0 else {
+            throw DropBoxError(.forkedLog, "the drop box's log kept growing while the heads were compared; nothing proved them consistent (try again)")
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try sftp.readFile(VirtualPath.receiptConsistency(from: small.size).canonical, maximumSize: PublishedHead.maximumSize)
+        } catch let error as DropBoxError where error.code == .notFound {
+            throw DropBoxError(.forkedLog, "the drop box gives no consistency proof from size \(small.size)")
+        }
+        guard let published = try? JSONDecoder().decode(PublishedHead.self, from: Data(bytes)) else {
+            throw DropBoxError(.forkedLog, "the drop box sent a malformed consistency proof from size \(small.size)")
+        }
+        let current: SignedTreeHead
+        do {
+            current = try HeadWitness.witness(saved: small, published: published, serverKey: key).head
+        } catch {
+            throw DropBoxError(.forkedLog, error.message)
+        }
+        if current.size < large.size {
+            throw DropBoxError(
+                .forkedLog, "the drop box's log (\(HeadWitness.describe(current))) is shorter than a head it signed, \(HeadWitness.describe(large))")
+        }
+        // `small` is a prefix of `current`; `large` must be one too.
+        try proveConsistent(large, current, key: key, rounds: rounds - 1)
     }
 
     /// What makes a receipt's entries not a record of transfer `id`, even

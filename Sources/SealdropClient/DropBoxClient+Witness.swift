@@ -65,6 +65,9 @@ extension DropBoxClient {
         // Earlier receipt keys, each certified by the pinned CA for the server
         // role when the saved head was signed: only needed after a rotation.
         var previousKeys = [Ed25519PublicKey]()
+        // Those of them certified after the current key: a saved head signed
+        // by one means the drop box went back to a retired key.
+        var newerKeys = [Ed25519PublicKey]()
         if let saved, !saved.isSigned(by: server.key.signingKey) {
             let then = trust.verifier(now: saved.time)
             for pem in (published.previousCertificates ?? []).prefix(PublishedHead.maximumPreviousCertificates) {
@@ -72,16 +75,18 @@ extension DropBoxClient {
                     let party = try? then.verify(certificate, for: .server)
                 {
                     previousKeys.append(party.key.signingKey)
+                    if certificate.certificate.notValidBefore > server.certificate.certificate.notValidBefore { newerKeys.append(party.key.signingKey) }
                 }
             }
         }
         let outcome: HeadWitness.Outcome
         do {
-            outcome = try HeadWitness.witness(saved: saved, published: published, serverKey: server.key.signingKey, previousKeys: previousKeys)
+            outcome = try HeadWitness.witness(
+                saved: saved, published: published, serverKey: server.key.signingKey, previousKeys: previousKeys, newerKeys: newerKeys)
         } catch {
             switch error.code {
             case .badSignature: throw DropBoxError(.badReceipt, error.message)
-            case .fork: throw DropBoxError(.forkedLog, error.message + "; the saved head is kept in \(file)")
+            case .fork, .rolledBack: throw DropBoxError(.forkedLog, error.message + "; the saved head is kept in \(file)")
             }
         }
         let kept = outcome.head
@@ -101,7 +106,7 @@ extension DropBoxClient {
 
     /// The head saved in `file`, nil if there is none; a garbled file is an
     /// error (starting again from nothing would give the witness away).
-    static func savedHead(_ file: String) throws -> SignedTreeHead? {
+    public static func savedHead(_ file: String) throws -> SignedTreeHead? {
         var info = stat()
         guard lstat(file, &info) == 0 else {
             guard errno == ENOENT else { throw DropBoxError(.localState, "cannot read \(file): \(String(cString: strerror(errno)))") }

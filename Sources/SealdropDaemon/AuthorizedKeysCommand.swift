@@ -50,6 +50,8 @@ struct AuthorizedKeysCommand: ParsableCommand {
             FileHandle.standardError.write(Data("sealdropd: error: no keys: the trust store does not verify: \(error)\n".utf8))
             throw ExitCode(1)
         }
+        // Keys the store makes unusable are left out below; say why in sshd's log.
+        for problem in trust.diagnostics { FileHandle.standardError.write(Data("sealdropd: warning: \(problem)\n".utf8)) }
         for line in DropBox.authorizedKeyLines(user: user, sharedAccount: sharedAccount, trust: trust) { print(line) }
     }
 }

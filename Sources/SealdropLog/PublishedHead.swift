@@ -74,8 +74,15 @@ public enum HeadWitness {
     /// server certificates, which the caller verified against the CA) is
     /// still a head this vendor saw, and the new one must extend it like
     /// any other. A saved head signed by neither is a fork.
+    ///
+    /// `newerKeys` are earlier-listed receipt keys whose certificates the
+    /// CA issued after the certificate of `serverKey` (the caller compares
+    /// the CA-signed notBefore dates, which the drop box cannot forge): a
+    /// saved head signed by one of them means the drop box went back to a
+    /// retired key, which is refused as `rolledBack`.
     public static func witness(
-        saved: SignedTreeHead?, published: PublishedHead, serverKey: Ed25519PublicKey, previousKeys: [Ed25519PublicKey] = []
+        saved: SignedTreeHead?, published: PublishedHead, serverKey: Ed25519PublicKey, previousKeys: [Ed25519PublicKey] = [],
+        newerKeys: [Ed25519PublicKey] = []
     ) throws(WitnessError) -> Outcome {
         let new = published.treeHead
         guard new.isSigned(by: serverKey) else {
@@ -87,6 +94,12 @@ public enum HeadWitness {
             throw WitnessError(
                 .fork,
                 "the tree head this profile saved, \(describe(saved)), is signed neither by the drop box's current receipt key (\(describe(new))) nor by an earlier receipt key the CA certified"
+            )
+        }
+        if keyChanged, newerKeys.contains(where: { saved.isSigned(by: $0) }) {
+            throw WitnessError(
+                .rolledBack,
+                "the drop box's tree head \(describe(new)) is signed by a retired receipt key: the head this profile saved, \(describe(saved)), was signed by a key the CA certified later; whoever holds the old key may be signing in the drop box's name"
             )
         }
         func fork(_ why: String) -> WitnessError {
@@ -120,6 +133,8 @@ public struct WitnessError: CodedError, Sendable {
         case badSignature = "bad-signature"
         /// The head does not extend the one saved: a split view or a rewritten log.
         case fork = "fork"
+        /// The head is signed by a receipt key older than the one that signed the saved head.
+        case rolledBack = "rolled-back-key"
     }
 
     public let code: Code

@@ -81,6 +81,7 @@ public final class DropBox: Sendable {
             }
             cache.store = nil
             let store = try loadTrust(now: now)
+            for problem in store.diagnostics { log("trust store: \(problem)") }
             metrics.trustReloaded()
             cache = TrustCache(store: store, stamp: stamp, checkedAt: now, loadedAt: now, loads: cache.loads + 1)
             return store

@@ -101,6 +101,7 @@ public struct CertificateAuthority {
         if FileManager.default.fileExists(atPath: path), !replace {
             throw TrustError(.caOperationFailed, "\(path) already exists; pass --replace to issue a new certificate for \(name) (then revoke the old one)")
         }
+        let superseded = try checkKeyIsFree(subjectKey, for: name, role: role)
         let subject = try DistinguishedName {
             OrganizationName("sealdrop")
             OrganizationalUnitName(role.rawValue)
@@ -128,12 +129,60 @@ public struct CertificateAuthority {
         state.issued.append(
             IssuedCertificate(
                 serial: Hex.encode(issued.serialNumber.bytes), name: name.value, role: role.rawValue,
-                fingerprint: result.fingerprint.description, notAfter: notAfter, revoked: nil
+                fingerprint: result.fingerprint.description, notAfter: notAfter, revoked: nil, key: subjectKey.fingerprint.description
             ))
         // Recorded first: a certificate on file must always be revocable.
         try saveState()
         try writePublic(result.pem, to: path)
+        // The key's revoked certificates under other names leave the trust
+        // store (the revocation list still names them): while one is filed,
+        // the store refuses the key under every name.
+        for record in superseded {
+            let folder = record.role == CertificateRole.server.rawValue ? TrustStore.serverFolder : TrustStore.vendorsFolder
+            let filed = trustDirectory + "/" + folder + "/" + record.name + ".pem"
+            if (try? VendorCertificate.load(path: filed))?.fingerprint.description == record.fingerprint {
+                try FileManager.default.removeItem(atPath: filed)
+            }
+        }
         return result
+    }
+
+    /// A key names one party: the CA has no proof that whoever asks holds
+    /// the key, so certifying a key it already certified to another name
+    /// would let that name be taken over (or make the key ambiguous).
+    /// Refused while the other certificate is unrevoked, and for good once
+    /// any certificate of the key was revoked for key compromise.
+    /// Returns the key's revoked certificates under other names.
+    func checkKeyIsFree(_ key: VendorPublicKey, for name: VendorName, role: CertificateRole) throws(TrustError) -> [IssuedCertificate] {
+        let fingerprint = key.fingerprint.description
+        var superseded = [IssuedCertificate]()
+        for record in state.issued where recordedKey(of: record) == fingerprint {
+            if let revoked = record.revoked, revoked.reason == RevocationList.Reason.keyCompromise.description {
+                throw TrustError(
+                    .caOperationFailed,
+                    "the key \(fingerprint) was revoked for key compromise (certificate \(record.serial) of \(record.name)); it must never be certified again: ask for a new key"
+                )
+            }
+            if record.revoked == nil, record.name != name.value || record.role != role.rawValue {
+                throw TrustError(
+                    .caOperationFailed,
+                    "the key \(fingerprint) is already certified to \(record.role) \(record.name) (certificate \(record.serial)); one key names one party: revoke that certificate first if the key really changed hands"
+                )
+            }
+            if record.revoked != nil, record.name != name.value || record.role != role.rawValue { superseded.append(record) }
+        }
+        return superseded
+    }
+
+    /// The key fingerprint a record certified; records written before the
+    /// key was recorded are looked up in the certificate still on file.
+    private func recordedKey(of record: IssuedCertificate) -> String? {
+        if let key = record.key { return key }
+        let folder = record.role == CertificateRole.server.rawValue ? TrustStore.serverFolder : TrustStore.vendorsFolder
+        guard let filed = try? VendorCertificate.load(path: trustDirectory + "/" + folder + "/" + record.name + ".pem"),
+            filed.fingerprint.description == record.fingerprint
+        else { return nil }
+        return try? filed.vendorKey().fingerprint.description
     }
 
     /// Revokes the certificate with serial `target` (hex), or every
@@ -207,6 +256,8 @@ public struct IssuedCertificate: Codable, Sendable {
     public var fingerprint: String
     public var notAfter: Date
     public var revoked: Revocation?
+    /// The certified key's fingerprint (absent in records from before it was kept).
+    public var key: String? = nil
 }
 
 struct CAState: Codable {

@@ -21,6 +21,7 @@ public struct TrustError: CodedError, Sendable {
         case staleRevocationList = "stale-revocation-list"
         case unknownVendor = "unknown-vendor"
         case keyMismatch = "key-mismatch"
+        case ambiguousKey = "ambiguous-key"
         case trustStoreUnreadable = "trust-store-unreadable"
         case caOperationFailed = "ca-operation-failed"
     }

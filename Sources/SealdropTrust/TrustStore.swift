@@ -26,6 +26,14 @@ public struct TrustStore: Sendable {
     /// one that does not parse is kept as its error, reported when used.
     private let vendors: [String: Result<VendorCertificate, TrustError>]
     private let servers: [String: Result<VendorCertificate, TrustError>]
+    /// What the CA-signed certificates of the store say about each key
+    /// (by key fingerprint): see `KeyIndex`.
+    private let keys: KeyIndex
+
+    /// Problems found while reading the store that make some vendor
+    /// unusable (a key certified under two names, a key some revoked
+    /// certificate holds): one sentence each, for the operator.
+    public var diagnostics: [String] { keys.diagnostics }
 
     /// Builds and checks a store from bytes: the CA must be a self-signed
     /// Ed25519 CA valid now; the revocation list must be signed by it,
@@ -73,11 +81,16 @@ public struct TrustStore: Sendable {
                 parsed[file.key] = Result { () throws(TrustError) in try VendorCertificate(pem: String(decoding: file.value, as: UTF8.self), source: where_) }
             }
         }
+        let vendors = parse(vendorCertificates, Self.vendorsFolder)
+        let servers = parse(serverCertificates, Self.serverFolder)
         self.directory = source
         self.ca = ca
         self.revocations = list
-        self.vendors = parse(vendorCertificates, Self.vendorsFolder)
-        self.servers = parse(serverCertificates, Self.serverFolder)
+        self.vendors = vendors
+        self.servers = servers
+        self.keys = KeyIndex(
+            vendors: vendors.compactMap { try? $0.value.get() }, servers: servers.compactMap { try? $0.value.get() }, caKey: ca.certificate.publicKey,
+            revocations: list, source: source)
     }
 
     /// Reads a trust store folder: `ca.pem`, `revocations.crl`,
@@ -164,6 +177,7 @@ public struct TrustStore: Sendable {
         guard party.name == name else {
             throw TrustError(.unknownVendor, "\(path) names \"\(party.name)\", not \"\(name)\"; the trust store is misfiled")
         }
+        if purpose.requiredRole == .vendor { try keys.check(party) }
         return party
     }
 
@@ -183,10 +197,15 @@ public struct TrustStore: Sendable {
         guard let certificate = vendorCertificates().first(where: { $0.fingerprint == fingerprint }) else {
             throw TrustError(.unknownVendor, "no certificate in \(directory) has fingerprint \(fingerprint); the trust store may be out of date")
         }
-        return try verifier(now: now).verify(certificate, for: purpose)
+        let party = try verifier(now: now).verify(certificate, for: purpose)
+        // The certificate names one vendor, so only a revoked key matters here.
+        try keys.checkNotRevoked(party)
+        return party
     }
 
-    /// The verified vendor whose certificate holds `key` (for finding one's own certificate).
+    /// The verified vendor whose certificate holds `key` (for finding one's
+    /// own certificate, or the vendor a login key belongs to). A key
+    /// certified under more than one name belongs to nobody.
     public func party(key: VendorPublicKey, for purpose: CertificatePurpose, now: Date = Date()) throws(TrustError) -> VerifiedParty {
         let candidates = vendorCertificates().filter { (try? $0.vendorKey().fingerprint) == key.fingerprint }
         guard !candidates.isEmpty else {
@@ -196,7 +215,9 @@ public struct TrustStore: Sendable {
         var firstError: TrustError?
         for candidate in candidates {
             do {
-                return try verifier(now: now).verify(candidate, for: purpose)
+                let party = try verifier(now: now).verify(candidate, for: purpose)
+                try keys.check(party)
+                return party
             } catch {
                 firstError = firstError ?? error
             }

@@ -99,4 +99,28 @@ import TestSupport
             }
         }
     }
+
+    /// R5: after a head under the newer certified key, the drop box goes back
+    /// to the retired key (its certificate still valid and still listed).
+    @Test func aHeadUnderTheRetiredKeyAfterTheNewOneIsRefused() throws {
+        let (fixture, file, old) = try Self.seenUnderTheOldKey()
+        // Certificates carry whole seconds: the new one must be issued visibly later.
+        Thread.sleep(forTimeInterval: 1.2)
+        let (key, certificate) = try Self.newKey(fixture, name: "receipts-2", certified: true)
+        fixture.server.files["/receipts/consistency-4.json"] = try Self.published(
+            fixture, HostileWitnessTests.log(9), from: 4, keyFile: key, certificate: certificate, previous: [old])
+        #expect(try HostileWitnessTests().witness(fixture, file)?.keyChanged == true)
+        let before = fixture.read("witness.json")
+        // The same log, grown, signed again with the old key, the new key's certificate listed as "previous".
+        fixture.server.files["/receipts/consistency-9.json"] = try Self.published(
+            fixture, HostileWitnessTests.log(12), from: 9, keyFile: "dropbox", certificate: old, previous: [certificate])
+        do {
+            _ = try HostileWitnessTests().witness(fixture, file)
+            Issue.record("a head under the retired key was accepted")
+        } catch let error as DropBoxError {
+            #expect(error.code == .forkedLog)
+            #expect(error.message.contains("retired receipt key"), "\(error.message)")
+        }
+        #expect(fixture.read("witness.json") == before, "the head under the new key is kept")
+    }
 }

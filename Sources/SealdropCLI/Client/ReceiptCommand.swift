@@ -12,7 +12,8 @@ struct ReceiptCommand: ParsableCommand {
         commandName: "receipt",
         abstract: "Fetch a transfer's signed receipt, check it against your pinned CA, and print it.",
         discussion: """
-            Every entry must be included in a tree head signed by a server certificate from your CA. \
+            Every entry must be included in a tree head signed by a server certificate from your CA, \
+            and that head must be the receipt log this profile witnessed, or proven to extend it. \
             With -o, the receipt is also saved, for a compliance officer.
             """
     )
@@ -32,7 +33,8 @@ struct ReceiptCommand: ParsableCommand {
     func run() throws {
         let (dropBox, profile) = try client.connect()
         let trust = try client.trust(dropBox, profile, vendors: [])
-        let verified = try dropBox.receipt(id, trust: trust)
+        // The receipt must belong to the history this command just witnessed.
+        let verified = try dropBox.receipt(id, trust: trust, witnessed: try DropBoxClient.savedHead(client.treeHeadFile))
         let receipt = verified.receipt
         if let output {
             let file = try AtomicOutputFile(destination: output, mode: 0o644, overwrite: true)
