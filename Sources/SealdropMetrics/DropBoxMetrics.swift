@@ -97,21 +97,12 @@ public final class DropBoxMetrics: Sendable {
         sessionsOpen = Meter(label: Name.sessionsOpen, factory: factory)
         sessionsTotal = CoreMetrics.Counter(label: Name.sessionsTotal, factory: factory)
         loginsAccepted = CoreMetrics.Counter(label: Name.loginsAccepted, factory: factory)
-        loginsRefused = Dictionary(
-            uniqueKeysWithValues: LoginRefusal.allCases.map {
-                ($0, CoreMetrics.Counter(label: Name.loginsRefused, dimensions: [("reason", $0.rawValue)], factory: factory))
-            })
+        loginsRefused = Self.counters(Name.loginsRefused, by: "reason", LoginRefusal.allCases, factory)
         uploadsPublished = CoreMetrics.Counter(label: Name.uploadsPublished, factory: factory)
-        uploadsRejected = Dictionary(
-            uniqueKeysWithValues: UploadRejection.allCases.map {
-                ($0, CoreMetrics.Counter(label: Name.uploadsRejected, dimensions: [("reason", $0.rawValue)], factory: factory))
-            })
+        uploadsRejected = Self.counters(Name.uploadsRejected, by: "reason", UploadRejection.allCases, factory)
         bytesReceived = CoreMetrics.Counter(label: Name.bytesReceived, factory: factory)
         bytesSent = CoreMetrics.Counter(label: Name.bytesSent, factory: factory)
-        transfers = Dictionary(
-            uniqueKeysWithValues: TransferState.allCases.map {
-                ($0, CoreMetrics.Counter(label: Name.transfers, dimensions: [("state", $0.rawValue)], factory: factory))
-            })
+        transfers = Self.counters(Name.transfers, by: "state", TransferState.allCases, factory)
         transfersPending = CoreMetrics.Gauge(label: Name.transfersPending, factory: factory)
         refusals = Dictionary(
             uniqueKeysWithValues: Self.refusalKinds.map { ($0, CoreMetrics.Counter(label: Name.refusals, dimensions: [("kind", $0)], factory: factory)) })
@@ -119,6 +110,13 @@ public final class DropBoxMetrics: Sendable {
         deliveryLatency = CoreMetrics.Timer(label: Name.deliveryLatency, factory: factory)
         reaperRuns = CoreMetrics.Counter(label: Name.reaperRuns, factory: factory)
         trustReloads = CoreMetrics.Counter(label: Name.trustReloads, factory: factory)
+    }
+
+    /// One counter per value of a fixed label (bounded cardinality by construction).
+    private static func counters<Value: RawRepresentable & Hashable>(
+        _ label: String, by dimension: String, _ values: [Value], _ factory: PrometheusMetricsFactory
+    ) -> [Value: CoreMetrics.Counter] where Value.RawValue == String {
+        Dictionary(uniqueKeysWithValues: values.map { ($0, CoreMetrics.Counter(label: label, dimensions: [(dimension, $0.rawValue)], factory: factory)) })
     }
 
     /// A vendor's SFTP session began (after login and the per-vendor limit).
